@@ -1,0 +1,189 @@
+"""Checks: facts read through the real clients, never printed here.
+
+DNS through dnspython, MySQL through PyMySQL, HTTP through http.client,
+all from this machine to the lab's addresses, and only after the driver has
+checked that the address routes to the lab's bridge.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rdatatype
+import pymysql
+import pymysql.cursors
+
+from lab.driver import require_lab_route
+
+ZONE = "foo.com"
+WWW = "www.foo.com"
+
+
+# --- DNS ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DnsAnswer:
+    """One answer of one name server, as dig would show it."""
+
+    server: str
+    name: str
+    rcode: str
+    authoritative: bool
+    records: tuple[str, ...]  # in the order the server gave them
+    ttl: int | None
+
+
+def ask(server: str, name: str = WWW, rdtype: str = "A", timeout: float = 2.0) -> DnsAnswer:
+    """Ask `server` one question over UDP, without recursion (like dig +norec)."""
+    require_lab_route(server)
+    query = dns.message.make_query(name, rdtype)
+    query.flags &= ~dns.flags.RD
+    reply = dns.query.udp(query, server, timeout=timeout)
+    records: list[str] = []
+    ttl: int | None = None
+    for rrset in reply.answer:
+        if rrset.rdtype == dns.rdatatype.from_text(rdtype):
+            ttl = rrset.ttl
+            records.extend(r.to_text() for r in rrset)
+    return DnsAnswer(
+        server=server,
+        name=name,
+        rcode=dns.rcode.to_text(reply.rcode()),
+        authoritative=bool(reply.flags & dns.flags.AA),
+        records=tuple(records),
+        ttl=ttl,
+    )
+
+
+@dataclass(frozen=True)
+class Soa:
+    mname: str
+    rname: str
+    serial: int
+    refresh: int
+    retry: int
+    expire: int
+    minimum: int
+
+
+def soa(server: str, zone: str = ZONE) -> Soa | None:
+    """The zone's SOA as `server` answers it, or None if it has no zone."""
+    ans = ask(server, zone, "SOA")
+    if not ans.records:
+        return None
+    mname, rname, *nums = ans.records[0].split()
+    serial, refresh, retry, expire, minimum = (int(n) for n in nums)
+    return Soa(mname, rname, serial, refresh, retry, expire, minimum)
+
+
+# --- MySQL ------------------------------------------------------------------------
+
+
+def connect(address: str, user: str, password: str, database: str | None = None,
+            timeout: float = 3.0) -> pymysql.connections.Connection[Any]:
+    require_lab_route(address)
+    return pymysql.connect(
+        host=address, user=user, password=password, database=database,
+        connect_timeout=timeout, read_timeout=10, write_timeout=10,
+        cursorclass=pymysql.cursors.DictCursor, autocommit=True,
+    )
+
+
+def query(address: str, password: str, sql: str, user: str = "admin") -> list[dict[str, Any]]:
+    """Rows of one statement, run as the lab's admin account."""
+    conn = connect(address, user, password)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+@dataclass(frozen=True)
+class MasterStatus:
+    file: str
+    position: int
+
+
+def master_status(address: str, password: str) -> MasterStatus | None:
+    """SHOW MASTER STATUS (F15): the binary log being written, or None."""
+    rows = query(address, password, "SHOW MASTER STATUS")
+    return MasterStatus(rows[0]["File"], int(rows[0]["Position"])) if rows else None
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    """The fields of SHOW SLAVE STATUS the article points at (F15)."""
+
+    master_host: str
+    master_user: str
+    connect_retry: int
+    master_log_file: str
+    io_running: str  # Yes, No, Connecting
+    sql_running: str
+    seconds_behind: int | None
+    last_io_error: str
+    last_sql_error: str
+    using_gtid: str
+
+    @property
+    def running(self) -> bool:
+        return self.io_running == "Yes" and self.sql_running == "Yes"
+
+
+def replica_status(address: str, password: str) -> ReplicaStatus | None:
+    rows = query(address, password, "SHOW SLAVE STATUS")
+    if not rows:
+        return None
+    r = rows[0]
+    behind = r.get("Seconds_Behind_Master")
+    return ReplicaStatus(
+        master_host=r["Master_Host"], master_user=r["Master_User"],
+        connect_retry=int(r["Connect_Retry"]), master_log_file=r["Master_Log_File"],
+        io_running=r["Slave_IO_Running"], sql_running=r["Slave_SQL_Running"],
+        seconds_behind=None if behind is None else int(behind),
+        last_io_error=r["Last_IO_Error"], last_sql_error=r["Last_SQL_Error"],
+        using_gtid=str(r.get("Using_Gtid", "")),
+    )
+
+
+# --- HTTP -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebResponse:
+    status: int
+    served_by: str | None  # the X-Served-By header every lab response carries
+    body: str
+    cookie: str | None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def fetch(address: str, path: str = "/light.php", *, host_header: str = WWW,
+          cookie: str | None = None, timeout: float = 5.0) -> WebResponse:
+    """GET a page from one web server, as a browser that resolved www.foo.com
+    to `address` would."""
+    require_lab_route(address)
+    conn = http.client.HTTPConnection(address, 80, timeout=timeout)
+    try:
+        headers = {"Host": host_header}
+        if cookie:
+            headers["Cookie"] = cookie
+        conn.request("GET", path, headers=headers)
+        resp = conn.getresponse()
+        body = resp.read().decode(errors="replace")
+        set_cookie = resp.getheader("Set-Cookie")
+        return WebResponse(resp.status, resp.getheader("X-Served-By"), body,
+                           set_cookie.split(";", 1)[0] if set_cookie else None)
+    finally:
+        conn.close()

@@ -1,0 +1,402 @@
+"""The driver: Docker Engine, Compose lifecycle, and commands on a host.
+
+Everything that talks to Docker lives here. A `Lab` is a context manager in
+the style of testcontainers: `with Lab(cfg) as lab:` brings the seven hosts
+up (tearing down whatever it started if the start fails) and takes down on
+exit only what it started itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import shlex
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from lab import secrets
+from lab.config import REPO, LabConfig
+from lab.topology import Host, Role
+
+Progress = Callable[[str], None]
+BRIDGE = "foolab0"  # bridge name set in compose/lab.yml
+
+
+class LabError(RuntimeError):
+    """What failed, what was observed, and a hint: rendered on one line."""
+
+    def __init__(self, what: str, observed: str = "", hint: str = "") -> None:
+        self.what, self.observed, self.hint = what, observed.strip(), hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = self.what
+        if self.observed:
+            first = self.observed.splitlines()[-1] if "\n" in self.observed else self.observed
+            text += f": {first}"
+        if self.hint:
+            text += f" (hint: {self.hint})"
+        return text
+
+
+def quote(argv: Sequence[str]) -> str:
+    """The one place that quotes a command line sent into a container."""
+    return shlex.join(argv)
+
+
+def run(
+    argv: Sequence[str], *, timeout: float | None = 120, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a local command, capturing text output; never raises on exit code."""
+    try:
+        return subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=timeout, input=input
+        )
+    except FileNotFoundError:
+        raise LabError(f"{argv[0]} is not installed", hint="run `make lab-up` as root") from None
+    except subprocess.TimeoutExpired:
+        raise LabError(f"`{quote(argv)}` did not finish within {timeout} s") from None
+
+
+# --- the engine -------------------------------------------------------------
+
+
+def require_engine() -> None:
+    """Docker CLI present and daemon answering, or a one-line LabError."""
+    if shutil.which("docker") is None:
+        raise LabError(
+            "Docker is missing",
+            hint="run `make lab-up` as root (it installs Debian's docker.io), or install Docker",
+        )
+    info = run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=20)
+    if info.returncode != 0 or not info.stdout.strip():
+        raise LabError(
+            "the Docker daemon is not reachable",
+            info.stderr.strip() or info.stdout.strip(),
+            "start it (as root `make lab-up` does: scripts/install-engine.sh)",
+        )
+
+
+def compose_command() -> list[str]:
+    """Compose v2 (`docker compose`) if present, else v1 (`docker-compose`)."""
+    if run(["docker", "compose", "version"], timeout=20).returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    raise LabError(
+        "Docker Compose is missing",
+        hint="run `make lab-up` as root (scripts/install-engine.sh installs it)",
+    )
+
+
+def require_lab_route(address: str) -> None:
+    """Refuse to send a packet to a lab address unless it routes to the lab's
+    bridge: with the lab down, 10.1.1.x would leave the machine."""
+    out = run(["ip", "-o", "route", "get", address], timeout=10)
+    if out.returncode != 0 or f" dev {BRIDGE} " not in f"{out.stdout} ":
+        raise LabError(
+            f"{address} does not route to the lab bridge {BRIDGE}",
+            out.stdout.strip() or out.stderr.strip(),
+            "is the lab up? (`foolab status`); on Docker Desktop use `foolab shell HOST`",
+        )
+
+
+def subnet_conflict(subnet: str) -> str | None:
+    """A description of whatever on this machine already uses `subnet`, or None."""
+    net = ipaddress.IPv4Network(subnet)
+    routes = run(["ip", "-j", "-4", "route", "show"], timeout=10)
+    if routes.returncode == 0 and routes.stdout.strip():
+        for r in json.loads(routes.stdout):
+            dst = r.get("dst", "default")
+            if dst == "default" or r.get("dev") == BRIDGE:
+                continue
+            try:
+                other = ipaddress.IPv4Network(dst if "/" in dst else f"{dst}/32", strict=False)
+            except ValueError:
+                continue
+            if net.overlaps(other):
+                return f"route {dst} dev {r.get('dev')}"
+    nets = run(["docker", "network", "ls", "-q"], timeout=20).stdout.split()
+    if nets:
+        inspect = run(["docker", "network", "inspect", *nets], timeout=20)
+        for n in json.loads(inspect.stdout or "[]"):
+            if n.get("Name") == "foolab":
+                continue
+            for c in (n.get("IPAM") or {}).get("Config") or []:
+                sub = c.get("Subnet", "")
+                if ":" not in sub and sub and net.overlaps(ipaddress.IPv4Network(sub)):
+                    return f"docker network {n['Name']} ({sub})"
+    return None
+
+
+# --- images -----------------------------------------------------------------
+
+
+def context_digest(folder: Path) -> str:
+    """A digest of an image's build context: rebuild only when it changed."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(folder)).encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def image_digest_label(image: str) -> str | None:
+    out = run(
+        ["docker", "image", "inspect", "--format", '{{index .Config.Labels "org.foolab.context"}}',
+         image],
+        timeout=20,
+    )
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+# --- the lab ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostState:
+    """What the engine says about one host's container."""
+
+    host: Host
+    status: str  # running, exited, paused, missing, ...
+    health: str  # healthy, unhealthy, starting, none
+    last_check: str  # output of the last healthcheck, for error messages
+
+    @property
+    def is_healthy(self) -> bool:
+        return self.status == "running" and self.health == "healthy"
+
+
+class Lab:
+    """The seven containers of one lab, driven through Docker and Compose."""
+
+    def __init__(self, config: LabConfig | None = None, progress: Progress | None = None) -> None:
+        self.config = config or LabConfig.from_env()
+        self.topology = self.config.topology
+        self.progress: Progress = progress or (lambda _msg: None)
+        self._started_here = False
+
+    # -- context manager --
+
+    def __enter__(self) -> Lab:
+        self.up()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._started_here:
+            self.down()
+
+    # -- compose --
+
+    def compose(self, *args: str, timeout: float | None = 300) -> subprocess.CompletedProcess[str]:
+        argv = [*compose_command(), "-p", self.config.project, "-f", str(self.config.compose_file)]
+        if self.config.env_file.exists():
+            argv += ["--env-file", str(self.config.env_file)]
+        return run([*argv, *args], timeout=timeout)
+
+    def env(self) -> dict[str, str]:
+        """Addresses and passwords the compose file interpolates."""
+        topo = self.topology
+        values = {f"{h.name.upper()}_ADDR": h.address for h in topo.hosts}
+        values.update(
+            LAB_SUBNET=topo.subnet,
+            LAB_GATEWAY=topo.gateway,
+            LAB_NET=str(topo.network.network_address),
+            LAB_MASK=str(topo.network.netmask),
+        )
+        values.update(secrets.load_or_create(self.config.secrets_file))
+        return values
+
+    def secrets(self) -> dict[str, str]:
+        path = self.config.secrets_file
+        return secrets.read_env_file(path) if path.exists() else {}
+
+    # -- state --
+
+    def states(self) -> dict[str, HostState]:
+        """Engine state of every host, `missing` for those with no container."""
+        hosts = self.topology.hosts
+        fmt = "{{json .}}"
+        out = run(["docker", "inspect", "--format", fmt, *(h.container for h in hosts)], timeout=30)
+        found: dict[str, dict[str, object]] = {}
+        for line in out.stdout.splitlines():
+            if line.strip():
+                data = json.loads(line)
+                found[str(data["Name"]).lstrip("/")] = data
+        result: dict[str, HostState] = {}
+        for h in hosts:
+            data = found.get(h.container)
+            if data is None:
+                result[h.name] = HostState(h, "missing", "none", "")
+                continue
+            state = data["State"]
+            assert isinstance(state, dict)
+            health = state.get("Health") or {}
+            log = health.get("Log") or []
+            last = str(log[-1].get("Output", "")).strip() if log else ""
+            result[h.name] = HostState(h, str(state["Status"]), str(health.get("Status", "none")), last)
+        return result
+
+    def is_up(self) -> bool:
+        """True when any host of the lab exists (up, half-up or faulted)."""
+        return any(s.status != "missing" for s in self.states().values())
+
+    def require_up(self) -> None:
+        require_engine()
+        if not self.is_up():
+            raise LabError("the lab is not up", hint="start it with `make lab-up` (or `foolab up`)")
+
+    # -- commands on a host --
+
+    def exec(
+        self, host: str, argv: Sequence[str], *, user: str | None = None, timeout: float = 60,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run argv on a host (docker exec); the result is returned, never raised."""
+        h = self.topology.host(host)
+        cmd = ["docker", "exec", *(["-i"] if input is not None else [])]
+        if user:
+            cmd += ["-u", user]
+        return run([*cmd, h.container, *argv], timeout=timeout, input=input)
+
+    def sh(self, host: str, script: str, *, user: str | None = None, timeout: float = 60) -> str:
+        """Run a shell script on a host; return stdout or raise LabError."""
+        out = self.exec(host, ["bash", "-c", script], user=user, timeout=timeout)
+        if out.returncode != 0:
+            raise LabError(f"on {host}: `{script}` failed (exit {out.returncode})",
+                           out.stderr or out.stdout)
+        return out.stdout
+
+    # -- lifecycle --
+
+    def build(self) -> None:
+        """Make the base image if it cannot be pulled, then each role's image
+        (skipped when its folder under images/ has not changed)."""
+        logs = self.config.log_dir
+        logs.mkdir(parents=True, exist_ok=True)
+        if run(["docker", "image", "inspect", "debian:bookworm-slim"], timeout=20).returncode != 0:
+            self.progress("base image debian:bookworm-slim: pulling, or bootstrapping it locally")
+            self._logged(["bash", str(REPO / "scripts" / "bootstrap-base-image.sh")],
+                         logs / "base-image.log", "making the base image", timeout=900)
+        for role in Role:
+            folder = REPO / "images" / role.value
+            image = f"foolab/{role.value}:latest"
+            digest = context_digest(folder)
+            if image_digest_label(image) == digest:
+                self.progress(f"image {image}: up to date")
+                continue
+            self.progress(f"image {image}: building (Debian packages; about 20 s)")
+            t0 = time.monotonic()
+            self._logged(
+                ["docker", "build", "-t", image, "--label", f"org.foolab.context={digest}",
+                 str(folder)],
+                logs / f"build-{role.value}.log", f"building {image}", timeout=900,
+            )
+            self.progress(f"image {image}: built in {time.monotonic() - t0:.0f} s")
+
+    def _logged(self, argv: list[str], log: Path, what: str, timeout: float) -> None:
+        with log.open("w") as f:
+            try:
+                proc = subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise LabError(f"{what} took over {timeout:.0f} s", hint=f"see {log}") from None
+        if proc.returncode != 0:
+            tail = log.read_text().strip().splitlines()[-1:] or [""]
+            raise LabError(f"{what} failed", tail[0], f"full log in {log}")
+
+    def up(self) -> dict[str, float]:
+        """Build, start and wait for seven healthy hosts; idempotent.
+
+        Returns seconds from start to healthy per host. If this call started
+        the lab and the start fails, everything it made is removed again."""
+        require_engine()
+        compose_command()
+        already = self.is_up()
+        if not already:
+            conflict = subnet_conflict(self.topology.subnet)
+            if conflict:
+                raise LabError(
+                    f"subnet {self.topology.subnet} is already in use",
+                    conflict,
+                    "choose another with FOOLAB_SUBNET=10.x.y.0/24 (or --subnet)",
+                )
+        secrets.write_private(self.config.env_file, self.env(), "made by foolab up; never commit")
+        self.build()
+        self._started_here = not already
+        try:
+            return self._start_and_wait()
+        except BaseException:
+            if self._started_here:
+                self.progress("start failed: removing what was started")
+                self.down(forget_secrets=False)
+            raise
+
+    def _start_and_wait(self) -> dict[str, float]:
+        t0 = time.monotonic()
+        result: dict[str, subprocess.CompletedProcess[str]] = {}
+
+        def compose_up() -> None:
+            result["up"] = self.compose("up", "-d", "--no-build", timeout=self.config.health_timeout)
+
+        # `up -d` blocks on depends_on health conditions: run it aside and
+        # report each host as it becomes healthy.
+        starter = threading.Thread(target=compose_up, daemon=True)
+        starter.start()
+        healthy: dict[str, float] = {}
+        deadline = t0 + self.config.health_timeout
+        while True:
+            states = self.states()
+            for name, st in states.items():
+                if st.is_healthy and name not in healthy:
+                    healthy[name] = time.monotonic() - t0
+                    self.progress(f"{name:5} healthy after {healthy[name]:4.1f} s ({st.host.address})")
+                if st.status in ("exited", "dead"):
+                    logs = run(["docker", "logs", "--tail", "5", st.host.container]).stderr
+                    raise LabError(f"{name} stopped while starting", logs,
+                                   f"`docker logs {st.host.container}`")
+            if len(healthy) == len(states):
+                break
+            up = result.get("up")
+            if up is not None and up.returncode != 0:
+                raise LabError("docker compose up failed", up.stderr, "see the message above")
+            if time.monotonic() > deadline:
+                slow = [f"{n} ({s.health}: {s.last_check[-80:]})" for n, s in states.items()
+                        if not s.is_healthy]
+                raise LabError(
+                    f"not healthy within {self.config.health_timeout:.0f} s", ", ".join(slow),
+                    "`docker logs foolab-HOST` shows why",
+                )
+            time.sleep(0.25)
+        starter.join(timeout=30)
+        return healthy
+
+    def down(self, forget_secrets: bool = True) -> bool:
+        """Remove every container, network and volume of the lab; False if
+        there was nothing to remove. The next lab gets new passwords."""
+        require_engine()
+        had = self.is_up() or bool(
+            run(["docker", "network", "inspect", "foolab"], timeout=20).returncode == 0
+        )
+        if had:
+            if not self.config.env_file.exists():  # compose needs the addresses to parse
+                secrets.write_private(self.config.env_file, self.env(), "made by foolab down")
+            out = self.compose("down", "-v", "--remove-orphans", "-t", "5", timeout=300)
+            if out.returncode != 0:
+                raise LabError("docker compose down failed", out.stderr)
+        if forget_secrets:
+            for path in (self.config.env_file, self.config.secrets_file):
+                path.unlink(missing_ok=True)
+        self._started_here = False
+        return had

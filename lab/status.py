@@ -1,0 +1,64 @@
+"""The status table: every host, its role, address, health and the facts
+that matter, gathered through the checks. Data only; the CLI renders it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lab import checks
+from lab.driver import Lab, LabError
+from lab.topology import Host, Role
+
+
+@dataclass
+class HostStatus:
+    name: str
+    role: str
+    address: str
+    duty: str
+    state: str  # running, exited, paused, missing
+    health: str  # healthy, unhealthy, starting, none
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _facts(lab: Lab, host: Host) -> dict[str, Any]:
+    password = lab.secrets().get("DB_ADMIN_PASSWORD", "")
+    if host.role is Role.DNS:
+        s = checks.soa(host.address)
+        return {"zone": "foo.com", "serial": s.serial if s else None}
+    if host.role is Role.DB:
+        facts: dict[str, Any] = {}
+        ms = checks.master_status(host.address, password)
+        if ms:
+            facts["binlog"] = f"{ms.file}:{ms.position}"
+        rs = checks.replica_status(host.address, password)
+        if rs:
+            facts.update(
+                replicates_from=rs.master_host, io=rs.io_running, sql=rs.sql_running,
+                lag_s=rs.seconds_behind,
+            )
+        return facts
+    page = checks.fetch(host.address, "/db.php", timeout=3).json()
+    reads = page.get("read_host", "?")
+    names = {h.address: h.name for h in lab.topology.hosts}
+    return {"reads_from": names.get(reads, reads), "writes_to": names.get(page.get("write_host"), "?")}
+
+
+def lab_status(lab: Lab) -> list[HostStatus]:
+    """One HostStatus per host, in the article's order."""
+    rows = []
+    for name, st in lab.states().items():
+        row = HostStatus(name, st.host.role.value, st.host.address, st.host.duty, st.status, st.health)
+        if st.status == "running":
+            try:
+                row.facts = _facts(lab, st.host)
+            except (LabError, OSError, ValueError, checks.pymysql.MySQLError) as exc:
+                row.facts = {"error": str(exc).splitlines()[0][:120]}
+            except Exception as exc:  # dnspython timeouts and the like: still a fact
+                row.facts = {"error": f"{type(exc).__name__}: {exc}"[:120]}
+        rows.append(row)
+    return rows

@@ -1,0 +1,107 @@
+"""The seven machines of foo.com as plain data: names, roles, addresses.
+
+Nothing here talks to Docker; the driver and the checks read this model.
+The defaults are the article's addresses on 10.1.1.0/24. A lab on another
+/24 keeps every host's last octet (ns1 is always .2, db1 always .21, ...).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Role(str, Enum):
+    DNS = "dns"
+    WEB = "web"
+    DB = "db"
+
+
+@dataclass(frozen=True)
+class Host:
+    """One machine of the cluster."""
+
+    name: str
+    role: Role
+    address: str
+    duty: str  # what the article makes it do, in a few words
+
+    @property
+    def container(self) -> str:
+        return f"foolab-{self.name}"
+
+
+# name, role, last octet, duty: the article's table (DESIGN.md, F1).
+_ARTICLE_HOSTS: tuple[tuple[str, Role, int, str], ...] = (
+    ("ns1", Role.DNS, 2, "primary DNS for foo.com"),
+    ("ns2", Role.DNS, 3, "backup DNS, secondary of ns1"),
+    ("web1", Role.WEB, 11, "primary web server, reads db1"),
+    ("web2", Role.WEB, 12, "secondary web server, reads db2"),
+    ("web3", Role.WEB, 13, "secondary web server, reads db2"),
+    ("db1", Role.DB, 21, "MySQL master"),
+    ("db2", Role.DB, 22, "replica of db1"),
+)
+
+DEFAULT_SUBNET = "10.1.1.0/24"
+
+
+class TopologyError(ValueError):
+    """A subnet or host name the lab cannot use."""
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The lab's network and its hosts, in the article's order."""
+
+    subnet: str
+    hosts: tuple[Host, ...]
+
+    @property
+    def network(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.subnet)
+
+    @property
+    def gateway(self) -> str:
+        """The host side of the bridge: the subnet's .1."""
+        return str(self.network.network_address + 1)
+
+    def host(self, name: str) -> Host:
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        known = ", ".join(h.name for h in self.hosts)
+        raise TopologyError(f"unknown host {name!r}; the lab has {known}")
+
+    def by_role(self, role: Role) -> tuple[Host, ...]:
+        return tuple(h for h in self.hosts if h.role is role)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(h.name for h in self.hosts)
+
+    def address(self, name: str) -> str:
+        return self.host(name).address
+
+    def read_server(self, web: str) -> str:
+        """F10: web1 reads from db1, the other web servers from db2."""
+        self.host(web)
+        return "db1" if web == "web1" else "db2"
+
+
+def topology(subnet: str = DEFAULT_SUBNET) -> Topology:
+    """The article's seven hosts on ``subnet`` (a /24; default 10.1.1.0/24)."""
+    try:
+        net = ipaddress.IPv4Network(subnet, strict=True)
+    except ValueError as exc:
+        raise TopologyError(f"bad subnet {subnet!r}: {exc}") from None
+    if net.prefixlen != 24:
+        raise TopologyError(
+            f"subnet {subnet} is a /{net.prefixlen}; the lab needs a /24 "
+            "(hosts keep the article's last octets .2, .3, .11-.13, .21, .22)"
+        )
+    base = net.network_address
+    hosts = tuple(
+        Host(name, role, str(base + octet), duty) for name, role, octet, duty in _ARTICLE_HOSTS
+    )
+    return Topology(subnet=str(net), hosts=hosts)

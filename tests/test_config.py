@@ -1,0 +1,19 @@
+from pathlib import Path
+
+from lab.config import LabConfig
+
+
+def test_defaults():
+    cfg = LabConfig.from_env({})
+    assert cfg.subnet == "10.1.1.0/24"
+    assert cfg.project == "foolab"
+    assert cfg.env_file.name == "lab.env"
+
+
+def test_environment_then_flags(tmp_path: Path):
+    env = {"FOOLAB_SUBNET": "10.9.9.0/24", "FOOLAB_STATE_DIR": str(tmp_path),
+           "FOOLAB_HEALTH_TIMEOUT": "42"}
+    cfg = LabConfig.from_env(env)
+    assert (cfg.subnet, cfg.state_dir, cfg.health_timeout) == ("10.9.9.0/24", tmp_path, 42.0)
+    assert cfg.topology.address("ns1") == "10.9.9.2"
+    assert LabConfig.from_env(env, subnet="10.8.8.0/24", health_timeout=None).subnet == "10.8.8.0/24"
