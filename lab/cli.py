@@ -12,9 +12,10 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
-from lab.config import LabConfig
-from lab.driver import Lab, LabError, require_engine
+from lab.config import REPO, LabConfig
+from lab.driver import Lab, LabError
 from lab.status import HostStatus, lab_status
 from lab.topology import TopologyError
 
@@ -79,6 +80,16 @@ def cmd_shell(lab: Lab, args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_diagram(lab: Lab, args: argparse.Namespace) -> int:
+    from lab.diagram import render
+
+    try:
+        say(f"wrote {render(lab.topology, Path(args.out))}")
+    except ImportError:
+        raise LabError("matplotlib is missing", hint="pip install -e '.[dev]'") from None
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="foolab", description=__doc__.splitlines()[0])
     p.add_argument("--subnet", help="lab subnet, a /24 (env FOOLAB_SUBNET; default 10.1.1.0/24)")
@@ -90,10 +101,13 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--secrets", action="store_true", help="also show the per-lab passwords")
     sh = sub.add_parser("shell", help="a shell on one host")
     sh.add_argument("host")
+    dg = sub.add_parser("diagram", help="draw the machines from the topology model")
+    dg.add_argument("--out", default=str(REPO / "docs" / "topology.png"))
     return p
 
 
-COMMANDS = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "shell": cmd_shell}
+COMMANDS = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "shell": cmd_shell,
+            "diagram": cmd_diagram}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

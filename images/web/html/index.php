@@ -20,6 +20,6 @@ Its content is edited on web1 only and copied here every minute.</p>
 </ul>
 <p>The same site on each server: <a href="http://web1/">web1</a>,
 <a href="http://web2/">web2</a>, <a href="http://web3/">web3</a>
-(the name www.foo.com resolves to all three in turn).</p>
+(round-robin DNS sends visitors to all three in turn).</p>
 </body>
 </html>
