@@ -115,7 +115,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = LabConfig.from_env(subnet=args.subnet)
         lab = Lab(config, progress=say)
-        lab.topology  # validates the subnet early
         return COMMANDS[args.command](lab, args)
     except (LabError, TopologyError) as exc:
         print(f"foolab: error: {exc}", file=sys.stderr)

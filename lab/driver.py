@@ -246,7 +246,8 @@ class Lab:
             health = state.get("Health") or {}
             log = health.get("Log") or []
             last = str(log[-1].get("Output", "")).strip() if log else ""
-            result[h.name] = HostState(h, str(state["Status"]), str(health.get("Status", "none")), last)
+            status, health_status = str(state["Status"]), str(health.get("Status", "none"))
+            result[h.name] = HostState(h, status, health_status, last)
         return result
 
     def is_up(self) -> bool:
@@ -348,7 +349,8 @@ class Lab:
         result: dict[str, subprocess.CompletedProcess[str]] = {}
 
         def compose_up() -> None:
-            result["up"] = self.compose("up", "-d", "--no-build", timeout=self.config.health_timeout)
+            timeout = self.config.health_timeout
+            result["up"] = self.compose("up", "-d", "--no-build", timeout=timeout)
 
         # `up -d` blocks on depends_on health conditions: run it aside and
         # report each host as it becomes healthy.
@@ -361,7 +363,9 @@ class Lab:
             for name, st in states.items():
                 if st.is_healthy and name not in healthy:
                     healthy[name] = time.monotonic() - t0
-                    self.progress(f"{name:5} healthy after {healthy[name]:4.1f} s ({st.host.address})")
+                    self.progress(
+                        f"{name:5} healthy after {healthy[name]:4.1f} s ({st.host.address})"
+                    )
                 if st.status in ("exited", "dead"):
                     logs = run(["docker", "logs", "--tail", "5", st.host.container]).stderr
                     raise LabError(f"{name} stopped while starting", logs,

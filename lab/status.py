@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import pymysql
+
 from lab import checks
 from lab.driver import Lab, LabError
 from lab.topology import Host, Role
@@ -45,18 +47,20 @@ def _facts(lab: Lab, host: Host) -> dict[str, Any]:
     page = checks.fetch(host.address, "/db.php", timeout=3).json()
     reads = page.get("read_host", "?")
     names = {h.address: h.name for h in lab.topology.hosts}
-    return {"reads_from": names.get(reads, reads), "writes_to": names.get(page.get("write_host"), "?")}
+    writes = page.get("write_host", "?")
+    return {"reads_from": names.get(reads, reads), "writes_to": names.get(writes, writes)}
 
 
 def lab_status(lab: Lab) -> list[HostStatus]:
     """One HostStatus per host, in the article's order."""
     rows = []
     for name, st in lab.states().items():
-        row = HostStatus(name, st.host.role.value, st.host.address, st.host.duty, st.status, st.health)
+        h = st.host
+        row = HostStatus(name, h.role.value, h.address, h.duty, st.status, st.health)
         if st.status == "running":
             try:
                 row.facts = _facts(lab, st.host)
-            except (LabError, OSError, ValueError, checks.pymysql.MySQLError) as exc:
+            except (LabError, OSError, ValueError, pymysql.MySQLError) as exc:
                 row.facts = {"error": str(exc).splitlines()[0][:120]}
             except Exception as exc:  # dnspython timeouts and the like: still a fact
                 row.facts = {"error": f"{type(exc).__name__}: {exc}"[:120]}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 
-class Role(str, Enum):
+class Role(Enum):
     DNS = "dns"
     WEB = "web"
     DB = "db"

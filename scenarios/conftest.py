@@ -18,6 +18,7 @@ from lab.config import LabConfig
 from lab.driver import Lab, LabError, require_engine
 from lab.topology import Topology
 
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = os.path.dirname(__file__)
     for item in items:

@@ -16,4 +16,5 @@ def test_environment_then_flags(tmp_path: Path):
     cfg = LabConfig.from_env(env)
     assert (cfg.subnet, cfg.state_dir, cfg.health_timeout) == ("10.9.9.0/24", tmp_path, 42.0)
     assert cfg.topology.address("ns1") == "10.9.9.2"
-    assert LabConfig.from_env(env, subnet="10.8.8.0/24", health_timeout=None).subnet == "10.8.8.0/24"
+    flagged = LabConfig.from_env(env, subnet="10.8.8.0/24", health_timeout=None)
+    assert (flagged.subnet, flagged.health_timeout) == ("10.8.8.0/24", 42.0)

@@ -1,8 +1,8 @@
 import shlex
 from pathlib import Path
 
-from lab.driver import LabError, Lab, context_digest, quote
 from lab.config import LabConfig
+from lab.driver import Lab, LabError, context_digest, quote
 
 
 def test_quote_survives_a_shell_round_trip():

@@ -9,7 +9,7 @@ function connect(string $host): mysqli
 {
     $db = mysqli_init();
     $db->options(MYSQLI_OPT_CONNECT_TIMEOUT, 2);   // a dead database fails fast
-    $db->options(MYSQLI_OPT_READ_TIMEOUT, 5);      // ... and so does a hung one
+    $db->options(MYSQLI_OPT_READ_TIMEOUT, 3);      // ... and so does a hung one
     $db->real_connect($host, setting('DB_USER', 'app'), setting('DB_PASSWORD'),
                       setting('DB_NAME', 'foo'));
     $db->set_charset('utf8mb4');

@@ -6,9 +6,9 @@ $write = htmlspecialchars(setting('DB_WRITE_HOST', '10.1.1.21'));
 ?>
 <!DOCTYPE html>
 <html>
-<head><title>foo.com on <?= $me ?></title></head>
+<head><title><?= $me ?>: foolab web server</title></head>
 <body>
-<h1>foo.com, served by <?= $me ?></h1>
+<h1>Served by <?= $me ?></h1>
 <p>This server reads from the database at <?= $read ?> and writes to <?= $write ?>.
 Its content is edited on web1 only and copied here every minute.</p>
 <ul>
