@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lab.topology import DEFAULT_SUBNET, Topology, topology
+from lab.topology import DEFAULT_SUBNET, Topology, TopologyError, topology
 
 REPO = Path(__file__).resolve().parent.parent
+_PROJECT = re.compile(r"foolab[a-z0-9]{0,8}")  # bridge names are at most 15 characters
 
 
 @dataclass(frozen=True)
@@ -17,7 +19,9 @@ class LabConfig:
 
     Environment: FOOLAB_SUBNET (default 10.1.1.0/24), FOOLAB_STATE_DIR
     (default .lab/ in the checkout: the per-lab secrets and env file),
-    FOOLAB_HEALTH_TIMEOUT (seconds to wait for seven healthy hosts).
+    FOOLAB_HEALTH_TIMEOUT (seconds to wait for seven healthy hosts),
+    FOOLAB_PROJECT (default foolab: a second lab on the same machine needs
+    another name starting with "foolab", another subnet and state dir).
     """
 
     subnet: str = DEFAULT_SUBNET
@@ -28,7 +32,17 @@ class LabConfig:
 
     @property
     def topology(self) -> Topology:
-        return topology(self.subnet)
+        if not _PROJECT.fullmatch(self.project):
+            raise TopologyError(
+                f"bad project name {self.project!r}: foolab followed by up to 8 lowercase "
+                "letters or digits (it names the containers and the bridge)"
+            )
+        return topology(self.subnet, self.project)
+
+    @property
+    def bridge(self) -> str:
+        """The Linux bridge of the lab network, e.g. foolab0."""
+        return f"{self.project}0"
 
     @property
     def env_file(self) -> Path:
@@ -51,6 +65,8 @@ class LabConfig:
             cfg = replace(cfg, subnet=env["FOOLAB_SUBNET"])
         if env.get("FOOLAB_STATE_DIR"):
             cfg = replace(cfg, state_dir=Path(env["FOOLAB_STATE_DIR"]))
+        if env.get("FOOLAB_PROJECT"):
+            cfg = replace(cfg, project=env["FOOLAB_PROJECT"])
         if env.get("FOOLAB_HEALTH_TIMEOUT"):
             cfg = replace(cfg, health_timeout=float(env["FOOLAB_HEALTH_TIMEOUT"]))
         given = {k: v for k, v in flags.items() if v is not None}

@@ -30,7 +30,7 @@ def render(topo: Topology, out: Path) -> Path:
     ax.set_xlim(-0.2, 5.2)
     ax.set_ylim(-0.3, 3.6)
     ax.axis("off")
-    ax.set_title(f"foo.com cluster lab: seven machines on {topo.subnet} (bridge foolab0)",
+    ax.set_title(f"foo.com cluster lab: seven machines on {topo.subnet} ",
                  fontsize=11)
 
     def arrow(a: str, b: str, label: str, colour: str = "#444", bend: float = 0.0) -> None:

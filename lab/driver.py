@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -26,7 +27,8 @@ from lab.config import REPO, LabConfig
 from lab.topology import Host, Role
 
 Progress = Callable[[str], None]
-BRIDGE = "foolab0"  # bridge name set in compose/lab.yml
+# Lab bridges are named after the project (compose/lab.yml): foolab0, ...
+LAB_BRIDGE = re.compile(r"foolab[a-z0-9]*0")
 
 
 class LabError(RuntimeError):
@@ -100,22 +102,23 @@ def require_lab_route(address: str) -> None:
     """Refuse to send a packet to a lab address unless it routes to the lab's
     bridge: with the lab down, 10.1.1.x would leave the machine."""
     out = run(["ip", "-o", "route", "get", address], timeout=10)
-    if out.returncode != 0 or f" dev {BRIDGE} " not in f"{out.stdout} ":
+    dev = re.search(r" dev (\S+)", out.stdout)
+    if out.returncode != 0 or not dev or not LAB_BRIDGE.fullmatch(dev.group(1)):
         raise LabError(
-            f"{address} does not route to the lab bridge {BRIDGE}",
+            f"{address} does not route to a lab bridge (foolab0)",
             out.stdout.strip() or out.stderr.strip(),
             "is the lab up? (`foolab status`); on Docker Desktop use `foolab shell HOST`",
         )
 
 
-def subnet_conflict(subnet: str) -> str | None:
+def subnet_conflict(subnet: str, project: str = "foolab") -> str | None:
     """A description of whatever on this machine already uses `subnet`, or None."""
     net = ipaddress.IPv4Network(subnet)
     routes = run(["ip", "-j", "-4", "route", "show"], timeout=10)
     if routes.returncode == 0 and routes.stdout.strip():
         for r in json.loads(routes.stdout):
             dst = r.get("dst", "default")
-            if dst == "default" or r.get("dev") == BRIDGE:
+            if dst == "default" or r.get("dev") == f"{project}0":
                 continue
             try:
                 other = ipaddress.IPv4Network(dst if "/" in dst else f"{dst}/32", strict=False)
@@ -127,7 +130,7 @@ def subnet_conflict(subnet: str) -> str | None:
     if nets:
         inspect = run(["docker", "network", "inspect", *nets], timeout=20)
         for n in json.loads(inspect.stdout or "[]"):
-            if n.get("Name") == "foolab":
+            if n.get("Name") == project:
                 continue
             for c in (n.get("IPAM") or {}).get("Config") or []:
                 sub = c.get("Subnet", "")
@@ -215,6 +218,8 @@ class Lab:
             LAB_GATEWAY=topo.gateway,
             LAB_NET=str(topo.network.network_address),
             LAB_MASK=str(topo.network.netmask),
+            LAB_PROJECT=self.config.project,
+            LAB_BRIDGE=self.config.bridge,
         )
         values.update(secrets.load_or_create(self.config.secrets_file))
         return values
@@ -326,7 +331,7 @@ class Lab:
         compose_command()
         already = self.is_up()
         if not already:
-            conflict = subnet_conflict(self.topology.subnet)
+            conflict = subnet_conflict(self.topology.subnet, self.config.project)
             if conflict:
                 raise LabError(
                     f"subnet {self.topology.subnet} is already in use",
@@ -380,7 +385,7 @@ class Lab:
                         if not s.is_healthy]
                 raise LabError(
                     f"not healthy within {self.config.health_timeout:.0f} s", ", ".join(slow),
-                    "`docker logs foolab-HOST` shows why",
+                    f"`docker logs {self.config.project}-HOST` shows why",
                 )
             time.sleep(0.25)
         starter.join(timeout=30)
@@ -391,7 +396,7 @@ class Lab:
         there was nothing to remove. The next lab gets new passwords."""
         require_engine()
         had = self.is_up() or bool(
-            run(["docker", "network", "inspect", "foolab"], timeout=20).returncode == 0
+            run(["docker", "network", "inspect", self.config.project], timeout=20).returncode == 0
         )
         if had:
             if not self.config.env_file.exists():  # compose needs the addresses to parse

@@ -26,10 +26,7 @@ class Host:
     role: Role
     address: str
     duty: str  # what the article makes it do, in a few words
-
-    @property
-    def container(self) -> str:
-        return f"foolab-{self.name}"
+    container: str  # the container that plays it: foolab-ns1, ...
 
 
 # name, role, last octet, duty: the article's table (DESIGN.md, F1).
@@ -89,8 +86,9 @@ class Topology:
         return "db1" if web == "web1" else "db2"
 
 
-def topology(subnet: str = DEFAULT_SUBNET) -> Topology:
-    """The article's seven hosts on ``subnet`` (a /24; default 10.1.1.0/24)."""
+def topology(subnet: str = DEFAULT_SUBNET, project: str = "foolab") -> Topology:
+    """The article's seven hosts on ``subnet`` (a /24; default 10.1.1.0/24);
+    their containers are named after the lab's ``project``."""
     try:
         net = ipaddress.IPv4Network(subnet, strict=True)
     except ValueError as exc:
@@ -102,6 +100,7 @@ def topology(subnet: str = DEFAULT_SUBNET) -> Topology:
         )
     base = net.network_address
     hosts = tuple(
-        Host(name, role, str(base + octet), duty) for name, role, octet, duty in _ARTICLE_HOSTS
+        Host(name, role, str(base + octet), duty, f"{project}-{name}")
+        for name, role, octet, duty in _ARTICLE_HOSTS
     )
     return Topology(subnet=str(net), hosts=hosts)
