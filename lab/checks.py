@@ -187,3 +187,40 @@ def fetch(address: str, path: str = "/light.php", *, host_header: str = WWW,
                            set_cookie.split(";", 1)[0] if set_cookie else None)
     finally:
         conn.close()
+
+
+# --- consistency of the two databases, content of the three web roots -----------
+
+
+@dataclass(frozen=True)
+class TableState:
+    rows: int
+    checksum: int
+
+
+def table_states(address: str, password: str, database: str = "foo") -> dict[str, TableState]:
+    """Row count and CHECKSUM TABLE of every table of `database`."""
+    conn = connect(address, "admin", password, database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW TABLES")
+            tables = [next(iter(r.values())) for r in cur.fetchall()]
+            result = {}
+            for t in tables:
+                cur.execute(f"SELECT COUNT(*) AS n FROM `{t}`")
+                rows = int(cur.fetchone()["n"])
+                cur.execute(f"CHECKSUM TABLE `{t}`")
+                result[t] = TableState(rows, int(cur.fetchone()["Checksum"] or 0))
+            return result
+    finally:
+        conn.close()
+
+
+def web_root_digests(lab: Any, web: str) -> dict[str, str]:
+    """md5 of every file under a web server's /var/www, by path."""
+    out = lab.sh(web, "cd /var/www && find . -type f -print0 | sort -z | xargs -0 -r md5sum")
+    digests = {}
+    for line in out.splitlines():
+        digest, _, path = line.partition("  ")
+        digests[path] = digest
+    return digests

@@ -255,6 +255,24 @@ class Lab:
             result[h.name] = HostState(h, status, health_status, last)
         return result
 
+    def attached(self, host: str) -> bool:
+        """Whether a host's container is plugged into the lab network."""
+        out = run(["docker", "inspect", "-f", "{{json .NetworkSettings.Networks}}",
+                   self.topology.host(host).container], timeout=20)
+        return out.returncode == 0 and self.config.project in json.loads(out.stdout or "{}")
+
+    def address_of(self, host: str) -> str:
+        """The address a host has now on the lab network: a promoted replica
+        may have taken over the master's (runbook promote-replica)."""
+        out = run(["docker", "inspect", "-f", "{{json .NetworkSettings.Networks}}",
+                   self.topology.host(host).container], timeout=20)
+        nets = json.loads(out.stdout or "{}") if out.returncode == 0 else {}
+        ip = ((nets or {}).get(self.config.project) or {}).get("IPAddress")
+        if not ip:  # stopped or cut off: docker keeps the configured address
+            cfg = ((nets or {}).get(self.config.project) or {}).get("IPAMConfig") or {}
+            ip = cfg.get("IPv4Address")
+        return str(ip or self.topology.address(host))
+
     def is_up(self) -> bool:
         """True when any host of the lab exists (up, half-up or faulted)."""
         return any(s.status != "missing" for s in self.states().values())
@@ -297,20 +315,27 @@ class Lab:
             self._logged(["bash", str(REPO / "scripts" / "bootstrap-base-image.sh")],
                          logs / "base-image.log", "making the base image", timeout=900)
         for role in Role:
-            folder = REPO / "images" / role.value
-            image = f"foolab/{role.value}:latest"
-            digest = context_digest(folder)
-            if image_digest_label(image) == digest:
-                self.progress(f"image {image}: up to date")
-                continue
-            self.progress(f"image {image}: building (Debian packages; about 20 s)")
-            t0 = time.monotonic()
-            self._logged(
-                ["docker", "build", "-t", image, "--label", f"org.foolab.context={digest}",
-                 str(folder)],
-                logs / f"build-{role.value}.log", f"building {image}", timeout=900,
-            )
-            self.progress(f"image {image}: built in {time.monotonic() - t0:.0f} s")
+            self.build_image(REPO / "images" / role.value, f"foolab/{role.value}:latest")
+
+    def build_image(self, folder: Path, image: str) -> bool:
+        """Build one image from a folder under images/ unless the image already
+        carries that folder's digest; True if it was built. Shared by the role
+        images and extra ones (the load generator), so all are built alike."""
+        digest = context_digest(folder)
+        if image_digest_label(image) == digest:
+            self.progress(f"image {image}: up to date")
+            return False
+        self.progress(f"image {image}: building (Debian packages; about 20 s)")
+        log = self.config.log_dir / f"build-{folder.name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        self._logged(
+            ["docker", "build", "-t", image, "--label", f"org.foolab.context={digest}",
+             str(folder)],
+            log, f"building {image}", timeout=900,
+        )
+        self.progress(f"image {image}: built in {time.monotonic() - t0:.0f} s")
+        return True
 
     def _logged(self, argv: list[str], log: Path, what: str, timeout: float) -> None:
         with log.open("w") as f:

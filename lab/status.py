@@ -27,26 +27,26 @@ class HostStatus:
         return asdict(self)
 
 
-def _facts(lab: Lab, host: Host) -> dict[str, Any]:
+def _facts(lab: Lab, host: Host, address: str) -> dict[str, Any]:
     password = lab.secrets().get("DB_ADMIN_PASSWORD", "")
     if host.role is Role.DNS:
-        s = checks.soa(host.address)
+        s = checks.soa(address)
         return {"zone": "foo.com", "serial": s.serial if s else None}
     if host.role is Role.DB:
         facts: dict[str, Any] = {}
-        ms = checks.master_status(host.address, password)
+        ms = checks.master_status(address, password)
         if ms:
             facts["binlog"] = f"{ms.file}:{ms.position}"
-        rs = checks.replica_status(host.address, password)
+        rs = checks.replica_status(address, password)
         if rs:
             facts.update(
                 replicates_from=rs.master_host, io=rs.io_running, sql=rs.sql_running,
                 lag_s=rs.seconds_behind,
             )
         return facts
-    page = checks.fetch(host.address, "/db.php", timeout=3).json()
+    page = checks.fetch(address, "/db.php", timeout=3).json()
     reads = page.get("read_host", "?")
-    names = {h.address: h.name for h in lab.topology.hosts}
+    names = {lab.address_of(h.name): h.name for h in lab.topology.by_role(Role.DB)}
     writes = page.get("write_host", "?")
     return {"reads_from": names.get(reads, reads), "writes_to": names.get(writes, writes)}
 
@@ -56,10 +56,11 @@ def lab_status(lab: Lab) -> list[HostStatus]:
     rows = []
     for name, st in lab.states().items():
         h = st.host
-        row = HostStatus(name, h.role.value, h.address, h.duty, st.status, st.health)
+        address = lab.address_of(name)  # a promoted replica may hold the master's
+        row = HostStatus(name, h.role.value, address, h.duty, st.status, st.health)
         if st.status == "running":
             try:
-                row.facts = _facts(lab, st.host)
+                row.facts = _facts(lab, st.host, address)
             except (LabError, OSError, ValueError, pymysql.MySQLError) as exc:
                 row.facts = {"error": str(exc).splitlines()[0][:120]}
             except Exception as exc:  # dnspython timeouts and the like: still a fact

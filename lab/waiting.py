@@ -11,7 +11,7 @@ from lab.driver import LabError
 T = TypeVar("T")
 
 
-def wait_for(what: str, probe: Callable[[], T], timeout: float, every: float = 0.2) -> T:
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: float = 0.2) -> T:
     """Call `probe` until it returns something truthy and return that.
 
     Exceptions from the probe count as "not yet". After `timeout` seconds,
