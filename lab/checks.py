@@ -224,3 +224,15 @@ def web_root_digests(lab: Any, web: str) -> dict[str, str]:
         digest, _, path = line.partition("  ")
         digests[path] = digest
     return digests
+
+
+def replica_status_inside(lab: Any, host: str) -> dict[str, str]:
+    """SHOW SLAVE STATUS read inside the host (docker exec, unix socket):
+    works while the host is cut off the network."""
+    out = lab.exec(host, ["mariadb", "-e", "SHOW SLAVE STATUS\\G"], timeout=20)
+    fields: dict[str, str] = {}
+    for line in out.stdout.splitlines():
+        key, sep, value = line.strip().partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    return fields

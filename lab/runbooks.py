@@ -503,22 +503,53 @@ def switch_back(lab: Lab, original_master: str = "db1", original_replica: str = 
             f"docker network connect --ip {lab.topology.address(m)} {net} {mc} && "
             f"docker network connect --ip {lab.topology.address(r)} {net} {rc}")),
             healthy(m)))
+    # The web servers move to the master before the old one takes writes again.
     steps += [
+        point_web("web1", home[m], home[m]),
+        point_web("web2", home[m], home[r]),
+        point_web("web3", home[m], home[r]),
         Step(f"make {r} a replica of {m}", r, sql(
             "SET GLOBAL gtid_slave_pos = @@gtid_binlog_pos; "
             f"{_change_master(lab, lab.topology.address(m))}; "
             "START SLAVE; SET GLOBAL read_only = OFF"),
             replica_running(r, m),
             modern=f"{r} starts from its own binary log position, which {m} has applied"),
-        point_web("web1", home[m], home[m]),
-        point_web("web2", home[m], home[r]),
-        point_web("web3", home[m], home[r]),
     ]
     return Runbook("switch-back", "Back to the article's roles: db1 master, db2 replica",
                    tuple(steps))
 
 
+def semi_sync(lab: Lab, on: bool = True, master: str = "db1", replica: str = "db2") -> Runbook:
+    """Turn MariaDB's semi-synchronous replication on (or off): the master
+    acknowledges a commit only once the replica has received it, so a
+    promoted replica has every acknowledged write."""
+    flag = "ON" if on else "OFF"
+
+    def clients(lab: Lab) -> str:
+        want = "1" if on else "0"
+
+        def seen() -> str | None:
+            rows = checks.query(lab.address_of(master), _admin(lab),
+                                "SHOW STATUS LIKE 'Rpl_semi_sync_master_clients'")
+            return rows[0]["Value"] if rows and rows[0]["Value"] == want else None
+
+        wait_for(f"semi-sync clients = {want} on {master}", seen, timeout=20)
+        return f"Rpl_semi_sync_master_clients = {want}"
+
+    return Runbook("semi-sync" if on else "semi-sync-off",
+                   f"semi-synchronous replication {flag}", (
+        Step(f"semi-sync on the master {flag}", master, sql(
+            f"SET GLOBAL rpl_semi_sync_master_enabled = {flag}; "
+            "SET GLOBAL rpl_semi_sync_master_timeout = 10000"),
+            modern="built into MariaDB since 10.3; not in the 2006 article"),
+        Step(f"semi-sync on the replica {flag}", replica, sql(
+            f"SET GLOBAL rpl_semi_sync_slave_enabled = {flag}; "
+            "STOP SLAVE IO_THREAD; START SLAVE IO_THREAD"), clients),
+    ))
+
+
 RUNBOOKS: dict[str, Callable[..., Runbook]] = {
+    "semi-sync": semi_sync,
     "check-replication": check_replication,
     "rebuild-replica": rebuild_replica,
     "promote-replica": promote_replica,

@@ -8,15 +8,19 @@ lab is a failure, so they can never silently not run.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import testinfra
 
+from lab import checks, faults, verdicts
 from lab.config import LabConfig
 from lab.driver import Lab, LabError, require_engine
 from lab.topology import Topology
+from lab.verdicts import Consistency
+from lab.waiting import wait_for
+from lab.workload import LedgerWriter
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -27,7 +31,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def lab() -> Lab:
+def lab() -> Iterator[Lab]:
+    """The running lab. After the whole session it must be healthy again:
+    every fault healed, all seven hosts healthy, replication running."""
     lab = Lab(LabConfig.from_env())
     try:
         require_engine()
@@ -37,11 +43,49 @@ def lab() -> Lab:
     else:
         sick = [n for n, s in states.items() if not s.is_healthy]
         if not sick:
-            return lab
+            yield lab
+            left = faults.active(lab)
+            faults.heal_all(lab)
+            assert not left, f"faults left behind by a scenario: {left}"
+            wait_for("all seven hosts healthy after the scenarios",
+                     lambda: all(s.is_healthy for s in lab.states().values()), timeout=90)
+            return
         reason = f"lab not up (not healthy: {', '.join(sick)}); run `make lab-up`"
     if os.environ.get("FOOLAB_REQUIRE_LAB"):
         pytest.fail(reason, pytrace=False)
     pytest.skip(reason)
+
+
+Proof = Callable[..., None]
+
+
+@pytest.fixture
+def prove_nothing_lost(lab: Lab, admin_password: str) -> Proof:
+    """The end of every scenario: the databases agree (row counts and
+    checksums of every table), every acknowledged write of the scenario's
+    workload is there exactly once, and the three web roots are identical."""
+
+    def prove(writer: LedgerWriter | None = None, master: str = "db1",
+              replica: str = "db2", allow_lost: bool = False) -> None:
+        def same() -> Consistency | None:
+            v = verdicts.consistency(
+                master, checks.table_states(lab.address_of(master), admin_password),
+                replica, checks.table_states(lab.address_of(replica), admin_password))
+            return v if v.equal else None
+
+        wait_for(f"{replica} consistent with {master}", same, timeout=60, every=0.5)
+        if writer is not None:
+            for host in (master, replica):
+                stored = writer.stored(lab.address_of(host), admin_password)
+                v = verdicts.ledger(writer.attempted, writer.acknowledged, stored)
+                assert not v.duplicated, f"duplicated writes on {host}: {v.duplicated}"
+                if not allow_lost:
+                    assert not v.lost, f"acknowledged writes lost on {host}: {v.lost}"
+        roots = {w: checks.web_root_digests(lab, w) for w in ("web1", "web2", "web3")}
+        content = verdicts.content("web1", roots)
+        assert content.equal, f"web roots differ: {content.differences}"
+
+    return prove
 
 
 @pytest.fixture(scope="session")
