@@ -1,0 +1,343 @@
+"""`make bench`: the lab's own performance figures, measured the same way
+every time, on the machine it runs on.
+
+Every figure is measured by the code below during the run that writes it;
+nothing is typed in by hand. A run that takes under a minute is repeated
+(three times, once with QUICK) and reported as median with min and max.
+The results go to bench/results.json and docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab import checks, faults, runbooks
+from lab.driver import Lab, LabError, run
+from lab.faults import Fault
+from lab.waiting import wait_for
+from lab.workload import DIRECT, LedgerWriter
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Figure:
+    """One measured quantity over one or more runs."""
+
+    name: str
+    unit: str
+    runs: list[float] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.runs) if self.runs else None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.update(median=self.median, min=min(self.runs, default=None),
+                 max=max(self.runs, default=None))
+        return d
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile (0-100) by linear interpolation."""
+    if not values:
+        raise ValueError("no values")
+    s = sorted(values)
+    k = (len(s) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+# --- lab lifecycle -----------------------------------------------------------------------
+
+
+def lab_up_times(lab: Lab, runs: int, cold: bool, progress: Progress) -> tuple[Figure, Figure,
+                                                                                dict[str, Figure]]:
+    """Time `up` from no lab (cold: lab images removed too) to seven healthy
+    hosts, and `down`; per host, seconds from start to healthy."""
+    up = Figure("lab-up cold" if cold else "lab-up warm", "s",
+                note="base image present, lab images removed" if cold else "images built")
+    down = Figure("lab-down", "s")
+    per_host: dict[str, Figure] = {}
+    for i in range(runs):
+        t0 = time.monotonic()
+        lab.down(forget_secrets=False)
+        down.runs.append(time.monotonic() - t0)
+        if cold:
+            run(["docker", "rmi", "-f", "foolab/dns:latest", "foolab/web:latest",
+                 "foolab/db:latest"], timeout=120)
+        progress(f"{up.name}: run {i + 1}/{runs}")
+        t0 = time.monotonic()
+        healthy = lab.up()
+        up.runs.append(time.monotonic() - t0)
+        for host, seconds in healthy.items():
+            per_host.setdefault(host, Figure(f"{host} healthy after start", "s")).runs.append(
+                seconds)
+    return up, down, per_host
+
+
+def memory(lab: Lab) -> dict[str, float]:
+    """MiB of memory each running host uses now (docker stats)."""
+    names = [h.container for h in lab.topology.hosts]
+    out = run(["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", *names])
+    result = {}
+    units = {"KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0, "B": 1 / 2**20}
+    for line in out.stdout.splitlines():
+        name, usage = line.split(" ", 1)
+        amount = usage.split("/")[0].strip()
+        for unit, factor in units.items():
+            if amount.endswith(unit):
+                result[name.removeprefix(f"{lab.config.project}-")] = float(
+                    amount[: -len(unit)]) * factor
+                break
+    return result
+
+
+# --- replication ---------------------------------------------------------------------------
+
+
+def replication_lag(lab: Lab, rate: float, seconds: float) -> list[float]:
+    """Write on db1 at `rate` rows/s for `seconds`; a reader polls db2 and
+    notes when each row appears. Lag = seen on db2 - acknowledged by db1, ms."""
+    pw = lab.secrets()["DB_ADMIN_PASSWORD"]
+    tag = f"lag-{uuid.uuid4().hex[:8]}"
+    acked: dict[int, float] = {}
+    seen: dict[int, float] = {}
+    done = threading.Event()
+
+    def reader() -> None:
+        conn = checks.connect(lab.address_of("db2"), "admin", pw, "foo")
+        try:
+            with conn.cursor() as cur:
+                last = 0
+                while not (done.is_set() and last >= len(acked)):
+                    cur.execute("SELECT MAX(seq) AS m FROM ledger WHERE writer = %s", (tag,))
+                    m = int(cur.fetchone()["m"] or 0)
+                    now = time.monotonic()
+                    for s in range(last + 1, m + 1):
+                        seen[s] = now
+                    last = max(last, m)
+                    if done.is_set() and time.monotonic() - stop_at > 10:
+                        break
+        finally:
+            conn.close()
+
+    stop_at = float("inf")
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    conn = checks.connect(lab.address_of("db1"), "admin", pw, "foo")
+    try:
+        with conn.cursor() as cur:
+            t0 = time.monotonic()
+            n = 0
+            while time.monotonic() - t0 < seconds:
+                n += 1
+                cur.execute("INSERT INTO ledger (seq, writer) VALUES (%s, %s)", (n, tag))
+                acked[n] = time.monotonic()
+                pause = t0 + n / rate - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+    finally:
+        conn.close()
+        stop_at = time.monotonic()
+        done.set()
+        t.join(timeout=20)
+    return [1000 * (seen[s] - acked[s]) for s in acked if s in seen]
+
+
+def catch_up_after_cut(lab: Lab, cut_seconds: float = 30) -> float:
+    """Seconds from healing a `cut_seconds` network cut of db2 (writes going
+    on) until db2 has every row db1 has."""
+    pw = lab.secrets()["DB_ADMIN_PASSWORD"]
+    with LedgerWriter(lab, f"catchup-{uuid.uuid4().hex[:6]}", via=(DIRECT,), rate=50) as w:
+        wait_for("writes", lambda: len(w.acknowledged) >= 10, timeout=30)
+        with faults.injected(lab, Fault("cut", "db2"), wait_healthy=0):
+            time.sleep(cut_seconds)  # the outage itself is the measured condition
+        healed = time.monotonic()
+        target = checks.query(lab.address_of("db1"), pw, "SELECT @@gtid_binlog_pos AS p")[0]["p"]
+        wait_for("db2 caught up", lambda: checks.query(
+            lab.address_of("db2"), pw, f"SELECT MASTER_GTID_WAIT('{target}', 1) AS w"
+        )[0]["w"] == 0, timeout=120, every=0.1)
+        return time.monotonic() - healed
+
+
+def failover(lab: Lab, semi_sync: bool) -> tuple[float, int, int]:
+    """Kill db1 under write load, promote db2 with the runbook: seconds from
+    the kill to the first write accepted through web1, and acknowledged
+    writes lost (of how many). Restores the article's roles afterwards."""
+    if semi_sync:
+        _ok(lab, runbooks.semi_sync(lab, on=True))
+    master = lab.topology.address("db1")
+    w = LedgerWriter(lab, f"bench-failover-{uuid.uuid4().hex[:6]}", rate=50,
+                     master=lambda: master)
+    try:
+        with w:
+            wait_for("writes", lambda: len(w.acknowledged) >= 100, timeout=60)
+            faults.inject(lab, Fault("kill", "db1"))
+            killed = w.elapsed()
+            _ok(lab, runbooks.promote_replica(lab))
+            first = wait_for("a write through web1", lambda: next(
+                (a.at for a in w.attempts if a.ok and a.via == "web1" and a.at > killed), None),
+                timeout=60)
+        stored = w.stored(lab.address_of("db2"), lab.secrets()["DB_ADMIN_PASSWORD"])
+        lost = len(set(w.acknowledged) - set(stored))
+        return first - killed, lost, len(w.acknowledged)
+    finally:
+        _ok(lab, runbooks.rejoin_old_master(lab))
+        _ok(lab, runbooks.switch_back(lab))
+        faults.heal_all(lab)
+        if semi_sync:
+            _ok(lab, runbooks.semi_sync(lab, on=False))
+
+
+def _ok(lab: Lab, book: runbooks.Runbook) -> None:
+    result = runbooks.execute(lab, book)
+    if not result.ok:
+        failed = result.failed
+        raise LabError(f"runbook {book.name} failed", failed.checked if failed else "")
+
+
+# --- the scenario suite --------------------------------------------------------------------
+
+
+def scenario_times(junit: Path) -> dict[str, float]:
+    """Seconds per scenario test from a pytest JUnit XML report."""
+    import xml.etree.ElementTree as ET
+
+    times: dict[str, float] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        if "scenarios" in case.get("classname", ""):
+            name = f"{case.get('classname', '').split('.')[-1]}::{case.get('name')}"
+            times[name] = float(case.get("time", 0))
+    return times
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) // 1024
+    engine = run(["docker", "version", "--format", "{{.Server.Version}}"]).stdout.strip()
+    return {"cores": os.cpu_count(), "memory_mib": mem, "kernel": platform.release(),
+            "docker_engine": engine, "python": platform.python_version()}
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """docs/benchmarks.md from results.json: every number comes from it."""
+    m = results["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `make bench{' QUICK=1' if results['quick'] else ''}` on "
+        f"{results['when']}: {m['cores']} cores, {m['memory_mib']} MiB memory, "
+        f"Docker Engine {m['docker_engine']}, kernel {m['kernel']}. "
+        "Regenerate with `make bench`; this file is written from `bench/results.json`.",
+        "",
+        "| figure | median | min | max | runs | unit | note |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else (f"{v:.0f}" if abs(v) >= 100 else f"{v:.2f}")
+
+    for f in results["figures"]:
+        lines.append(f"| {f['name']} | {fmt(f['median'])} | {fmt(f['min'])} | {fmt(f['max'])} "
+                     f"| {len(f['runs'])} | {f['unit']} | {f['note']} |")
+    if results.get("memory_mib"):
+        lines += ["", "Memory of the running lab (idle, MiB):", "",
+                  "| host | MiB |", "|---|---:|"]
+        for host, mib in results["memory_mib"].items():
+            lines.append(f"| {host} | {mib:.1f} |")
+    if results.get("scenarios"):
+        lines += ["", f"Scenario suite ({results['scenarios_source']}):", "",
+                  "| scenario | seconds |", "|---|---:|"]
+        for name, secs in results["scenarios"].items():
+            lines.append(f"| {name} | {secs:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(results: dict[str, Any], folder: Path, doc: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(results, indent=2))
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(render_markdown(results))
+
+
+def run_bench(lab: Lab, quick: bool, progress: Progress,
+              extra: Callable[[Lab, bool, Progress], list[Figure]] | None = None,
+              ) -> dict[str, Any]:
+    """Measure everything; return the results document (see write_results).
+
+    `extra` adds figures measured elsewhere (the load generator's)."""
+    reps = 1 if quick else 3
+    figures: list[Figure] = []
+    per_host: dict[str, Figure] = {}
+    if not quick:
+        progress("lab-up cold (lab images rebuilt)")
+        cold, _, _ = lab_up_times(lab, 1, cold=True, progress=progress)
+        figures.append(cold)
+    progress("lab-up warm and lab-down")
+    warm, down, per_host = lab_up_times(lab, reps, cold=False, progress=progress)
+    figures += [warm, down, *per_host.values()]
+    mem = memory(lab)
+    figures.append(Figure("memory of the whole lab", "MiB", [sum(mem.values())], "idle"))
+
+    for rate in (100, 500):
+        progress(f"replication lag at {rate} writes/s")
+        med, p99, achieved = Figure(f"lag db1->db2 at {rate}/s, median", "ms"), \
+            Figure(f"lag db1->db2 at {rate}/s, p99", "ms"), \
+            Figure(f"writes/s achieved (target {rate})", "1/s")
+        for _ in range(reps):
+            span = 5.0 if quick else 10.0
+            lags = replication_lag(lab, rate, span)
+            med.runs.append(statistics.median(lags))
+            p99.runs.append(percentile(lags, 99))
+            achieved.runs.append(len(lags) / span)
+        figures += [med, p99, achieved]
+
+    progress("replica catch-up after a 30 s network cut")
+    catch = Figure("catch-up after a 30 s cut of db2 heals", "s",
+                   note="connect retry is 15 s (the article's master-connect-retry)")
+    for _ in range(reps):
+        catch.runs.append(catch_up_after_cut(lab))
+    figures.append(catch)
+
+    for semi in (False, True):
+        mode = "semi-sync" if semi else "async"
+        progress(f"failover with {mode} replication")
+        took = Figure(f"failover ({mode}): kill db1 -> first write through web1", "s",
+                      note="promote-replica runbook, taking db1's address")
+        lost = Figure(f"acknowledged writes lost ({mode})", "writes")
+        for _ in range(reps):
+            seconds, n_lost, n_acked = failover(lab, semi)
+            took.runs.append(seconds)
+            lost.runs.append(n_lost)
+            lost.note = f"of about {n_acked} acknowledged at 50 writes/s"
+        figures += [took, lost]
+
+    if extra is not None:
+        figures += extra(lab, quick, progress)
+
+    return {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "quick": quick,
+        "machine": machine(),
+        "figures": [f.as_dict() for f in figures],
+        "memory_mib": mem,
+    }

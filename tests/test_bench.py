@@ -1,0 +1,44 @@
+from pathlib import Path
+
+import pytest
+
+from lab.bench import Figure, percentile, render_markdown, scenario_times
+
+
+def test_percentile_interpolates():
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([5], 99) == 5
+    assert percentile(list(range(101)), 99) == 99
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_figure_reports_median_and_spread():
+    f = Figure("lab-up warm", "s", [9.0, 7.0, 8.0])
+    d = f.as_dict()
+    assert (d["median"], d["min"], d["max"]) == (8.0, 7.0, 9.0)
+    assert Figure("empty", "s").as_dict()["median"] is None
+
+
+def test_markdown_is_written_from_the_results_only():
+    results = {
+        "when": "2026-11-26", "quick": True,
+        "machine": {"cores": 2, "memory_mib": 24000, "kernel": "6", "docker_engine": "20.10"},
+        "figures": [Figure("lab-up warm", "s", [7.5]).as_dict()],
+        "memory_mib": {"db1": 51.0},
+        "scenarios": {"test_hosts::test_x": 1.25}, "scenarios_source": "junit",
+    }
+    text = render_markdown(results)
+    assert "make bench QUICK=1" in text and "2 cores" in text
+    assert "| lab-up warm | 7.50 | 7.50 | 7.50 | 1 | s |" in text
+    assert "| db1 | 51.0 |" in text and "| test_hosts::test_x | 1.2" in text
+
+
+def test_scenario_times_from_junit(tmp_path: Path):
+    xml = tmp_path / "junit.xml"
+    xml.write_text(
+        '<testsuites><testsuite name="pytest">'
+        '<testcase classname="scenarios.test_replication" name="test_a" time="12.5"/>'
+        '<testcase classname="tests.test_bench" name="test_b" time="0.1"/>'
+        '</testsuite></testsuites>')
+    assert scenario_times(xml) == {"test_replication::test_a": 12.5}
