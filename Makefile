@@ -3,16 +3,22 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 FOOLAB := $(VENV)/bin/foolab
 PYTEST_ARGS ?=
+# make load: visitors, run time and DNS cache mode (none, ttl, sticky)
+USERS    ?= 30
+DURATION ?= 60s
+CACHE    ?= none
 
-.PHONY: help lab-up lab-down lab-status test unit scenarios engine lint bench
+.PHONY: help lab-up lab-down lab-status test unit scenarios engine lint bench load
 
 help:
 	@echo "make lab-up      install what is missing, build, start the seven hosts, print status"
+	@echo "                 (BALANCER=1: and lb, HAProxy in front of web1-3)"
 	@echo "make lab-down    remove every container, network and volume of the lab"
 	@echo "make lab-status  the status table"
 	@echo "make test        unit tests, then the scenarios against the lab (brought up if needed)"
 	@echo "make unit        unit tests only (no Docker)"
 	@echo "make scenarios   scenarios only, against the running lab"
+	@echo "make load        load study with Locust (USERS=30 DURATION=60s CACHE=none|ttl|sticky)"
 	@echo "make bench       measure the lab's figures (QUICK=1: a reduced set, < 5 min)"
 
 $(VENV)/.installed: pyproject.toml scripts/install-python-env.sh
@@ -22,8 +28,9 @@ $(VENV)/.installed: pyproject.toml scripts/install-python-env.sh
 engine:
 	@scripts/install-engine.sh
 
+# BALANCER=1: also lb, HAProxy in front of web1-3 (compose/balancer.yml).
 lab-up: $(VENV)/.installed engine
-	$(FOOLAB) up
+	$(FOOLAB) up $(if $(filter-out 0,$(BALANCER)),--with balancer)
 
 lab-down: $(VENV)/.installed
 	$(FOOLAB) down
@@ -51,6 +58,15 @@ ifeq ($(QUICK),)
 else
 	$(FOOLAB) bench --quick --junit reports/junit.xml
 endif
+
+# The load study (F20, F21): Locust in a container on the lab network, against
+# the running lab; the report goes to reports/load-TIMESTAMP/. More in README.
+$(VENV)/.installed-load: $(VENV)/.installed pyproject.toml
+	$(VENV)/bin/pip install -q -e '.[load]'
+	@touch $@
+
+load: $(VENV)/.installed-load
+	$(FOOLAB) load --users $(USERS) --duration $(DURATION) --cache $(CACHE)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/pip install -q -e '.[test,dev]'

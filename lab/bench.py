@@ -63,21 +63,25 @@ def percentile(values: list[float], p: float) -> float:
 # --- lab lifecycle -----------------------------------------------------------------------
 
 
-def lab_up_times(lab: Lab, runs: int, cold: bool, progress: Progress) -> tuple[Figure, Figure,
-                                                                                dict[str, Figure]]:
-    """Time `up` from no lab (cold: lab images removed too) to seven healthy
-    hosts, and `down`; per host, seconds from start to healthy."""
-    up = Figure("lab-up cold" if cold else "lab-up warm", "s",
-                note="base image present, lab images removed" if cold else "images built")
+def lab_up_times(lab: Lab, runs: int, cold: bool, progress: Progress, fresh: bool = False,
+                 ) -> tuple[Figure, Figure, dict[str, Figure]]:
+    """Time `up` from no lab (cold: lab images removed too; fresh: the base
+    image as well) to seven healthy hosts, and `down`; per host, seconds
+    from start to healthy."""
+    name, note = (("lab-up fresh", "no base image (debootstrap), no lab images; engine "
+                   "installed") if fresh else
+                  ("lab-up cold", "base image present, lab images removed") if cold else
+                  ("lab-up warm", "images built"))
+    up = Figure(name, "s", note=note)
     down = Figure("lab-down", "s")
     per_host: dict[str, Figure] = {}
     for i in range(runs):
         t0 = time.monotonic()
         lab.down(forget_secrets=False)
         down.runs.append(time.monotonic() - t0)
-        if cold:
+        if cold or fresh:
             run(["docker", "rmi", "-f", "foolab/dns:latest", "foolab/web:latest",
-                 "foolab/db:latest"], timeout=120)
+                 "foolab/db:latest", *(["debian:bookworm-slim"] if fresh else [])], timeout=120)
         progress(f"{up.name}: run {i + 1}/{runs}")
         t0 = time.monotonic()
         healthy = lab.up()
@@ -289,9 +293,11 @@ def run_bench(lab: Lab, quick: bool, progress: Progress,
     figures: list[Figure] = []
     per_host: dict[str, Figure] = {}
     if not quick:
+        progress("lab-up fresh (base image bootstrapped, lab images built)")
+        fresh, _, _ = lab_up_times(lab, 1, cold=True, progress=progress, fresh=True)
         progress("lab-up cold (lab images rebuilt)")
         cold, _, _ = lab_up_times(lab, 1, cold=True, progress=progress)
-        figures.append(cold)
+        figures += [fresh, cold]
     progress("lab-up warm and lab-down")
     warm, down, per_host = lab_up_times(lab, reps, cold=False, progress=progress)
     figures += [warm, down, *per_host.values()]
@@ -341,3 +347,22 @@ def run_bench(lab: Lab, quick: bool, progress: Progress,
         "figures": [f.as_dict() for f in figures],
         "memory_mib": mem,
     }
+
+
+def load_figures(lab: Lab, quick: bool, progress: Progress) -> list[Figure]:
+    """The load generator's ceiling against wrk on web1, and what web1-3
+    answer together (wrk on each at once), from the loadgen container."""
+    from lab.loadgen import LoadGen
+
+    gen = LoadGen(lab, progress=progress)
+    gen.build()
+    out = Path("reports") / time.strftime("bench-load-%Y%m%d-%H%M%S")
+    ceiling = gen.ceiling(out, rounds=1 if quick else 3)
+    ratio = Figure("Locust / wrk requests per second, light page on web1", "ratio",
+                   ceiling.ratios, note="aim: at least 0.5")
+    locust = Figure("Locust ceiling on web1 (light page)", "1/s", [t.rps for t in ceiling.locust])
+    wrk = Figure("wrk on web1 (light page)", "1/s", [t.rps for t in ceiling.wrk])
+    together = Figure("web1-3 together (wrk on each at once, light page)", "1/s")
+    for _ in range(1 if quick else 3):
+        together.runs.append(gen.cluster_rate(out))
+    return [ratio, locust, wrk, together]

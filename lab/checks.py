@@ -7,6 +7,7 @@ checked that the address routes to the lab's bridge.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ import dns.rdatatype
 import pymysql
 import pymysql.cursors
 
-from lab.driver import require_lab_route
+from lab import balancer
+from lab.driver import LabError, require_lab_route
 
 ZONE = "foo.com"
 WWW = "www.foo.com"
@@ -164,6 +166,7 @@ class WebResponse:
     served_by: str | None  # the X-Served-By header every lab response carries
     body: str
     cookie: str | None
+    cookies: tuple[str, ...] = ()  # every Set-Cookie's name=value (the balancer adds one)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -183,8 +186,30 @@ def fetch(address: str, path: str = "/light.php", *, host_header: str = WWW,
         resp = conn.getresponse()
         body = resp.read().decode(errors="replace")
         set_cookie = resp.getheader("Set-Cookie")
+        every = tuple(c.split(";", 1)[0].strip() for c in resp.msg.get_all("Set-Cookie") or ())
         return WebResponse(resp.status, resp.getheader("X-Served-By"), body,
-                           set_cookie.split(";", 1)[0] if set_cookie else None)
+                           set_cookie.split(";", 1)[0] if set_cookie else None, every)
+    finally:
+        conn.close()
+
+
+def balancer_stats(address: str, password: str | None, *, timeout: float = 3.0
+                   ) -> list[dict[str, str]]:
+    """HAProxy's statistics of lb as CSV rows, read from its stats page with
+    the lab's password (None: without one, to see it refused)."""
+    require_lab_route(address)
+    conn = http.client.HTTPConnection(address, balancer.STATS_PORT, timeout=timeout)
+    try:
+        headers = {}
+        if password is not None:
+            token = base64.b64encode(f"{balancer.STATS_USER}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        conn.request("GET", f"{balancer.STATS_PATH};csv", headers=headers)
+        resp = conn.getresponse()
+        body = resp.read().decode(errors="replace")
+        if resp.status != 200:
+            raise LabError(f"lb's statistics page answered {resp.status} {resp.reason}")
+        return balancer.parse_stats_csv(body)
     finally:
         conn.close()
 

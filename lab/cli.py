@@ -12,11 +12,12 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from lab import faults, runbooks
+from lab import balancer, faults, lb, runbooks, sessions
 from lab.config import REPO, LabConfig
-from lab.driver import Lab, LabError, quote
+from lab.driver import Lab, LabError, quote, require_engine
 from lab.status import HostStatus, lab_status
 from lab.topology import TopologyError
 
@@ -70,6 +71,9 @@ def cmd_status(lab: Lab, args: argparse.Namespace) -> int:
                 print(f"{key}={value}")
         print(f"\nshell on a host: foolab shell HOST; web: http://{lab.topology.address('web1')}/ "
               f"(Host: www.foo.com); DNS: dig @{lab.topology.address('ns1')} www.foo.com")
+        if lab.config.balancer:
+            print(f"balancer: http://{lab.topology.address(lb.HOST)}/ (Host: www.foo.com); "
+                  "its policy and stats page: foolab balancer")
     healthy = all(r.state == "running" and r.health == "healthy" for r in rows)
     return 0 if healthy else 1
 
@@ -141,6 +145,8 @@ def cmd_runbook(lab: Lab, args: argparse.Namespace) -> int:
         options["online"] = args.online
     if args.name == "promote-replica":
         options["take_address"] = not args.point_web
+    if args.name == "semi-sync":
+        options["on"] = not args.off
     book = runbooks.RUNBOOKS[args.name](lab, **options)
     secrets = list(lab.secrets().values())
     count = iter(range(1, len(book.steps) + 1))
@@ -157,11 +163,89 @@ def cmd_runbook(lab: Lab, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load(lab: Lab, args: argparse.Namespace) -> int:
+    """The load-distribution study: Locust in the lab network, then the report."""
+    from lab import loadstudy as ls
+    from lab.loadgen import LoadGen
+
+    default_s = 10 if args.ceiling else 30 if args.compare else 60
+    try:
+        duration = ls.parse_duration(args.duration) if args.duration else default_s
+        settings = ls.RunSettings(args.users, duration, args.cache, args.ttl_scale,
+                                  args.spawn_rate or 0.0)
+    except ValueError as exc:
+        raise LabError(f"bad load settings: {exc}") from None
+    out = Path(args.out) if args.out else REPO / "reports" / time.strftime("load-%Y%m%d-%H%M%S")
+    lab.require_up()
+    if args.target == "lb":  # F22: the same visitors, sent to the balancer
+        lb.require(lab)
+        settings = replace(settings, balancer=lb.policy(lab) or balancer.DEFAULT_POLICY)
+    elif args.compare and not lb.running(lab):
+        say("no balancer in this lab: `foolab up --with balancer` adds its rows (F22)")
+    gen = LoadGen(lab, progress=say)
+    gen.build()
+    t0 = time.monotonic()
+    if args.ceiling:
+        result = gen.ceiling(out, connections=args.connections, duration_s=duration,
+                             rounds=args.rounds, processes=args.processes)
+        files = ls.write_ceiling_report(result, out)
+        print(ls.ceiling_verdict(result))
+    elif args.compare:
+        runs = gen.compare(settings.users, duration, settings.ttl_scale, out)
+        summaries = [ls.summarize(r) for r in runs]
+        for r, s in zip(runs, summaries, strict=True):
+            ls.write_run_report(s, out / r.settings.slug)
+        files = ls.write_compare_report(summaries, out)
+        print(ls.compare_table(summaries))
+    else:
+        summary = ls.summarize(gen.run_load(settings, out))
+        files = ls.write_run_report(summary, out)
+        print("\n".join(ls.server_table(summary)))
+        print(ls.split_sentence(summary))
+        print(summary.loadgen.verdict)
+        if not summary.counts_add_up:
+            say(f"per-server counts {summary.total} != Locust's total {summary.locust_total}")
+    say(f"done in {time.monotonic() - t0:.0f} s; report: "
+        + ", ".join(f.name for f in files) + f" in {out}")
+    return 0
+
+
+def cmd_sessions(lab: Lab, args: argparse.Namespace) -> int:
+    """F9: PHP sessions in one directory shared by web1-3, or in local files."""
+    lab.require_up()
+    setting = sessions.use_shared_sessions(lab, args.where == "shared")
+    say(f"PHP sessions now in {setting.save_path} on {', '.join(setting.servers)}")
+    return 0
+
+
+def cmd_bench(lab: Lab, args: argparse.Namespace) -> int:
+    """make bench: measure, then write bench/results.json and docs/benchmarks.md."""
+    from lab import bench
+    from lab.balancestudy import bench_figures  # F22: lb against DNS, policies
+
+    def extra(lab: Lab, quick: bool, progress: bench.Progress) -> list[bench.Figure]:
+        return bench.load_figures(lab, quick, progress) + bench_figures(lab, quick, progress)
+
+    require_engine()
+    lab.up()
+    t0 = time.monotonic()
+    results = bench.run_bench(lab, args.quick, say, extra=extra)
+    if args.junit and Path(args.junit).exists():
+        results["scenarios"] = bench.scenario_times(Path(args.junit))
+        results["scenarios_source"] = f"from {args.junit}, the last scenario run"
+    results["seconds"] = round(time.monotonic() - t0, 1)
+    bench.write_results(results, REPO / "bench", REPO / "docs" / "benchmarks.md")
+    say(f"benchmarks done in {results['seconds']:.0f} s: bench/results.json, docs/benchmarks.md")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="foolab", description=__doc__.splitlines()[0])
     p.add_argument("--subnet", help="lab subnet, a /24 (env FOOLAB_SUBNET; default 10.1.1.0/24)")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="build, start and wait for the seven hosts (make lab-up)")
+    up = sub.add_parser("up", help="build, start and wait for the seven hosts (make lab-up)")
+    up.add_argument("--with", dest="with_", action="append", choices=["balancer"], default=[],
+                    help="balancer: also lb, HAProxy in front of web1-3 (env FOOLAB_BALANCER=1)")
     sub.add_parser("down", help="remove every container, network and volume (make lab-down)")
     st = sub.add_parser("status", help="the status table (make lab-status)")
     st.add_argument("--json", action="store_true", help="machine-readable")
@@ -173,7 +257,8 @@ def parser() -> argparse.ArgumentParser:
     ft.add_argument("host")
     ft.add_argument("--peers", help="partition: hosts it cannot reach, comma-separated")
     ft.add_argument("--amount", type=float, default=0.0,
-                    help="loss: percent of packets; delay: milliseconds")
+                    help="loss: percent of packets; delay: milliseconds; "
+                         "slow: percent of one CPU")
     sub.add_parser("heal", help="remove every fault the lab knows of")
     rb = sub.add_parser("runbook", help="run one of the article's procedures")
     rb.add_argument("name", choices=sorted(runbooks.RUNBOOKS))
@@ -183,20 +268,98 @@ def parser() -> argparse.ArgumentParser:
     rb.add_argument("--point-web", action="store_true",
                     help="promote-replica: point the web servers at the new master instead "
                          "of moving the master's address")
+    rb.add_argument("--off", action="store_true", help="semi-sync: turn it off again")
+    ss = sub.add_parser("sessions", help="where PHP keeps sessions: shared (the article's fix "
+                        "for the cookie conundrum) or local files (the default)")
+    ss.add_argument("where", choices=["shared", "local"])
+    bn = sub.add_parser("bench", help="measure the lab's figures (make bench)")
+    bn.add_argument("--quick", action="store_true", help="a reduced set, under 5 minutes")
+    bn.add_argument("--junit", help="per-scenario times from this pytest JUnit XML report")
     dg = sub.add_parser("diagram", help="draw the machines from the topology model")
     dg.add_argument("--out", default=str(REPO / "docs" / "topology.png"))
+    ld = sub.add_parser("load", help="load-distribution study with Locust (make load)")
+    ld.add_argument("--users", type=int, default=30, help="visitors (default 30)")
+    ld.add_argument("--duration", help="run time, e.g. 60s or 2m (default 60 s; "
+                    "30 s per run with --compare, 10 s per round with --ceiling)")
+    ld.add_argument("--cache", default="none", choices=["none", "ttl", "sticky"],
+                    help="how visitors cache the DNS answer (default none)")
+    ld.add_argument("--ttl-scale", type=float, default=8640.0,
+                    help="ttl mode: one second stands for this many (default 8640: the "
+                    "zone's 86400 s TTL -> 10 s)")
+    ld.add_argument("--spawn-rate", type=float, help="visitors started per second "
+                    "(default: all at once)")
+    ld.add_argument("--out", help="report folder (default reports/load-TIMESTAMP)")
+    ld.add_argument("--target", choices=["dns", "lb"], default="dns",
+                    help="dns: visitors resolve www (default); lb: they go to the balancer, "
+                    "with its current policy (--compare adds lb rows when lb runs)")
+    mode = ld.add_mutually_exclusive_group()
+    mode.add_argument("--compare", action="store_true",
+                      help="the three cache modes, all up and with web3 stopped (and lb "
+                      "with roundrobin and leastconn, when the lab runs the balancer)")
+    mode.add_argument("--ceiling", action="store_true",
+                      help="benchmark: Locust's rate against wrk's on one web server")
+    ld.add_argument("--connections", type=int, default=8,
+                    help="--ceiling: concurrent connections (default 8)")
+    ld.add_argument("--rounds", type=int, default=3,
+                    help="--ceiling: alternating Locust/wrk rounds (default 3)")
+    ld.add_argument("--processes", type=int, default=1,
+                    help="--ceiling: Locust worker processes = wrk threads (default 1)")
+    add_balancer_commands(sub)
     return p
+
+
+def add_balancer_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`foolab balancer` and `foolab dns` (F22, lab/lb.py)."""
+    bl = sub.add_parser("balancer", help="lb's policy and what its health checks see")
+    bl.add_argument("--policy", choices=balancer.POLICIES,
+                    help="switch: write haproxy.cfg again and reload haproxy")
+    dn = sub.add_parser("dns", help="point www.foo.com at the web servers or at lb")
+    dn.add_argument("name", choices=["www"])
+    dn.add_argument("--to", required=True, choices=lb.MODES,
+                    help="web: the three web servers (the article); lb: the balancer alone")
+
+
+def cmd_balancer(lab: Lab, args: argparse.Namespace) -> int:
+    """F22: show lb's policy and servers; --policy switches it (reload, no restart)."""
+    lab.require_up()
+    lb.require(lab)
+    if args.policy:
+        change = lb.set_policy(lab, args.policy)
+        say(f"policy {change.old} -> {change.new}: haproxy reloaded in {change.reload_s:.1f} s")
+    states = lb.servers(lab)
+    address = lab.topology.address(lb.HOST)
+    print(f"policy {lb.policy(lab)}; " + ", ".join(f"{n} {s}" for n, s in states.items()))
+    print(f"www.foo.com points at: {lb.www_mode(lab)}; stats: http://{address}:"
+          f"{balancer.STATS_PORT}{balancer.STATS_PATH} (user {balancer.STATS_USER}, "
+          "password: foolab status --secrets)")
+    return 0
+
+
+def cmd_dns(lab: Lab, args: argparse.Namespace) -> int:
+    """Point www at the web servers or at lb: zone edit on ns1, serial, NOTIFY."""
+    lab.require_up()
+    change = lb.point_www(lab, args.to)
+    if change is None:
+        say(f"www.foo.com already points at {args.to}")
+    else:
+        how = ("the earlier zone file put back whole; ns2 told to copy it (rndc retransfer)"
+               if change.forced_transfer else "ns2 followed by NOTIFY")
+        say(f"www.foo.com -> {', '.join(change.www)} (serial {change.old_serial} -> "
+            f"{change.new_serial}; {how})")
+    return 0
 
 
 COMMANDS = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "shell": cmd_shell,
             "diagram": cmd_diagram, "fault": cmd_fault, "heal": cmd_heal,
-            "runbook": cmd_runbook}
+            "runbook": cmd_runbook, "bench": cmd_bench, "load": cmd_load, "sessions": cmd_sessions,
+            "balancer": cmd_balancer, "dns": cmd_dns}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        config = LabConfig.from_env(subnet=args.subnet)
+        config = LabConfig.from_env(
+            subnet=args.subnet, balancer=True if "balancer" in getattr(args, "with_", []) else None)
         lab = Lab(config, progress=say)
         return COMMANDS[args.command](lab, args)
     except (LabError, TopologyError) as exc:

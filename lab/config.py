@@ -21,7 +21,8 @@ class LabConfig:
     (default .lab/ in the checkout: the per-lab secrets and env file),
     FOOLAB_HEALTH_TIMEOUT (seconds to wait for seven healthy hosts),
     FOOLAB_PROJECT (default foolab: a second lab on the same machine needs
-    another name starting with "foolab", another subnet and state dir).
+    another name starting with "foolab", another subnet and state dir),
+    FOOLAB_BALANCER=1 (the optional eighth host lb, HAProxy; compose/balancer.yml).
     """
 
     subnet: str = DEFAULT_SUBNET
@@ -29,6 +30,8 @@ class LabConfig:
     compose_file: Path = REPO / "compose" / "lab.yml"
     project: str = "foolab"
     health_timeout: float = 180.0
+    balancer: bool = False
+    balancer_file: Path = REPO / "compose" / "balancer.yml"
 
     @property
     def topology(self) -> Topology:
@@ -37,7 +40,7 @@ class LabConfig:
                 f"bad project name {self.project!r}: foolab followed by up to 8 lowercase "
                 "letters or digits (it names the containers and the bridge)"
             )
-        return topology(self.subnet, self.project)
+        return topology(self.subnet, self.project, balancer=self.balancer)
 
     @property
     def bridge(self) -> str:
@@ -56,6 +59,12 @@ class LabConfig:
     def log_dir(self) -> Path:
         return self.state_dir / "logs"
 
+    @property
+    def lb_dir(self) -> Path:
+        """The balancer's configuration folder, mounted read-only on lb. Its
+        haproxy.cfg also marks a lab that runs the balancer."""
+        return self.state_dir / "lb"
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **flags: object) -> LabConfig:
         """Defaults, then FOOLAB_* variables, then explicit flags (None = not given)."""
@@ -69,5 +78,7 @@ class LabConfig:
             cfg = replace(cfg, project=env["FOOLAB_PROJECT"])
         if env.get("FOOLAB_HEALTH_TIMEOUT"):
             cfg = replace(cfg, health_timeout=float(env["FOOLAB_HEALTH_TIMEOUT"]))
+        if env.get("FOOLAB_BALANCER", "") not in ("", "0"):
+            cfg = replace(cfg, balancer=True)
         given = {k: v for k, v in flags.items() if v is not None}
         return replace(cfg, **given)  # type: ignore[arg-type]

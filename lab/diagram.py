@@ -56,6 +56,8 @@ def render(topo: Topology, out: Path) -> Path:
         reader = topo.read_server(web)
         arrow(web, reader, f"reads {reader}", colour="#3d85c6")
     for h in topo.hosts:
+        if h.name not in _PLACES:  # the optional balancer is not the article's
+            continue
         x, y = _PLACES[h.name]
         ax.add_patch(FancyBboxPatch((x - 0.45, y - 0.22), 0.9, 0.44,
                                     boxstyle="round,pad=0.03", fc=_COLOURS[h.role], ec="#333"))

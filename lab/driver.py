@@ -18,13 +18,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
-from lab import secrets
+from lab import balancer, secrets
 from lab.config import REPO, LabConfig
-from lab.topology import Host, Role
+from lab.topology import Host, balancer_address
 
 Progress = Callable[[str], None]
 # Lab bridges are named after the project (compose/lab.yml): foolab0, ...
@@ -182,6 +182,9 @@ class Lab:
 
     def __init__(self, config: LabConfig | None = None, progress: Progress | None = None) -> None:
         self.config = config or LabConfig.from_env()
+        if not self.config.balancer and (self.config.lb_dir / balancer.CONFIG_NAME).exists():
+            # A lab brought up with the balancer keeps it until `down`.
+            self.config = replace(self.config, balancer=True)
         self.topology = self.config.topology
         self.progress: Progress = progress or (lambda _msg: None)
         self._started_here = False
@@ -205,6 +208,8 @@ class Lab:
 
     def compose(self, *args: str, timeout: float | None = 300) -> subprocess.CompletedProcess[str]:
         argv = [*compose_command(), "-p", self.config.project, "-f", str(self.config.compose_file)]
+        if self.config.balancer:  # the optional eighth host, lb
+            argv += ["-f", str(self.config.balancer_file)]
         if self.config.env_file.exists():
             argv += ["--env-file", str(self.config.env_file)]
         return run([*argv, *args], timeout=timeout)
@@ -220,9 +225,17 @@ class Lab:
             LAB_MASK=str(topo.network.netmask),
             LAB_PROJECT=self.config.project,
             LAB_BRIDGE=self.config.bridge,
+            LB_ADDR=balancer_address(topo.subnet),
+            LB_CONF_DIR=str(self.config.lb_dir.resolve()),
         )
         values.update(secrets.load_or_create(self.config.secrets_file))
         return values
+
+    def use_balancer(self, on: bool = True) -> None:
+        """Add lb to this lab's hosts and compose files (or drop it); `up`
+        or lab.lb.add then starts it."""
+        self.config = replace(self.config, balancer=on)
+        self.topology = self.config.topology
 
     def secrets(self) -> dict[str, str]:
         path = self.config.secrets_file
@@ -314,7 +327,7 @@ class Lab:
             self.progress("base image debian:bookworm-slim: pulling, or bootstrapping it locally")
             self._logged(["bash", str(REPO / "scripts" / "bootstrap-base-image.sh")],
                          logs / "base-image.log", "making the base image", timeout=900)
-        for role in Role:
+        for role in dict.fromkeys(h.role for h in self.topology.hosts):  # lb only if asked
             self.build_image(REPO / "images" / role.value, f"foolab/{role.value}:latest")
 
     def build_image(self, folder: Path, image: str) -> bool:
@@ -364,6 +377,8 @@ class Lab:
                     "choose another with FOOLAB_SUBNET=10.x.y.0/24 (or --subnet)",
                 )
         secrets.write_private(self.config.env_file, self.env(), "made by foolab up; never commit")
+        if self.config.balancer:  # lb's haproxy.cfg, from the topology (lab/balancer.py)
+            balancer.write_config(self.config.lb_dir, self.topology)
         self.build()
         self._started_here = not already
         try:
@@ -400,7 +415,10 @@ class Lab:
                     logs = run(["docker", "logs", "--tail", "5", st.host.container]).stderr
                     raise LabError(f"{name} stopped while starting", logs,
                                    f"`docker logs {st.host.container}`")
-            if len(healthy) == len(states):
+            # Once `up` has returned: a container it recreated (a rebuilt
+            # image) was seen healthy before, as the old one.
+            if len(healthy) == len(states) and "up" in result and all(
+                    st.is_healthy for st in states.values()):
                 break
             up = result.get("up")
             if up is not None and up.returncode != 0:
@@ -430,7 +448,8 @@ class Lab:
             if out.returncode != 0:
                 raise LabError("docker compose down failed", out.stderr)
         if forget_secrets:
-            for path in (self.config.env_file, self.config.secrets_file):
+            for path in (self.config.env_file, self.config.secrets_file,
+                         self.config.lb_dir / balancer.CONFIG_NAME):
                 path.unlink(missing_ok=True)
         self._started_here = False
         return had

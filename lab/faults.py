@@ -12,7 +12,8 @@ Network faults act inside the host's network namespace from this machine
 - partition: packets to/from some peers dropped: a map of who cannot reach whom
 - loss:      a share of packets dropped at random
 - delay:     added latency (tc netem; needs the sch_netem kernel module)
-Host faults: kill (power loss), stop (clean shutdown), pause (frozen).
+Host faults: kill (power loss), stop (clean shutdown), pause (frozen),
+slow (CPU capped at a share of one core: docker update --cpu-quota).
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ from lab.driver import Lab, LabError, run
 from lab.waiting import wait_for
 
 TAG = "foolab-fault"  # comment on every firewall rule a fault adds
-KINDS = ("cut", "drop", "partition", "loss", "delay", "kill", "stop", "pause")
+KINDS = ("cut", "drop", "partition", "loss", "delay", "kill", "stop", "pause", "slow")
 
 
 @dataclass(frozen=True)
 class Fault:
     """One fault on one host. `peers` is for partition, `amount` for loss
-    (percent) and delay (milliseconds)."""
+    (percent), delay (milliseconds) and slow (percent of one CPU)."""
 
     kind: str
     host: str
@@ -44,6 +45,9 @@ class Fault:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise LabError(f"unknown fault {self.kind!r}", hint=f"one of {', '.join(KINDS)}")
+        if self.kind == "slow" and not 1 <= self.amount <= 100:
+            raise LabError("slow needs --amount 1 to 100 (percent of one CPU)",
+                           f"got {self.amount:g}")
 
     def describe(self) -> str:
         if self.kind == "partition":
@@ -52,6 +56,8 @@ class Fault:
             return f"{self.host} loses {self.amount:g}% of its packets"
         if self.kind == "delay":
             return f"{self.host} answers {self.amount:g} ms late"
+        if self.kind == "slow":
+            return f"{self.host} slowed to {self.amount:g}% of one CPU"
         verbs = {"cut": "cut off the network", "drop": "drops every packet silently",
                  "kill": "killed (power loss)", "stop": "stopped cleanly", "pause": "paused"}
         return f"{self.host} {verbs[self.kind]}"
@@ -162,6 +168,9 @@ def inject(lab: Lab, fault: Fault) -> None:
         _docker("stop", "-t", "10", h.container)
     elif fault.kind == "pause":
         _docker("pause", h.container)
+    elif fault.kind == "slow":
+        _docker("update", "--cpu-period", "100000", "--cpu-quota",
+                str(int(fault.amount * 1000)), h.container)
 
 
 def heal(lab: Lab, fault: Fault, wait_healthy: float = 60) -> None:
@@ -183,6 +192,8 @@ def heal(lab: Lab, fault: Fault, wait_healthy: float = 60) -> None:
     elif fault.kind == "pause":
         if lab.states()[fault.host].status == "paused":
             _docker("unpause", h.container)
+    elif fault.kind == "slow":
+        _docker("update", "--cpu-quota", "-1", h.container)
     _save(lab, [f for f in active(lab) if f != fault])
     if wait_healthy and fault.kind in ("cut", "kill", "stop", "pause"):
         wait_for(f"{fault.host} healthy again", lambda: lab.states()[fault.host].is_healthy,

@@ -7,7 +7,8 @@ import os
 import secrets
 from pathlib import Path
 
-NAMES = ("DB_ADMIN_PASSWORD", "COPY_PASSWORD", "APP_PASSWORD")
+# LB_STATS_PASSWORD: the balancer's statistics page (user admin), when lb runs.
+NAMES = ("DB_ADMIN_PASSWORD", "COPY_PASSWORD", "APP_PASSWORD", "LB_STATS_PASSWORD")
 
 
 def read_env_file(path: Path) -> dict[str, str]:

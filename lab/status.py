@@ -8,7 +8,7 @@ from typing import Any
 
 import pymysql
 
-from lab import checks
+from lab import balancer, checks
 from lab.driver import Lab, LabError
 from lab.topology import Host, Role
 
@@ -31,7 +31,13 @@ def _facts(lab: Lab, host: Host, address: str) -> dict[str, Any]:
     password = lab.secrets().get("DB_ADMIN_PASSWORD", "")
     if host.role is Role.DNS:
         s = checks.soa(address)
-        return {"zone": "foo.com", "serial": s.serial if s else None}
+        www = balancer.www_mode(checks.ask(address).records, lab.topology)
+        return {"zone": "foo.com", "serial": s.serial if s else None, "www": www}
+    if host.role is Role.LB:
+        rows = checks.balancer_stats(address, lab.secrets().get("LB_STATS_PASSWORD", ""))
+        servers = balancer.server_states(rows)
+        return {"policy": balancer.read_policy(lab.config.lb_dir),
+                **{name: state.replace(" ", "") for name, state in servers.items()}}
     if host.role is Role.DB:
         facts: dict[str, Any] = {}
         ms = checks.master_status(address, password)

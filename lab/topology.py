@@ -3,6 +3,8 @@
 Nothing here talks to Docker; the driver and the checks read this model.
 The defaults are the article's addresses on 10.1.1.0/24. A lab on another
 /24 keeps every host's last octet (ns1 is always .2, db1 always .21, ...).
+An optional eighth machine, the balancer lb at .10 (F22), joins them only
+when a lab asks for it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ class Role(Enum):
     DNS = "dns"
     WEB = "web"
     DB = "db"
+    LB = "lb"  # the optional balancer beside the article's seven (F22)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,11 @@ _ARTICLE_HOSTS: tuple[tuple[str, Role, int, str], ...] = (
 )
 
 DEFAULT_SUBNET = "10.1.1.0/24"
+
+# The optional eighth machine (F22): HAProxy in front of web1-3, at .10. It
+# is not the article's, so it is in a lab's hosts only when asked for.
+LB_OCTET = 10
+LB_DUTY = "HAProxy in front of web1-3"
 
 
 class TopologyError(ValueError):
@@ -86,9 +94,16 @@ class Topology:
         return "db1" if web == "web1" else "db2"
 
 
-def topology(subnet: str = DEFAULT_SUBNET, project: str = "foolab") -> Topology:
+def balancer_address(subnet: str = DEFAULT_SUBNET) -> str:
+    """Where the balancer sits (or would sit) on the lab's subnet: .10."""
+    return str(ipaddress.IPv4Network(subnet).network_address + LB_OCTET)
+
+
+def topology(subnet: str = DEFAULT_SUBNET, project: str = "foolab",
+             balancer: bool = False) -> Topology:
     """The article's seven hosts on ``subnet`` (a /24; default 10.1.1.0/24);
-    their containers are named after the lab's ``project``."""
+    their containers are named after the lab's ``project``. With
+    ``balancer`` an eighth host follows them: lb, HAProxy at .10."""
     try:
         net = ipaddress.IPv4Network(subnet, strict=True)
     except ValueError as exc:
@@ -103,4 +118,6 @@ def topology(subnet: str = DEFAULT_SUBNET, project: str = "foolab") -> Topology:
         Host(name, role, str(base + octet), duty, f"{project}-{name}")
         for name, role, octet, duty in _ARTICLE_HOSTS
     )
+    if balancer:
+        hosts += (Host("lb", Role.LB, str(base + LB_OCTET), LB_DUTY, f"{project}-lb"),)
     return Topology(subnet=str(net), hosts=hosts)

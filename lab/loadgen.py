@@ -1,0 +1,407 @@
+"""The load generator: Locust (and wrk) in a container on the lab network.
+
+The visitors' traffic never leaves the lab: `docker run --rm` puts the
+loadgen image (images/loadgen) on the lab network at a free lab address
+(.100), with loadtests/ mounted read-only and the report folder as /out.
+Every run is bounded: users and run time are always set, Locust stops by
+itself, and a run that overstays its budget is killed. While it runs, the
+engine's CPU counters of the web servers and of the load generator are read
+once a second (Docker Engine API over its unix socket). This module gathers
+data; lab/loadstudy.py makes the report.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lab import lb
+from lab.config import REPO
+from lab.driver import Lab, LabError, Progress, quote, run
+from lab.loadstudy import Ceiling, CpuSamples, RunData, RunSettings, ToolRate, parse_wrk
+from lab.topology import Role
+from lab.waiting import wait_for
+
+IMAGE = "foolab/loadgen:latest"
+IMAGE_FOLDER = REPO / "images" / "loadgen"
+LOADTESTS = REPO / "loadtests"
+LOADGEN_OCTET = 100  # the load generator's address on the lab network: .100
+STATS_SOURCE = ("the Docker Engine API (GET /containers/NAME/stats?stream=false&one-shot=true, "
+                "cpu_stats.cpu_usage.total_usage, over the unix socket)")
+GRACE_S = 60.0  # beyond the run time, for start-up, shutdown and writing reports
+
+
+# --- the engine's CPU counters ---------------------------------------------------------
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP to the Docker Engine over its unix socket (no TCP, no network)."""
+
+    def __init__(self, path: str, timeout: float = 5.0) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self.socket_path)
+        self.sock = sock
+
+
+def engine_socket() -> str | None:
+    """The engine's unix socket (DOCKER_HOST=unix://... or the default), if there."""
+    host = os.environ.get("DOCKER_HOST", "")
+    path = host[len("unix://"):] if host.startswith("unix://") else "/var/run/docker.sock"
+    if host and not host.startswith("unix://"):
+        return None
+    return path if Path(path).exists() else None
+
+
+def cpu_usage_ns(containers: Sequence[str], sock: str) -> dict[str, int | None]:
+    """Cumulative CPU time (ns) of each container; None if it is not running."""
+    out: dict[str, int | None] = {}
+    conn = _UnixHTTPConnection(sock)
+    try:
+        for name in containers:
+            conn.request("GET", f"/containers/{name}/stats?stream=false&one-shot=true")
+            resp = conn.getresponse()
+            body = resp.read()
+            usage = None
+            try:  # a container that is just exiting may answer with an empty body
+                stats = json.loads(body) if resp.status == 200 else {}
+            except ValueError:
+                stats = {}
+            total = ((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage")
+            # a stopped container answers with zeros and no pids
+            if total and (stats.get("pids_stats") or {}).get("current", 1):
+                usage = int(total)
+            out[name] = usage
+    except (OSError, http.client.HTTPException):
+        out.update({n: None for n in containers if n not in out})
+    finally:
+        conn.close()
+    return out
+
+
+def descendants(pid: int) -> list[int]:
+    """A process and all its children, grandchildren... (Linux /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        try:
+            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def schedstat(pid: int) -> tuple[int, int] | None:
+    """(ns on a CPU, ns runnable but waiting for a CPU) of one process so far."""
+    try:
+        run_ns, wait_ns, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+        return int(run_ns), int(wait_ns)
+    except (OSError, ValueError):
+        return None
+
+
+def machine_cpu_ticks() -> tuple[int, int] | None:
+    """(busy, total) clock ticks of all cores since boot, from /proc/stat."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()
+    except OSError:
+        return None
+    ticks = [int(x) for x in first[1:]]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
+# --- the load generator ------------------------------------------------------------------
+
+
+class LoadGen:
+    """Runs Locust and wrk for one lab, inside its network."""
+
+    def __init__(self, lab: Lab, progress: Progress | None = None) -> None:
+        self.lab = lab
+        self.progress: Progress = progress or (lambda _msg: None)
+        self.container = f"{lab.config.project}-loadgen"
+        self.webs = tuple(h.name for h in lab.topology.by_role(Role.WEB))
+
+    @property
+    def address(self) -> str:
+        return str(self.lab.topology.network.network_address + LOADGEN_OCTET)
+
+    def build(self) -> None:
+        """The loadgen image, built like the role images (skipped when unchanged)."""
+        self.lab.build_image(IMAGE_FOLDER, IMAGE)
+
+    def _require_free_address(self) -> None:
+        out = run(["docker", "network", "inspect", self.lab.config.project], timeout=20)
+        if out.returncode != 0:
+            raise LabError("the lab network is missing", out.stderr, "is the lab up? `foolab up`")
+        containers = (json.loads(out.stdout)[0].get("Containers") or {}).values()
+        for c in containers:
+            if str(c.get("IPv4Address", "")).split("/")[0] == self.address:
+                raise LabError(f"{self.address} is taken on the lab network by {c.get('Name')}",
+                               hint="another load run still going? wait for it or remove it")
+
+    def _docker_run(self, argv: Sequence[str], out: Path, budget_s: float,
+                    watch: Sequence[str], log_name: str = "loadgen.log",
+                    ) -> tuple[int, CpuSamples | None, float]:
+        """Run the loadgen container once (foreground, --rm), reading the CPU
+        counters of `watch` and of the load generator each second. Returns
+        its exit code, the CPU readings and the wall time."""
+        out.mkdir(parents=True, exist_ok=True)
+        self._require_free_address()
+        run(["docker", "rm", "-f", self.container], timeout=30)  # left by a killed run
+        cmd = [
+            "docker", "run", "--rm", "--name", self.container,
+            "--label", f"org.foolab.lab={self.lab.config.project}",
+            "--network", self.lab.config.project, "--ip", self.address,
+            "-v", f"{LOADTESTS}:/loadtests:ro", "-v", f"{out.resolve()}:/out",
+            "--user", f"{os.getuid()}:{os.getgid()}", IMAGE, *argv,
+        ]
+        sock = engine_socket()
+        hosts = {self.lab.topology.host(w).container: w for w in watch}
+        names = [*hosts, self.container]
+        times: list[float] = []
+        usage: dict[str, list[int | None]] = {n: [] for n in names}
+
+        sched: dict[int, tuple[int, int]] = {}  # the generator's processes: (run, wait) ns
+        root: list[int] = []
+
+        def sample() -> None:
+            if not root:
+                pid = run(["docker", "inspect", "-f", "{{.State.Pid}}", self.container],
+                          timeout=20).stdout.strip()
+                root.extend([int(pid)] if pid.isdigit() and pid != "0" else [])
+            for p in descendants(root[0]) if root else []:
+                stat = schedstat(p)
+                if stat is not None:
+                    sched[p] = stat
+            if sock is None:
+                return
+            readings = cpu_usage_ns(names, sock)
+            times.append(time.monotonic())
+            for n in names:
+                usage[n].append(readings.get(n))
+
+        ticks0 = machine_cpu_ticks()
+        sample()
+        t0 = time.monotonic()
+        log_path = out / log_name
+        with log_path.open("w") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                while proc.poll() is None:
+                    if time.monotonic() - t0 > budget_s:
+                        run(["docker", "kill", self.container], timeout=30)
+                        proc.wait(timeout=30)
+                        raise LabError(f"the load generator ran over {budget_s:.0f} s",
+                                       hint=f"killed it; see {log_path}")
+                    time.sleep(1.0)
+                    sample()
+            except BaseException:
+                if proc.poll() is None:  # interrupted: never leave it running
+                    run(["docker", "kill", self.container], timeout=30)
+                    proc.wait(timeout=30)
+                raise
+        wall = time.monotonic() - t0
+        sample()
+        ticks1 = machine_cpu_ticks()
+        busy = None
+        if ticks0 and ticks1 and ticks1[1] > ticks0[1]:
+            busy = (ticks1[0] - ticks0[0]) / (ticks1[1] - ticks0[1])
+        if sock is None or not times:
+            return proc.returncode, None, wall
+        rename = {**hosts, self.container: "loadgen"}
+        on_cpu, waiting = sum(r for r, _ in sched.values()), sum(w for _, w in sched.values())
+        samples = CpuSamples(
+            source=STATS_SOURCE,
+            times=tuple(t - times[0] for t in times),
+            usage_ns={rename[n]: tuple(v) for n, v in usage.items()},
+            machine_busy=busy,
+            loadgen_wait=waiting / (on_cpu + waiting) if on_cpu + waiting else None,
+        )
+        return proc.returncode, samples, wall
+
+    def run_load(self, settings: RunSettings, out: Path) -> RunData:
+        """One bounded Locust run of visitors behind DNS; the data for the report."""
+        topo = self.lab.topology
+        names = ",".join(h.address for h in topo.by_role(Role.DNS))
+        webs = ",".join(f"{w}={topo.address(w)}" for w in self.webs)
+        argv = [
+            "locust", "-f", "/loadtests/locustfile.py", "--headless",
+            "-u", str(settings.users), "-r", f"{settings.rate:g}",
+            "-t", f"{settings.duration_s}s", "--stop-timeout", "5", "--only-summary",
+            "--csv", "/out/locust", "--html", "/out/locust.html",
+            "--dns-cache", settings.cache, "--ttl-scale", f"{settings.ttl_scale:g}",
+            "--name-servers", names, "--web-hosts", webs, "--visits-file", "/out/visits.json",
+        ]
+        if settings.balancer:  # F22: the same visitors, sent to lb with this policy
+            if lb.policy(self.lab) != settings.balancer:
+                lb.set_policy(self.lab, settings.balancer)
+            argv += ["--target", topo.address(lb.HOST)]
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        how = "through" if settings.balancer else "DNS cache"
+        self.progress(f"load: {settings.users} visitors, {settings.duration_s} s, {how} "
+                      f"{settings.label} (Locust in {self.container} at {self.address})")
+        visits_file = out / "visits.json"
+        visits_file.unlink(missing_ok=True)
+        code, cpu, wall = self._docker_run(argv, out, settings.duration_s + GRACE_S, self.webs)
+        if not visits_file.exists():  # Locust exits 1 when requests failed: that is data
+            tail = (out / "loadgen.log").read_text().strip().splitlines()[-1:] or [""]
+            raise LabError(f"Locust wrote no results (exit {code})", tail[0],
+                           f"see {out / 'loadgen.log'}")
+        visits = json.loads(visits_file.read_text())
+        return RunData(settings, self.webs, visits, cpu, wall, started)
+
+    @contextmanager
+    def stopped(self, host: str) -> Iterator[None]:
+        """A web server stopped (`docker stop`) for the duration of the block;
+        always started again afterwards and waited for until healthy."""
+        container = self.lab.topology.host(host).container
+        self.progress(f"stopping {host} ({container})")
+        out = run(["docker", "stop", "-t", "5", container], timeout=60)
+        try:
+            if out.returncode != 0:
+                raise LabError(f"could not stop {host}", out.stderr)
+            yield
+        finally:
+            self.progress(f"starting {host} again")
+            run(["docker", "start", container], timeout=60)
+            wait_for(f"{host} healthy again",
+                     lambda: self.lab.states()[host].is_healthy,
+                     timeout=self.lab.config.health_timeout, every=0.5)
+            self.progress(f"{host} is healthy again")
+
+    def compare(self, users: int, duration_s: int, ttl_scale: float, out: Path,
+                down: str = "web3") -> list[RunData]:
+        """The three cache modes with all web servers up, then again with one
+        stopped; each run's data, and its files in a subfolder of `out`."""
+        runs: list[RunData] = []
+        plan = [RunSettings(users, duration_s, m, ttl_scale) for m in ("none", "ttl", "sticky")]
+        for settings in plan:
+            runs.append(self.run_load(settings, out / settings.slug))
+        with self.stopped(down):
+            for settings in plan:
+                settings = RunSettings(users, duration_s, settings.cache, ttl_scale,
+                                       down=(down,))
+                runs.append(self.run_load(settings, out / settings.slug))
+        if lb.running(self.lab):  # F22: the same visitors through the balancer
+            runs += self.compare_balancer(users, duration_s, ttl_scale, out, down)
+        return runs
+
+    def compare_balancer(self, users: int, duration_s: int, ttl_scale: float, out: Path,
+                         down: str = "web3") -> list[RunData]:
+        """The balancer's rows of the comparison: lb with roundrobin and with
+        leastconn, all up and with `down` stopped (same visitors, same page
+        mix, same duration as the DNS rows); lb's policy is put back."""
+        before = lb.policy(self.lab)
+        plan = [RunSettings(users, duration_s, "none", ttl_scale, balancer=p)
+                for p in ("roundrobin", "leastconn")]
+        runs: list[RunData] = []
+        try:
+            for settings in plan:
+                runs.append(self.run_load(settings, out / settings.slug))
+            with self.stopped(down):
+                for settings in plan:
+                    settings = RunSettings(users, duration_s, "none", ttl_scale, down=(down,),
+                                           balancer=settings.balancer)
+                    runs.append(self.run_load(settings, out / settings.slug))
+        finally:
+            if before and lb.policy(self.lab) != before:
+                lb.set_policy(self.lab, before)
+        return runs
+
+    def cluster_rate(self, out: Path, connections: int = 8, duration_s: int = 10,
+                     page: str = "/light.php") -> float:
+        """Requests per second web1-3 answer together: one wrk per web server,
+        all at once, from the load generator; the sum of their rates."""
+        webs = [h.name for h in self.lab.topology.by_role(Role.WEB)]
+        parts = [quote(["wrk", "-t", "1", "-c", str(connections), "-d", f"{duration_s}s",
+                        "-H", "Host: www.foo.com",
+                        f"http://{self.lab.topology.address(w)}{page}"]) + f" > /out/wrk-{w}.txt"
+                 for w in webs]
+        self._docker_run(["sh", "-c", " & ".join(parts) + " & wait"], out,
+                         duration_s + GRACE_S, webs, "cluster-wrk.log")
+        return sum(parse_wrk((out / f"wrk-{w}.txt").read_text())[2] for w in webs)
+
+    def ceiling(self, out: Path, connections: int = 8, duration_s: int = 10, rounds: int = 3,
+                processes: int = 1, host: str = "web1", page: str = "/light.php") -> Ceiling:
+        """Locust (FastHttpUser, no think time; one process, or a master with
+        `processes` workers) and wrk (`processes` threads) ask one web server for
+        one page as fast as they can, from the same image and address, taking
+        turns for `rounds` rounds so that the machine's drifting load hits both."""
+        if not (1 <= connections <= 100 and 1 <= duration_s <= 300 and 1 <= rounds <= 10
+                and 1 <= processes <= 8):
+            raise LabError("ceiling bounds: 1-100 connections, 1-300 s, 1-10 rounds, "
+                           "1-8 processes")
+        target = self.lab.topology.address(host)
+        budget = duration_s + GRACE_S
+        opts = ["--target", target, "--page", page, "--result-file", "/out/ceiling-locust.json"]
+        common = ["--headless", "-u", str(connections), "-r", str(connections),
+                  "-t", f"{duration_s}s", "--only-summary", *opts]
+        if processes == 1:
+            locust_argv = ["locust", "-f", "/loadtests/ceiling.py", *common]
+        else:
+            worker = quote(["locust", "-f", "/loadtests/ceiling.py", "--worker", *opts])
+            master = quote(["locust", "-f", "/loadtests/ceiling.py", "--master",
+                            "--expect-workers", str(processes),
+                            "--expect-workers-max-wait", "30", *common])
+            locust_argv = ["sh", "-c", f"for i in $(seq {processes}); do {worker} & done; "
+                           f"{master}; wait"]
+        wrk_argv = ["wrk", "-t", str(processes), "-c", str(connections), "-d", f"{duration_s}s",
+                    "-H", "Host: www.foo.com", f"http://{target}{page}"]
+        locust_rates: list[ToolRate] = []
+        wrk_rates: list[ToolRate] = []
+        result = out / "ceiling-locust.json"
+        for i in range(1, rounds + 1):
+            self.progress(f"ceiling round {i}/{rounds}: Locust, {connections} users, "
+                          f"{duration_s} s on {host}{page}")
+            result.unlink(missing_ok=True)
+            _, cpu, _ = self._docker_run(locust_argv, out, budget, [host],
+                                         f"ceiling-locust-{i}.log")
+            if not result.exists():
+                raise LabError("Locust wrote no ceiling result",
+                               hint=f"see {out / f'ceiling-locust-{i}.log'}")
+            lr = json.loads(result.read_text())
+            result.rename(out / f"ceiling-locust-{i}.json")
+            locust_rates.append(ToolRate(
+                "locust", int(lr["requests"]), int(lr["failures"]), float(lr["seconds"]),
+                float(lr["rps"]), _mean_percent(cpu, "loadgen"), _mean_percent(cpu, host),
+                bool(lr.get("cpu_warning")), cpu.loadgen_wait if cpu else None))
+            self.progress(f"ceiling round {i}/{rounds}: wrk, {connections} connections")
+            log = f"ceiling-wrk-{i}.txt"
+            code, cpu, _ = self._docker_run(wrk_argv, out, budget, [host], log)
+            text = (out / log).read_text()
+            try:
+                requests, seconds, rps, errors = parse_wrk(text)
+            except ValueError:
+                raise LabError(f"wrk gave no summary (exit {code})", text[-200:],
+                               f"see {out / log}") from None
+            wrk_rates.append(ToolRate("wrk", requests, errors, seconds, rps,
+                                      _mean_percent(cpu, "loadgen"), _mean_percent(cpu, host),
+                                      False, cpu.loadgen_wait if cpu else None))
+        return Ceiling(target, page, connections, duration_s, processes,
+                       tuple(locust_rates), tuple(wrk_rates))
+
+
+def _mean_percent(cpu: CpuSamples | None, name: str) -> float | None:
+    """A container's mean CPU over the readings it was running in, % of one core."""
+    if cpu is None:
+        return None
+    pts = [(t, v) for t, v in zip(cpu.times, cpu.usage_ns.get(name, ()), strict=False)
+           if v is not None]
+    if len(pts) < 2 or pts[-1][0] <= pts[0][0]:
+        return None
+    return 100.0 * (pts[-1][1] - pts[0][1]) / 1e9 / (pts[-1][0] - pts[0][0])

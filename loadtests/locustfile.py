@@ -1,0 +1,236 @@
+"""Visitors of www.foo.com who find the site the way browsers do: through DNS.
+
+Each visitor asks the lab's own name servers (ns1, then ns2) for
+www.foo.com, connects to the first address of the answer, sends
+`Host: www.foo.com`, and notes which web server answered (the X-Served-By
+header every page of the lab carries). How long a visitor keeps an answer
+is what the study varies (--dns-cache):
+
+  none    resolve before every request: the ideal rotation of round-robin DNS
+  ttl     keep the answer for its TTL; the zone says 86400 s (one day), so
+          --ttl-scale S lets one second of the run stand for S seconds
+  sticky  resolve once per visitor, like a browser with a warm cache
+
+What the visitors did, per second, web server and page, goes to
+--visits-file (JSON); lab/loadstudy.py turns it into the report. With
+--target (the balancer's address, F22) visitors skip DNS and go to lb, and
+each request counts for the server its X-Served-By header names. The lab
+starts this file with `foolab load` inside the loadgen container, on the lab
+network (images/loadgen); it needs --name-servers and --web-hosts from there.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections import Counter
+from typing import Any
+
+import dns.exception
+import dns.resolver
+import gevent
+from locust import FastHttpUser, between, events, task
+from locust.env import Environment
+
+SITE = "www.foo.com"
+
+
+# --- 1. Options: how the visitors cache DNS, and where the lab is -------------------
+
+
+@events.init_command_line_parser.add_listener
+def add_options(parser: Any) -> None:
+    parser.add_argument("--dns-cache", choices=["none", "ttl", "sticky"], default="none",
+                        help="how long a visitor keeps a DNS answer")
+    parser.add_argument("--ttl-scale", type=float, default=8640.0,
+                        help="in ttl mode, one second stands for this many (86400 s -> 10 s)")
+    parser.add_argument("--name-servers", default="",
+                        help="the lab's name servers, in the order a resolver tries them")
+    parser.add_argument("--web-hosts", default="",
+                        help="web1=ADDR,web2=ADDR,...: to name the server behind an address")
+    parser.add_argument("--visits-file", default="/out/visits.json",
+                        help="where the per-server tally goes (JSON)")
+    parser.add_argument("--target", default="",
+                        help="the balancer's address (F22): visitors go there instead of "
+                        "resolving www; X-Served-By names the server")
+
+
+# Filled in at test start from the options above.
+resolver = dns.resolver.Resolver(configure=False)
+web_by_address: dict[str, str] = {}
+options: Any = None
+
+
+# --- 2. The tally: every request, by second, server, page and outcome ---------------
+
+started = time.time()
+tally: Counter[tuple[int, str, str, str]] = Counter()  # (second, server, page, ok|fail) -> n
+latency_ms: Counter[tuple[str, str]] = Counter()  # (server, page) -> summed response time
+dns_tally: Counter[str] = Counter()  # first address handed out -> n ("failed" when none)
+served_by_mismatch = 0  # answers whose X-Served-By is not the server connected to
+locust_cpu: list[float] = []  # Locust's own CPU %, once a second
+
+
+@events.test_start.add_listener
+def on_test_start(environment: Environment, **_: Any) -> None:
+    global options, started
+    options = environment.parsed_options
+    resolver.nameservers = [a for a in options.name_servers.split(",") if a]
+    resolver.lifetime = 3.0  # give up after 3 s over all name servers
+    resolver.cache = None  # no shared cache: each visitor's cache is its own (below)
+    for pair in filter(None, options.web_hosts.split(",")):
+        name, address = pair.split("=")
+        web_by_address[address] = name
+    started = time.time()
+    gevent.spawn(watch_locust_cpu, environment)
+
+
+def watch_locust_cpu(environment: Environment) -> None:
+    """Locust's own CPU use: a load generator near 100 % of its core is the bottleneck."""
+    while True:
+        gevent.sleep(1.0)
+        if environment.runner is not None:
+            locust_cpu.append(float(environment.runner.current_cpu_usage))
+
+
+@events.request.add_listener
+def on_request(request_type: str, name: str, response_time: float, response: Any = None,
+               context: Any = None, exception: Any = None, **_: Any) -> None:
+    global served_by_mismatch
+    context = context or {}
+    if request_type == "DNS":
+        dns_tally[context.get("first") or "failed"] += 1
+        return
+    address = context.get("address", "?")
+    headers = getattr(response, "headers", None)
+    served_by = headers.get("X-Served-By") if headers else None
+    server = web_by_address.get(address, address)
+    if options.target and address == options.target:
+        # Through the balancer the address is lb's: count the server that
+        # answered, or lb itself when none did (its own 503, a timeout).
+        server = served_by or "lb"
+    second = int(time.time() - started)
+    tally[(second, server, name, "fail" if exception else "ok")] += 1
+    latency_ms[(server, name)] += response_time
+    if served_by and served_by != server:
+        served_by_mismatch += 1
+
+
+@events.quitting.add_listener
+def write_visits(environment: Environment, **_: Any) -> None:
+    """All users have stopped: write the tally for the report."""
+    runner = environment.runner
+    doc = {
+        "dns_cache": options.dns_cache,
+        "target": options.target,
+        "ttl_scale": options.ttl_scale,
+        "name_servers": resolver.nameservers,
+        "web_hosts": web_by_address,
+        "rows": [[s, server, page, outcome, n]
+                 for (s, server, page, outcome), n in sorted(tally.items())],
+        "latency_ms": [[server, page, ms] for (server, page), ms in sorted(latency_ms.items())],
+        "dns_first_address": dict(dns_tally),
+        "served_by_mismatch": served_by_mismatch,
+        "locust_cpu_percent": locust_cpu,
+        "locust_cpu_warning": bool(runner and runner.cpu_warning_emitted),
+        # Locust's own counts at the end (its CSV is rewritten once a second
+        # and may miss the last one; these match its summary and HTML report).
+        "locust_stats": [[e.method, e.name, e.num_requests, e.num_failures]
+                         for e in environment.stats.entries.values()],
+    }
+    with open(options.visits_file, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+
+
+# --- 3. DNS as a visitor sees it ------------------------------------------------------
+
+
+def lookup(environment: Environment) -> tuple[str, float] | None:
+    """Ask the name servers for www.foo.com: (first address, TTL) or None.
+
+    The lookup shows in Locust's report as a request of type DNS."""
+    t0 = time.perf_counter()
+    first, ttl, error = None, 0.0, None
+    try:
+        answer = resolver.resolve(SITE, "A")
+        first = answer[0].address  # the order the server chose: its rotation
+        ttl = float(answer.rrset.ttl) if answer.rrset is not None else 0.0
+    except dns.exception.DNSException as exc:
+        error = exc
+    environment.events.request.fire(
+        request_type="DNS", name=SITE, response_time=(time.perf_counter() - t0) * 1000,
+        response_length=0, exception=error, context={"first": first},
+    )
+    return (first, ttl) if first else None
+
+
+# --- 4. The visitors ------------------------------------------------------------------
+
+write_seq = itertools.count(1)
+
+
+class Visitor(FastHttpUser):
+    """A browser: finds the site through DNS, then asks for pages, with pauses."""
+
+    abstract = True
+    host = f"http://{SITE}"  # what the visitor typed; the address comes from lookup()
+    wait_time = between(0.5, 2.0)
+    connection_timeout = 3.0  # a dead server (no ARP answer) fails within seconds
+    network_timeout = 10.0
+
+    def on_start(self) -> None:
+        self.address: str | None = None
+        self.expires = 0.0
+
+    def site_address(self) -> str | None:
+        """The address this visitor's cache says www.foo.com has, resolving when due."""
+        if options.target:  # behind the balancer: no DNS, always lb's address
+            return str(options.target)
+        due = (self.address is None or options.dns_cache == "none"
+               or (options.dns_cache == "ttl" and time.monotonic() >= self.expires))
+        if due:
+            answer = lookup(self.environment)
+            if answer is not None:
+                self.address = answer[0]
+                self.expires = time.monotonic() + answer[1] / options.ttl_scale
+        return self.address
+
+    def visit(self, path: str, page: str) -> None:
+        address = self.site_address()
+        if address is None:  # no DNS answer: nothing to connect to (counted as DNS failure)
+            return
+        self.client.get(f"http://{address}{path}", headers={"Host": SITE}, name=page,
+                        context={"address": address})
+
+
+class Reader(Visitor):
+    """Most visitors: cheap pages and reads, now and then a write (to db1)."""
+
+    weight = 3
+
+    @task(6)
+    def light(self) -> None:
+        self.visit("/light.php", "/light.php")
+
+    @task(3)
+    def read(self) -> None:
+        self.visit("/db.php", "/db.php")
+
+    @task(1)
+    def write(self) -> None:
+        self.visit(f"/db.php?write=1&seq={next(write_seq)}&writer=locust", "/db.php?write=1")
+
+
+class Analyst(Visitor):
+    """Fewer visitors who mostly ask for the CPU-heavy page (~80 ms of CPU, F21)."""
+
+    weight = 1
+
+    @task(3)
+    def heavy(self) -> None:
+        self.visit("/heavy.php", "/heavy.php")
+
+    @task(1)
+    def light(self) -> None:
+        self.visit("/light.php", "/light.php")
