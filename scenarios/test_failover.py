@@ -103,13 +103,15 @@ def test_old_master_rejoins_then_roles_switch_back(lab, restore_roles, prove_not
     """Scenario 6: promote by pointing the web servers at db2 (the other
     way the article names), bring repaired db1 back as db2's replica,
     prove them consistent, then switch back to the original roles."""
-    w = LedgerWriter(lab, f"rejoin-{uuid.uuid4().hex[:6]}", via=WEBS, rate=20)
+    # A slow, steady writer: the runbooks compare the two databases table by
+    # table while it runs, which needs moments with no write in between.
+    w = LedgerWriter(lab, f"rejoin-{uuid.uuid4().hex[:6]}", via=WEBS, rate=4)
     with w:
-        wait_for("writes acknowledged", lambda: len(w.acknowledged) >= 20, timeout=30)
+        wait_for("writes acknowledged", lambda: len(w.acknowledged) >= 10, timeout=30)
         with faults.injected(lab, Fault("stop", "db1"), wait_healthy=0):
             run(lab, runbooks.promote_replica(lab, take_address=False))
             t0 = w.elapsed()
-            wait_for("writes through the web tier again", lambda: w.acknowledged_since(t0) >= 20,
+            wait_for("writes through the web tier again", lambda: w.acknowledged_since(t0) >= 10,
                      timeout=30)
             assert lab.address_of("db2") == lab.topology.address("db2")
             # db1 is repaired while down; the healing below starts it...
@@ -118,6 +120,6 @@ def test_old_master_rejoins_then_roles_switch_back(lab, restore_roles, prove_not
         prove_nothing_lost(w, master="db2", replica="db1")
         run(lab, runbooks.switch_back(lab))
         t1 = w.elapsed()
-        wait_for("writes after the switch back", lambda: w.acknowledged_since(t1) >= 10,
+        wait_for("writes after the switch back", lambda: w.acknowledged_since(t1) >= 5,
                  timeout=30)
     prove_nothing_lost(w)
