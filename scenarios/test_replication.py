@@ -58,14 +58,13 @@ def test_replica_network_outage(kind, lab, admin_password, record_property, prov
                      timeout=CUT_SECONDS + 5, every=0.5)
             during = w.acknowledged_since(t0)
         healed_at = w.elapsed()
-        rs = wait_for("replication running and caught up", lambda: (
+        wait_for("replication running and caught up", lambda: (
             (r := checks.replica_status(lab.address_of("db2"), admin_password))
             and r.running and r.seconds_behind == 0 and r), timeout=60)
         record_property("catch_up_seconds", round(w.elapsed() - healed_at, 1))
     assert during > 0, "the master should have taken writes during the outage"
     record_property("noticed", noticed)
     record_property("writes_during_outage", during)
-    assert rs.last_io_error == "" or rs.running
     prove_nothing_lost(w)
 
 
