@@ -1,11 +1,16 @@
 """The foo.com cluster lab: seven real machines from a 2006 LAMP article.
 
-Layers, arrows pointing down only:
-  cli            the only layer that prints
-  status         the facts the status table shows
-  checks         facts read through real clients (DNS, MySQL, HTTP, docker)
-  driver         Compose lifecycle, exec into a host, engine set-up
-  config, secrets, topology   plain data, no Docker
+Subpackages by family, arrows pointing down only (tests/test_layers.py):
+  cli        the only layer that prints; subcommands mirror the Makefile
+  bench      make bench: figures measured and written to bench/, docs/
+  load       the load study: Locust generator, statistics, report, plots
+  drills     faults (nemesis), workloads (generator), verdicts (checker),
+             runbooks: the step engine and the article's procedures
+  admin      what an administrator changes: zone, balancer, sessions, status
+  probes     facts read through the real clients: named (DNS), mysql, pages
+  engine     Docker and Compose: the Lab driver, processes, routes, images
+  model      plain data, no Docker: topology, the article's facts, config,
+             secrets, errors, figures
 """
 
 __version__ = "0.1.0"

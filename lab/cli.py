@@ -15,11 +15,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from lab import balancer, faults, lb, runbooks, sessions
-from lab.config import REPO, LabConfig
-from lab.driver import Lab, LabError, quote, require_engine
-from lab.status import HostStatus, lab_status
-from lab.topology import TopologyError
+from lab.admin import balancer, lb, sessions
+from lab.admin.status import HostStatus, lab_status
+from lab.drills import faults, runbooks
+from lab.engine.lab import Lab
+from lab.engine.process import quote, require_engine
+from lab.model.config import REPO, LabConfig
+from lab.model.errors import LabError, TopologyError
 
 
 def say(msg: str) -> None:
@@ -86,7 +88,7 @@ def cmd_shell(lab: Lab, args: argparse.Namespace) -> int:
 
 
 def cmd_diagram(lab: Lab, args: argparse.Namespace) -> int:
-    from lab.diagram import render
+    from lab.admin.diagram import render
 
     try:
         say(f"wrote {render(lab.topology, Path(args.out))}")
@@ -165,8 +167,8 @@ def cmd_runbook(lab: Lab, args: argparse.Namespace) -> int:
 
 def cmd_load(lab: Lab, args: argparse.Namespace) -> int:
     """The load-distribution study: Locust in the lab network, then the report."""
-    from lab import loadstudy as ls
-    from lab.loadgen import LoadGen
+    from lab.load import study as ls
+    from lab.load.generator import LoadGen
 
     default_s = 10 if args.ceiling else 30 if args.compare else 60
     try:
@@ -220,16 +222,12 @@ def cmd_sessions(lab: Lab, args: argparse.Namespace) -> int:
 
 def cmd_bench(lab: Lab, args: argparse.Namespace) -> int:
     """make bench: measure, then write bench/results.json and docs/benchmarks.md."""
-    from lab import bench
-    from lab.balancestudy import bench_figures  # F22: lb against DNS, policies
-
-    def extra(lab: Lab, quick: bool, progress: bench.Progress) -> list[bench.Figure]:
-        return bench.load_figures(lab, quick, progress) + bench_figures(lab, quick, progress)
+    from lab.bench import core as bench
 
     require_engine()
     lab.up()
     t0 = time.monotonic()
-    results = bench.run_bench(lab, args.quick, say, extra=extra)
+    results = bench.run_bench(lab, args.quick, say)
     if args.junit and Path(args.junit).exists():
         results["scenarios"] = bench.scenario_times(Path(args.junit))
         results["scenarios_source"] = f"from {args.junit}, the last scenario run"
@@ -360,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = LabConfig.from_env(
             subnet=args.subnet, balancer=True if "balancer" in getattr(args, "with_", []) else None)
-        lab = Lab(config, progress=say)
+        lab = Lab(config, progress=say, prepare=[lb.prepare])
         return COMMANDS[args.command](lab, args)
     except (LabError, TopologyError) as exc:
         print(f"foolab: error: {exc}", file=sys.stderr)

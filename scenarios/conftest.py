@@ -14,13 +14,16 @@ from typing import Any
 import pytest
 import testinfra
 
-from lab import checks, faults, verdicts
-from lab.config import LabConfig
-from lab.driver import Lab, LabError, require_engine
-from lab.topology import Topology
-from lab.verdicts import Consistency
-from lab.waiting import wait_for
-from lab.workload import LedgerWriter
+from lab.drills import faults, verdicts
+from lab.drills.verdicts import Consistency
+from lab.drills.workload import LedgerWriter
+from lab.engine.lab import Lab
+from lab.engine.process import require_engine
+from lab.engine.waiting import wait_for
+from lab.model.config import LabConfig
+from lab.model.errors import LabError
+from lab.model.topology import Topology
+from lab.probes import mysql, pages
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -69,8 +72,8 @@ def prove_nothing_lost(lab: Lab, admin_password: str) -> Proof:
               replica: str = "db2", allow_lost: bool = False) -> None:
         def same() -> Consistency | None:
             v = verdicts.consistency(
-                master, checks.table_states(lab.address_of(master), admin_password),
-                replica, checks.table_states(lab.address_of(replica), admin_password))
+                master, mysql.table_states(lab.address_of(master), admin_password),
+                replica, mysql.table_states(lab.address_of(replica), admin_password))
             return v if v.equal else None
 
         wait_for(f"{replica} consistent with {master}", same, timeout=60, every=0.5)
@@ -88,7 +91,7 @@ def prove_nothing_lost(lab: Lab, admin_password: str) -> Proof:
 
                 v = wait_for(f"every acknowledged write on {host}", judged, timeout=30)
                 assert not v.duplicated, f"duplicated writes on {host}: {v.duplicated}"
-        roots = {w: checks.web_root_digests(lab, w) for w in ("web1", "web2", "web3")}
+        roots = {w: pages.web_root_digests(lab, w) for w in ("web1", "web2", "web3")}
         content = verdicts.content("web1", roots)
         assert content.equal, f"web roots differ: {content.differences}"
 

@@ -22,10 +22,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab import balancer, checks, lb, zone
-from lab import balancestudy as study
-from lab.driver import LabError
-from lab.status import lab_status
+from lab.admin import balancer, lb, zone
+from lab.admin.status import lab_status
+from lab.load import balancestudy as study
+from lab.model.errors import LabError
+from lab.probes import named, pages
 
 WEBS = ["web1", "web2", "web3"]
 # lb must have stopped failing by then, counted from the moment web2's
@@ -60,25 +61,25 @@ def test_www_moves_to_lb_and_back_and_lb_shows_who_answered(lab, topo, balanced,
     lb_address = lab.topology.address("lb")  # lb may have joined after `topo` was made
     name_servers = [topo.address("ns1"), topo.address("ns2")]
     # lb passes every page on unchanged: X-Served-By names the server, in turn.
-    served = [checks.fetch(lb_address, "/light.php").served_by for _ in range(6)]
+    served = [pages.fetch(lb_address, "/light.php").served_by for _ in range(6)]
     assert sorted(served) == sorted(WEBS * 2), served
     assert lb.servers(lab) == {w: "UP" for w in WEBS}
 
     change = lb.point_www(lab, "lb")
     assert change is not None and change.www == (lb_address,)
     for ns in name_servers:  # ns2 followed by NOTIFY
-        assert checks.ask(ns).records == (lb_address,), ns
+        assert named.ask(ns).records == (lb_address,), ns
     facts = {r.name: r.facts for r in lab_status(lab)}
     assert facts["ns1"]["www"] == facts["ns2"]["www"] == "lb"
     assert facts["lb"]["policy"] == "roundrobin"
     back = lb.point_www(lab, "web")
     assert back is not None and sorted(back.www) == sorted(topo.address(w) for w in WEBS)
     for ns in name_servers:
-        assert sorted(checks.ask(ns).records) == sorted(back.www), ns
+        assert sorted(named.ask(ns).records) == sorted(back.www), ns
 
     # The stats page wants the lab's password, and listens on the lab address only.
     with pytest.raises(LabError, match="401"):
-        checks.balancer_stats(lb_address, None)
+        lb.balancer_stats(lb_address, None)
     loopback = lab.exec("lb", ["curl", "-sS", "-m", "2", "http://127.0.0.1:8404/stats"])
     assert loopback.returncode == 7, loopback  # curl: connection refused
     prove_nothing_lost()
@@ -150,18 +151,18 @@ def test_a_sticky_cookie_keeps_a_visitor_on_one_server(lab, topo, balanced, prov
     address = lab.topology.address("lb")
     lb.set_policy(lab, "sticky")
     try:
-        first = checks.fetch(address, "/session.php")
+        first = pages.fetch(address, "/session.php")
         cookies = dict(c.split("=", 1) for c in first.cookies)
         home = first.served_by
         assert cookies[balancer.COOKIE] == home and "PHPSESSID" in cookies
         jar = "; ".join(first.cookies)
         for visits in range(2, 7):  # the cookie leads back home; PHP's local file knows us
-            page = checks.fetch(address, "/session.php", cookie=jar)
+            page = pages.fetch(address, "/session.php", cookie=jar)
             assert (page.served_by, page.json()["visits"]) == (home, visits)
         # Without lb's cookie a visitor is new to it: taken in turn to other
         # servers, where PHP's session file does not exist (the conundrum).
         php_only = f"PHPSESSID={cookies['PHPSESSID']}"
-        strays = [checks.fetch(address, "/session.php", cookie=php_only) for _ in range(3)]
+        strays = [pages.fetch(address, "/session.php", cookie=php_only) for _ in range(3)]
         elsewhere = [s for s in strays if s.served_by != home]
         assert elsewhere and all(s.json()["visits"] == 1 for s in elsewhere)
     finally:

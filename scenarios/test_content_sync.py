@@ -14,8 +14,9 @@ import uuid
 
 import pytest
 
-from lab import checks, verdicts
-from lab.waiting import wait_for
+from lab.drills import verdicts
+from lab.engine.waiting import wait_for
+from lab.probes import pages
 
 HTML = "/var/www/html"
 PERIOD = 80  # seconds: one cron minute, plus the push itself on a busy machine
@@ -93,7 +94,7 @@ def test_web1_content_reaches_the_others_and_wins(lab, probe, record_property,
     record_property("second_push_s", round(time.monotonic() - t1, 1))
 
     # The proof: the three web roots are identical, file for file, byte for byte.
-    roots = {w: checks.web_root_digests(lab, w) for w in ("web1", *RECEIVERS)}
+    roots = {w: pages.web_root_digests(lab, w) for w in ("web1", *RECEIVERS)}
     verdict = verdicts.content("web1", roots)
     assert verdict.equal, verdict.differences
     assert lab.sh("web1", f"cat {existing}") == original

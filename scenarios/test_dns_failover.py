@@ -17,16 +17,17 @@ import time
 import dns.exception
 import pytest
 
-from lab import checks, zone
-from lab.faults import Fault, injected
-from lab.waiting import wait_for
+from lab.admin import zone
+from lab.drills.faults import Fault, injected
+from lab.engine.waiting import wait_for
+from lab.probes import named
 
 WEBS = ["web1", "web2", "web3"]
 
 
 def firsts(server: str, count: int) -> list[str]:
     """The address each of `count` successive answers leads with."""
-    return [checks.ask(server).records[0] for _ in range(count)]
+    return [named.ask(server).records[0] for _ in range(count)]
 
 
 @pytest.fixture
@@ -44,25 +45,25 @@ def test_ns2_answers_alone_and_follows_ns1_again_by_notify(lab, topo, zone_resto
                                                            record_property, prove_nothing_lost):
     ns1, ns2 = topo.address("ns1"), topo.address("ns2")
     www = sorted(topo.address(w) for w in WEBS)
-    before = checks.soa(ns2)
-    assert before is not None and before == checks.soa(ns1)
+    before = named.soa(ns2)
+    assert before is not None and before == named.soa(ns1)
 
     with injected(lab, Fault("kill", "ns1")):
         # The fault happened: ns1's container is down and nothing answers at its address.
         assert lab.states()["ns1"].status != "running"
         with pytest.raises((dns.exception.Timeout, OSError)):
-            checks.ask(ns1, timeout=1.0)
+            named.ask(ns1, timeout=1.0)
         # ns2 alone: authoritative, the same zone, the same three addresses, in turn.
-        answer = checks.ask(ns2)
+        answer = named.ask(ns2)
         assert answer.authoritative and answer.rcode == "NOERROR"
         assert sorted(answer.records) == www
-        assert checks.soa(ns2) == before
+        assert named.soa(ns2) == before
         seen = firsts(ns2, 6)
         assert sorted(set(seen)) == www
         assert all(a != b for a, b in zip(seen, seen[1:], strict=False)), seen
 
     # ns1 is back (the heal waited for it to be healthy) and answers again.
-    assert checks.soa(ns1) == before
+    assert named.soa(ns1) == before
     # A change on ns1 now: web3 taken out of www, with a new serial.
     t0 = time.monotonic()
     change = zone.set_www(lab, [topo.address("web1"), topo.address("web2")])
@@ -70,11 +71,11 @@ def test_ns2_answers_alone_and_follows_ns1_again_by_notify(lab, topo, zone_resto
     # ns2 copies it at once (NOTIFY), not after the refresh of `before.refresh` seconds.
     followed = wait_for(
         f"ns2 serving serial {change.new_serial}",
-        lambda: (s := checks.soa(ns2)) is not None and s.serial == change.new_serial,
+        lambda: (s := named.soa(ns2)) is not None and s.serial == change.new_serial,
         timeout=20, every=0.1)
     took = time.monotonic() - t0
     assert followed and took < before.refresh
     record_property("notify_to_ns2_s", round(took, 2))
-    assert sorted(checks.ask(ns2).records) == sorted(change.www)
-    assert topo.address("web3") not in checks.ask(ns2).records
+    assert sorted(named.ask(ns2).records) == sorted(change.www)
+    assert topo.address("web3") not in named.ask(ns2).records
     prove_nothing_lost()

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab import checks, faults, runbooks, verdicts
-from lab.driver import Lab
-from lab.faults import Fault
-from lab.waiting import wait_for
-from lab.workload import DIRECT, LedgerWriter
+from lab.drills import faults, runbooks, verdicts
+from lab.drills.faults import Fault
+from lab.drills.workload import DIRECT, LedgerWriter
+from lab.engine.lab import Lab
+from lab.engine.waiting import wait_for
+from lab.probes import mysql
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 WEBS = ("web1", "web2", "web3")
@@ -44,7 +45,7 @@ def _replica_of(lab: Lab, host: str) -> str | None:
     """The address `host` replicates from, or None (a master, or down)."""
     if lab.states()[host].status != "running":
         return None
-    rs = checks.replica_status(lab.address_of(host), lab.secrets()["DB_ADMIN_PASSWORD"])
+    rs = mysql.replica_status(lab.address_of(host), lab.secrets()["DB_ADMIN_PASSWORD"])
     return rs.master_host if rs else None
 
 
@@ -96,7 +97,7 @@ def test_master_killed_under_write_load(semi_sync, lab, restore_roles, record_pr
     prove_nothing_lost(w, master="db2", replica="db1", allow_lost=not semi_sync)
     run(lab, runbooks.switch_back(lab))
     prove_nothing_lost(w, allow_lost=not semi_sync)
-    assert checks.replica_status(lab.address_of("db2"), lab.secrets()["DB_ADMIN_PASSWORD"])
+    assert mysql.replica_status(lab.address_of("db2"), lab.secrets()["DB_ADMIN_PASSWORD"])
 
 
 def test_old_master_rejoins_then_roles_switch_back(lab, restore_roles, prove_nothing_lost):

@@ -11,9 +11,9 @@ import dns.xfr
 import dns.zone
 import pytest
 
-from lab import checks
-from lab.topology import Role
-from lab.waiting import wait_for
+from lab.engine.waiting import wait_for
+from lab.model.topology import Role
+from lab.probes import mysql, named, pages
 
 PACKAGES = {
     Role.DNS: ["bind9", "bind9-dnsutils"],
@@ -52,14 +52,14 @@ def test_host_runs_the_debian_packages_of_its_role(name, topo, host):
 
 @pytest.mark.parametrize("ns", ["ns1", "ns2"])
 def test_zone_is_the_articles(ns, topo):
-    soa = checks.soa(topo.address(ns))
+    soa = named.soa(topo.address(ns))
     assert soa is not None, f"{ns} has no zone foo.com"
     assert (soa.mname, soa.rname) == ("ns1.foo.com.", "hostmaster.foo.com.")
     assert soa.serial == 2006032801
     assert (soa.refresh, soa.retry, soa.expire, soa.minimum) == (10800, 3600, 86400, 86400)
-    ns_records = checks.ask(topo.address(ns), "foo.com", "NS")
+    ns_records = named.ask(topo.address(ns), "foo.com", "NS")
     assert sorted(ns_records.records) == ["ns1.foo.com.", "ns2.foo.com."]
-    www = checks.ask(topo.address(ns))
+    www = named.ask(topo.address(ns))
     assert www.authoritative and www.rcode == "NOERROR"
     assert sorted(www.records) == sorted(topo.address(w) for w in WEBS)
     # No $TTL in the zone: every record gets the SOA minimum, one day.
@@ -69,7 +69,7 @@ def test_zone_is_the_articles(ns, topo):
 @pytest.mark.parametrize("ns", ["ns1", "ns2"])
 def test_successive_answers_rotate(ns, topo):
     """F3: each answer leads with the next address (rrset-order cyclic)."""
-    firsts = [checks.ask(topo.address(ns)).records[0] for _ in range(6)]
+    firsts = [named.ask(topo.address(ns)).records[0] for _ in range(6)]
     assert sorted(set(firsts)) == sorted(topo.address(w) for w in WEBS)
     assert all(a != b for a, b in zip(firsts, firsts[1:], strict=False))
 
@@ -99,7 +99,7 @@ def test_bind_config_says_rotate_and_no_recursion(host):
 @pytest.mark.parametrize("web", WEBS)
 def test_every_page_names_its_server(web, topo):
     for page in ("/light.php", "/heavy.php", "/index.php", "/session.php"):
-        resp = checks.fetch(topo.address(web), page)
+        resp = pages.fetch(topo.address(web), page)
         assert resp.status == 200, f"{page} on {web}: {resp.status}"
         assert resp.served_by == web
 
@@ -107,12 +107,12 @@ def test_every_page_names_its_server(web, topo):
 @pytest.mark.parametrize("web", WEBS)
 def test_reads_from_its_database_and_writes_to_the_master(web, topo, lab, admin_password):
     """F10: writes go to db1; web1 reads db1, web2/web3 read db2."""
-    page = checks.fetch(topo.address(web), "/db.php").json()
+    page = pages.fetch(topo.address(web), "/db.php").json()
     assert page["read_host"] == topo.address(topo.read_server(web))
     assert page["write_host"] == topo.address("db1")
     seq = int(time.time() * 1000) % 10**9
-    wrote = checks.fetch(topo.address(web), f"/db.php?write=1&seq={seq}&writer=test_hosts").json()
-    rows = checks.query(topo.address("db1"), admin_password,
+    wrote = pages.fetch(topo.address(web), f"/db.php?write=1&seq={seq}&writer=test_hosts").json()
+    rows = mysql.query(topo.address("db1"), admin_password,
                         f"SELECT served_by FROM foo.ledger WHERE id = {int(wrote['id'])}")
     assert rows == [{"served_by": web}]
 
@@ -120,9 +120,9 @@ def test_reads_from_its_database_and_writes_to_the_master(web, topo, lab, admin_
 @pytest.mark.parametrize("web", WEBS)
 def test_a_session_counts_visits_on_one_server(web, topo):
     """F9, first half: file sessions work while the visitor stays put."""
-    first = checks.fetch(topo.address(web), "/session.php")
+    first = pages.fetch(topo.address(web), "/session.php")
     assert first.cookie and first.json()["visits"] == 1
-    again = checks.fetch(topo.address(web), "/session.php", cookie=first.cookie)
+    again = pages.fetch(topo.address(web), "/session.php", cookie=first.cookie)
     assert again.json()["visits"] == 2
 
 
@@ -165,7 +165,7 @@ def test_replication_account_copy(db, topo, admin_password):
     """F11: `copy` may replicate, from the lab subnet only; on db2 too."""
     net, mask = topo.network.network_address, topo.network.netmask
     sql = f"SHOW GRANTS FOR 'copy'@'{net}/{mask}'"
-    grants = checks.query(topo.address(db), admin_password, sql)
+    grants = mysql.query(topo.address(db), admin_password, sql)
     text = " ".join(next(iter(g.values())) for g in grants)
     # MariaDB 10.5 renamed REPLICATION CLIENT to BINLOG MONITOR (the old
     # name is still accepted in GRANT, SHOW GRANTS prints the new one).
@@ -175,10 +175,10 @@ def test_replication_account_copy(db, topo, admin_password):
 def test_master_writes_a_binary_log(topo, admin_password, host):
     """F12, F15: log-bin and server-id 1; SHOW MASTER STATUS names the file."""
     db1 = topo.address("db1")
-    status = checks.master_status(db1, admin_password)
+    status = mysql.master_status(db1, admin_password)
     assert status is not None and status.file.startswith("db1-bin.")
     assert host("db1").file(f"/var/lib/mysql/{status.file}").exists
-    ids = checks.query(db1, admin_password, "SELECT @@server_id AS id, @@log_bin AS log_bin")
+    ids = mysql.query(db1, admin_password, "SELECT @@server_id AS id, @@log_bin AS log_bin")
     assert ids == [{"id": 1, "log_bin": 1}]
 
 
@@ -186,11 +186,11 @@ def test_replica_follows_the_master(topo, admin_password, host):
     """F13-F15: server-id 2, replicating from db1 as copy, retry 15 s,
     both threads running, master.info in the data directory."""
     db2 = topo.address("db2")
-    rs = checks.replica_status(db2, admin_password)
+    rs = mysql.replica_status(db2, admin_password)
     assert rs is not None
     assert (rs.master_host, rs.master_user, rs.connect_retry) == (topo.address("db1"), "copy", 15)
     assert rs.io_running == "Yes" and rs.sql_running == "Yes", rs
-    assert checks.query(db2, admin_password, "SELECT @@server_id AS id") == [{"id": 2}]
+    assert mysql.query(db2, admin_password, "SELECT @@server_id AS id") == [{"id": 2}]
     assert host("db2").file("/var/lib/mysql/master.info").exists
 
 
@@ -198,10 +198,10 @@ def test_a_row_written_on_db1_appears_on_db2(topo, admin_password, record_proper
     """F16: measure how long a write takes to reach the replica."""
     db1, db2 = topo.address("db1"), topo.address("db2")
     note = uuid.uuid4().hex
-    checks.query(db1, admin_password,
+    mysql.query(db1, admin_password,
                  f"INSERT INTO foo.ledger (writer, note) VALUES ('test_hosts', '{note}')")
     t0 = time.monotonic()
-    wait_for("row on db2", lambda: checks.query(
+    wait_for("row on db2", lambda: mysql.query(
         db2, admin_password, f"SELECT id FROM foo.ledger WHERE note = '{note}'"), timeout=10,
         every=0.005)
     record_property("replication_delay_ms", round((time.monotonic() - t0) * 1000, 1))

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import loadstudy
-from lab.driver import Lab
-from lab.loadgen import LoadGen
+from lab.engine.lab import Lab
+from lab.load import study as loadstudy
+from lab.load.generator import LoadGen
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,11 @@ import uuid
 
 import pytest
 
-from lab import checks, runbooks
-from lab.faults import Fault, injected
-from lab.waiting import wait_for
-from lab.workload import LedgerWriter
+from lab.drills import runbooks
+from lab.drills.faults import Fault, injected
+from lab.drills.workload import LedgerWriter
+from lab.engine.waiting import wait_for
+from lab.probes import mysql
 
 CUT_SECONDS = 30  # the issue's network outage
 
@@ -36,7 +37,7 @@ def test_replication_basics(lab, host, record_property, prove_nothing_lost):
 
 def _io_thread_lost_master(lab) -> str | None:
     """What the replica itself reports once it noticed the master is gone."""
-    st = checks.replica_status_inside(lab, "db2")
+    st = mysql.replica_status_inside(lab, "db2")
     if st.get("Slave_IO_Running") != "Yes":
         return f"Slave_IO_Running: {st.get('Slave_IO_Running')}, {st.get('Last_IO_Error')}"
     return None
@@ -59,7 +60,7 @@ def test_replica_network_outage(kind, lab, admin_password, record_property, prov
             during = w.acknowledged_since(t0)
         healed_at = w.elapsed()
         wait_for("replication running and caught up", lambda: (
-            (r := checks.replica_status(lab.address_of("db2"), admin_password))
+            (r := mysql.replica_status(lab.address_of("db2"), admin_password))
             and r.running and r.seconds_behind == 0 and r), timeout=60)
         record_property("catch_up_seconds", round(w.elapsed() - healed_at, 1))
     assert during > 0, "the master should have taken writes during the outage"
@@ -95,18 +96,18 @@ def test_serious_replica_error_rebuilt_from_a_dump(online, lab, admin_password,
     with the master's next row and stops the SQL thread; the article's
     rebuild (offline), or its online variant, makes the replica whole."""
     db1, db2 = lab.address_of("db1"), lab.address_of("db2")
-    next_id = int(checks.query(db1, admin_password,
+    next_id = int(mysql.query(db1, admin_password,
                                "SELECT COALESCE(MAX(id), 0) + 100 AS n FROM foo.ledger")[0]["n"])
-    checks.query(db2, admin_password,
+    mysql.query(db2, admin_password,
                  f"INSERT INTO foo.ledger (id, writer, note) VALUES ({next_id}, 'oops', 'on db2')")
-    checks.query(db1, admin_password,
+    mysql.query(db1, admin_password,
                  f"INSERT INTO foo.ledger (id, writer, note) VALUES ({next_id}, 'app', 'on db1')")
     broken = wait_for("the SQL thread stops", lambda: (
-        (r := checks.replica_status(db2, admin_password)) and r.sql_running == "No" and r),
+        (r := mysql.replica_status(db2, admin_password)) and r.sql_running == "No" and r),
         timeout=20)
     assert "Duplicate entry" in broken.last_sql_error
     result = runbooks.execute(lab, runbooks.rebuild_replica(lab, online=online))
     assert result.ok, result.failed
-    row = checks.query(db2, admin_password, f"SELECT note FROM foo.ledger WHERE id = {next_id}")
+    row = mysql.query(db2, admin_password, f"SELECT note FROM foo.ledger WHERE id = {next_id}")
     assert row == [{"note": "on db1"}]
     prove_nothing_lost()

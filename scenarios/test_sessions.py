@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import pytest
 
-from lab import checks, sessions
+from lab.admin import sessions
+from lab.probes import pages
 
 WEBS = ["web1", "web2", "web3"]
 
 
-def visit(topo, web: str, cookie: str | None = None) -> checks.WebResponse:
-    resp = checks.fetch(topo.address(web), "/session.php", cookie=cookie)
+def visit(topo, web: str, cookie: str | None = None) -> pages.WebResponse:
+    resp = pages.fetch(topo.address(web), "/session.php", cookie=cookie)
     assert resp.status == 200 and resp.served_by == web
     return resp
 

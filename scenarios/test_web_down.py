@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from lab import checks
-from lab.faults import Fault, injected
+from lab.drills.faults import Fault, injected
+from lab.probes import named, pages
 
 WEBS = ["web1", "web2", "web3"]
 VISITS = 60  # bounded: about a third of them wait for a timeout
@@ -32,9 +32,9 @@ class Visit:
 
 def visit(ns: str) -> Visit:
     """One visitor: resolve www.foo.com, then fetch from the first address."""
-    address = checks.ask(ns).records[0]
+    address = named.ask(ns).records[0]
     try:
-        resp = checks.fetch(address, "/light.php", timeout=PATIENCE)
+        resp = pages.fetch(address, "/light.php", timeout=PATIENCE)
     except (OSError, http.client.HTTPException):  # refused, unreachable, timed out
         return Visit(ns, address, None, None)
     return Visit(ns, address, resp.status, resp.served_by)
@@ -53,7 +53,7 @@ def test_dns_keeps_sending_visitors_to_a_dead_web_server(lab, topo, record_prope
         assert lab.states()["web3"].status == "exited"
         # DNS does not know: both name servers still list all three.
         for ns in name_servers:
-            assert sorted(checks.ask(ns).records) == www, ns
+            assert sorted(named.ask(ns).records) == www, ns
 
         visits = [visit(name_servers[i % 2]) for i in range(VISITS)]
 
@@ -75,7 +75,7 @@ def test_dns_keeps_sending_visitors_to_a_dead_web_server(lab, topo, record_prope
     assert all(v.served_by == by_address[v.address] for v in visits if v.status == 200)
 
     # Healed: web3 serves again, and visitors following the rotation all get a page.
-    assert checks.fetch(web3, "/light.php").served_by == "web3"
+    assert pages.fetch(web3, "/light.php").served_by == "web3"
     after = [visit(name_servers[i % 2]) for i in range(6)]
     assert all(v.status == 200 for v in after), after
     assert {v.served_by for v in after} == set(WEBS)

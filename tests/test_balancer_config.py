@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from lab import balancer, cli
-from lab.config import LabConfig
-from lab.driver import Lab, LabError
-from lab.faults import Fault
-from lab.topology import Role, balancer_address, topology
+from lab import cli
+from lab.admin import balancer
+from lab.drills.faults import Fault
+from lab.engine.lab import Lab
+from lab.model.config import LabConfig
+from lab.model.errors import LabError
+from lab.model.topology import Role, topology
 
 TOPO = topology("10.1.1.0/24")
 
@@ -138,7 +140,7 @@ def test_the_balancer_is_an_optional_eighth_host():
     lb = t.host("lb")
     assert t.names[-1] == "lb" and len(t.hosts) == 8
     assert (lb.role, lb.address, lb.container) == (Role.LB, "10.1.4.10", "foolab4-lb")
-    assert balancer_address("10.1.4.0/24") == "10.1.4.10"
+    assert topology("10.1.4.0/24").lb_address == "10.1.4.10"
 
 
 def test_the_lab_asks_for_it_by_flag_or_environment(tmp_path: Path):
@@ -170,7 +172,7 @@ def test_a_slow_host_needs_a_share_of_a_cpu():
 
 
 def test_load_study_rows_through_the_balancer_are_named_for_it():
-    from lab.loadstudy import RunSettings
+    from lab.load.study import RunSettings
 
     rr = RunSettings(10, 30, balancer="roundrobin", down=("web3",))
     assert (rr.label, rr.slug) == ("lb roundrobin, web3 down", "lb-roundrobin-web3-down")
@@ -180,8 +182,8 @@ def test_load_study_rows_through_the_balancer_are_named_for_it():
 
 
 def test_a_run_through_the_balancer_counts_per_answering_server():
-    from lab import loadstudy
-    from lab.loadstudy import RunData, RunSettings
+    from lab.load import study as loadstudy
+    from lab.load.study import RunData, RunSettings
 
     settings = RunSettings(10, 30, balancer="leastconn", down=("web3",))
     visits = {  # as loadtests/locustfile.py writes it with --target: X-Served-By decides

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.bench import Figure, percentile, render_markdown, scenario_times
+from lab.bench.core import render_markdown, scenario_times
+from lab.model.figures import Figure, percentile
 
 
 def test_percentile_interpolates():

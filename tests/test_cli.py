@@ -1,7 +1,7 @@
 import pytest
 
 from lab import cli
-from lab.status import HostStatus
+from lab.admin.status import HostStatus
 
 
 def test_status_table_lists_hosts_and_facts():

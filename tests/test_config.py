@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from lab.config import LabConfig
+from lab.model.config import LabConfig
 
 
 def test_defaults():
@@ -29,7 +29,7 @@ def test_a_second_lab_gets_its_own_names():
 def test_project_names_are_checked():
     import pytest
 
-    from lab.topology import TopologyError
+    from lab.model.errors import TopologyError
 
     with pytest.raises(TopologyError, match="bad project name"):
         _ = LabConfig(project="other-lab").topology

@@ -1,8 +1,11 @@
 import shlex
 from pathlib import Path
 
-from lab.config import LabConfig
-from lab.driver import Lab, LabError, context_digest, quote
+from lab.engine.images import context_digest
+from lab.engine.lab import Lab
+from lab.engine.process import quote
+from lab.model.config import LabConfig
+from lab.model.errors import LabError
 
 
 def test_quote_survives_a_shell_round_trip():

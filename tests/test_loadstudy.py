@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import loadstudy as ls
+from lab.load import study as ls
 
 # --- shares and the binomial spread ------------------------------------------------------
 

@@ -1,7 +1,7 @@
 import stat
 from pathlib import Path
 
-from lab import secrets
+from lab.model import secrets
 
 
 def test_passwords_are_made_once_and_kept_private(tmp_path: Path):

@@ -1,7 +1,7 @@
 import re
 
-from lab import sessions
-from lab.config import REPO
+from lab.admin import sessions
+from lab.model.config import REPO
 
 COMPOSE = (REPO / "compose" / "lab.yml").read_text()
 ENTRYPOINT = (REPO / "images" / "web" / "rootfs" / "usr" / "local" / "sbin"

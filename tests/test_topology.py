@@ -1,6 +1,7 @@
 import pytest
 
-from lab.topology import DEFAULT_SUBNET, Role, TopologyError, topology
+from lab.model.errors import TopologyError
+from lab.model.topology import DEFAULT_SUBNET, Role, topology
 
 
 def test_default_addresses_are_the_articles():

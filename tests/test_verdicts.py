@@ -1,5 +1,5 @@
-from lab.checks import TableState
-from lab.verdicts import consistency, content, ledger
+from lab.drills.verdicts import consistency, content, ledger
+from lab.probes.mysql import TableState
 
 
 def test_ledger_finds_lost_and_duplicated_writes():

@@ -1,7 +1,7 @@
 import pytest
 
-from lab.driver import LabError
-from lab.waiting import wait_for
+from lab.engine.waiting import wait_for
+from lab.model.errors import LabError
 
 
 def test_returns_the_first_truthy_value():

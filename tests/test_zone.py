@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import zone
-from lab.config import REPO
-from lab.driver import LabError
+from lab.admin import zone
+from lab.model.config import REPO
+from lab.model.errors import LabError
 
 ARTICLE_ZONE = (REPO / "images" / "dns" / "db.foo.com").read_text()
 DAY = datetime.date(2026, 11, 26)

@@ -24,11 +24,13 @@ from types import TracebackType
 
 import dns.exception
 
-from lab import checks, lb, zone
-from lab.bench import Figure, Progress
-from lab.driver import Lab, LabError
-from lab.faults import Fault, injected
-from lab.waiting import wait_for
+from lab.admin import lb, zone
+from lab.drills.faults import Fault, injected
+from lab.engine.lab import Lab
+from lab.engine.waiting import wait_for
+from lab.model.errors import LabError
+from lab.model.figures import Figure, Progress
+from lab.probes import named, pages
 
 RATE = 10.0  # visits per second, from this machine
 WARM_S = 3.0  # visits before the fault
@@ -77,8 +79,8 @@ class Visitors:
     def _visit(self, i: int, sent: float) -> None:
         address: str | None = None
         try:
-            address = checks.ask(self.name_servers[i % len(self.name_servers)]).records[0]
-            resp = checks.fetch(address, "/light.php", timeout=PATIENCE)
+            address = named.ask(self.name_servers[i % len(self.name_servers)]).records[0]
+            resp = pages.fetch(address, "/light.php", timeout=PATIENCE)
             visit = Visit(sent, address, resp.status, resp.served_by)
         except (OSError, http.client.HTTPException, dns.exception.DNSException, IndexError,
                 LabError) as exc:
@@ -190,7 +192,7 @@ def burst(address: str, seconds: float = 8.0, workers: int = 6,
     def visitor() -> None:
         while time.monotonic() < end:
             try:
-                resp = checks.fetch(address, page, timeout=15)
+                resp = pages.fetch(address, page, timeout=15)
                 got = resp.served_by if resp.status == 200 else f"HTTP {resp.status}"
             except (OSError, http.client.HTTPException) as exc:
                 got = type(exc).__name__

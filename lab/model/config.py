@@ -7,9 +7,11 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lab.topology import DEFAULT_SUBNET, Topology, TopologyError, topology
+from lab.model.errors import TopologyError
+from lab.model.topology import DEFAULT_SUBNET, Topology, topology
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
+LB_CONFIG_NAME = "haproxy.cfg"  # lb's configuration, in the lab's state folder
 _PROJECT = re.compile(r"foolab[a-z0-9]{0,8}")  # bridge names are at most 15 characters
 
 
@@ -46,6 +48,23 @@ class LabConfig:
     def bridge(self) -> str:
         """The Linux bridge of the lab network, e.g. foolab0."""
         return f"{self.project}0"
+
+    @property
+    def compose_files(self) -> tuple[Path, ...]:
+        """The seven hosts, then each optional host the lab asked for."""
+        return (self.compose_file, *([self.balancer_file] if self.balancer else []))
+
+    @property
+    def per_lab_files(self) -> tuple[Path, ...]:
+        """Files made for one lab and forgotten by `down` (new secrets next time)."""
+        return (self.env_file, self.secrets_file, self.lb_dir / LB_CONFIG_NAME)
+
+    def remembered(self) -> LabConfig:
+        """This configuration with the optional hosts a running lab was brought
+        up with: its balancer configuration marks a lab that runs lb."""
+        if not self.balancer and (self.lb_dir / LB_CONFIG_NAME).exists():
+            return replace(self, balancer=True)
+        return self
 
     @property
     def env_file(self) -> Path:

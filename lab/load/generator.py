@@ -23,12 +23,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lab import lb
-from lab.config import REPO
-from lab.driver import Lab, LabError, Progress, quote, run
-from lab.loadstudy import Ceiling, CpuSamples, RunData, RunSettings, ToolRate, parse_wrk
-from lab.topology import Role
-from lab.waiting import wait_for
+from lab.admin import lb
+from lab.engine.lab import Lab
+from lab.engine.process import quote, run
+from lab.engine.waiting import wait_for
+from lab.load.study import Ceiling, CpuSamples, RunData, RunSettings, ToolRate, parse_wrk
+from lab.model.config import REPO
+from lab.model.errors import LabError
+from lab.model.figures import Progress
+from lab.model.topology import Role
 
 IMAGE = "foolab/loadgen:latest"
 IMAGE_FOLDER = REPO / "images" / "loadgen"

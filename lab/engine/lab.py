@@ -8,12 +8,7 @@ exit only what it started itself.
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
 import json
-import re
-import shlex
-import shutil
 import subprocess
 import threading
 import time
@@ -22,143 +17,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
-from lab import balancer, secrets
-from lab.config import REPO, LabConfig
-from lab.topology import Host, balancer_address
-
-Progress = Callable[[str], None]
-# Lab bridges are named after the project (compose/lab.yml): foolab0, ...
-LAB_BRIDGE = re.compile(r"foolab[a-z0-9]*0")
-
-
-class LabError(RuntimeError):
-    """What failed, what was observed, and a hint: rendered on one line."""
-
-    def __init__(self, what: str, observed: str = "", hint: str = "") -> None:
-        self.what, self.observed, self.hint = what, observed.strip(), hint
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        text = self.what
-        if self.observed:
-            first = self.observed.splitlines()[-1] if "\n" in self.observed else self.observed
-            text += f": {first}"
-        if self.hint:
-            text += f" (hint: {self.hint})"
-        return text
-
-
-def quote(argv: Sequence[str]) -> str:
-    """The one place that quotes a command line sent into a container."""
-    return shlex.join(argv)
-
-
-def run(
-    argv: Sequence[str], *, timeout: float | None = 120, input: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run a local command, capturing text output; never raises on exit code."""
-    try:
-        return subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, input=input
-        )
-    except FileNotFoundError:
-        raise LabError(f"{argv[0]} is not installed", hint="run `make lab-up` as root") from None
-    except subprocess.TimeoutExpired:
-        raise LabError(f"`{quote(argv)}` did not finish within {timeout} s") from None
-
-
-# --- the engine -------------------------------------------------------------
-
-
-def require_engine() -> None:
-    """Docker CLI present and daemon answering, or a one-line LabError."""
-    if shutil.which("docker") is None:
-        raise LabError(
-            "Docker is missing",
-            hint="run `make lab-up` as root (it installs Debian's docker.io), or install Docker",
-        )
-    info = run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=20)
-    if info.returncode != 0 or not info.stdout.strip():
-        raise LabError(
-            "the Docker daemon is not reachable",
-            info.stderr.strip() or info.stdout.strip(),
-            "start it (as root `make lab-up` does: scripts/install-engine.sh)",
-        )
-
-
-def compose_command() -> list[str]:
-    """Compose v2 (`docker compose`) if present, else v1 (`docker-compose`)."""
-    if run(["docker", "compose", "version"], timeout=20).returncode == 0:
-        return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    raise LabError(
-        "Docker Compose is missing",
-        hint="run `make lab-up` as root (scripts/install-engine.sh installs it)",
-    )
-
-
-def require_lab_route(address: str) -> None:
-    """Refuse to send a packet to a lab address unless it routes to the lab's
-    bridge: with the lab down, 10.1.1.x would leave the machine."""
-    out = run(["ip", "-o", "route", "get", address], timeout=10)
-    dev = re.search(r" dev (\S+)", out.stdout)
-    if out.returncode != 0 or not dev or not LAB_BRIDGE.fullmatch(dev.group(1)):
-        raise LabError(
-            f"{address} does not route to a lab bridge (foolab0)",
-            out.stdout.strip() or out.stderr.strip(),
-            "is the lab up? (`foolab status`); on Docker Desktop use `foolab shell HOST`",
-        )
-
-
-def subnet_conflict(subnet: str, project: str = "foolab") -> str | None:
-    """A description of whatever on this machine already uses `subnet`, or None."""
-    net = ipaddress.IPv4Network(subnet)
-    routes = run(["ip", "-j", "-4", "route", "show"], timeout=10)
-    if routes.returncode == 0 and routes.stdout.strip():
-        for r in json.loads(routes.stdout):
-            dst = r.get("dst", "default")
-            if dst == "default" or r.get("dev") == f"{project}0":
-                continue
-            try:
-                other = ipaddress.IPv4Network(dst if "/" in dst else f"{dst}/32", strict=False)
-            except ValueError:
-                continue
-            if net.overlaps(other):
-                return f"route {dst} dev {r.get('dev')}"
-    nets = run(["docker", "network", "ls", "-q"], timeout=20).stdout.split()
-    if nets:
-        inspect = run(["docker", "network", "inspect", *nets], timeout=20)
-        for n in json.loads(inspect.stdout or "[]"):
-            if n.get("Name") == project:
-                continue
-            for c in (n.get("IPAM") or {}).get("Config") or []:
-                sub = c.get("Subnet", "")
-                if ":" not in sub and sub and net.overlaps(ipaddress.IPv4Network(sub)):
-                    return f"docker network {n['Name']} ({sub})"
-    return None
-
-
-# --- images -----------------------------------------------------------------
-
-
-def context_digest(folder: Path) -> str:
-    """A digest of an image's build context: rebuild only when it changed."""
-    h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        h.update(str(path.relative_to(folder)).encode() + b"\0")
-        h.update(path.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
-
-
-def image_digest_label(image: str) -> str | None:
-    out = run(
-        ["docker", "image", "inspect", "--format", '{{index .Config.Labels "org.foolab.context"}}',
-         image],
-        timeout=20,
-    )
-    return out.stdout.strip() if out.returncode == 0 else None
-
+from lab.engine.images import context_digest, image_digest_label
+from lab.engine.network import subnet_conflict
+from lab.engine.process import compose_command, require_engine, run
+from lab.model import secrets
+from lab.model.config import REPO, LabConfig
+from lab.model.errors import LabError
+from lab.model.figures import Progress
+from lab.model.topology import Host, image
 
 # --- the lab ------------------------------------------------------------------
 
@@ -180,13 +46,15 @@ class HostState:
 class Lab:
     """The seven containers of one lab, driven through Docker and Compose."""
 
-    def __init__(self, config: LabConfig | None = None, progress: Progress | None = None) -> None:
-        self.config = config or LabConfig.from_env()
-        if not self.config.balancer and (self.config.lb_dir / balancer.CONFIG_NAME).exists():
-            # A lab brought up with the balancer keeps it until `down`.
-            self.config = replace(self.config, balancer=True)
+    def __init__(self, config: LabConfig | None = None, progress: Progress | None = None,
+                 prepare: Sequence[Callable[[Lab], None]] = ()) -> None:
+        """`prepare`: what `up` runs before Compose starts anything, e.g. the
+        optional hosts writing their configuration (lab.admin.lb.prepare)."""
+        # A lab brought up with an optional host keeps it until `down`.
+        self.config = (config or LabConfig.from_env()).remembered()
         self.topology = self.config.topology
         self.progress: Progress = progress or (lambda _msg: None)
+        self.prepare = tuple(prepare)
         self._started_here = False
 
     # -- context manager --
@@ -207,9 +75,9 @@ class Lab:
     # -- compose --
 
     def compose(self, *args: str, timeout: float | None = 300) -> subprocess.CompletedProcess[str]:
-        argv = [*compose_command(), "-p", self.config.project, "-f", str(self.config.compose_file)]
-        if self.config.balancer:  # the optional eighth host, lb
-            argv += ["-f", str(self.config.balancer_file)]
+        argv = [*compose_command(), "-p", self.config.project]
+        for file in self.config.compose_files:  # the seven, then optional hosts
+            argv += ["-f", str(file)]
         if self.config.env_file.exists():
             argv += ["--env-file", str(self.config.env_file)]
         return run([*argv, *args], timeout=timeout)
@@ -224,8 +92,8 @@ class Lab:
             LAB_NET=str(topo.network.network_address),
             LAB_MASK=str(topo.network.netmask),
             LAB_PROJECT=self.config.project,
-            LAB_BRIDGE=self.config.bridge,
-            LB_ADDR=balancer_address(topo.subnet),
+            LAB_BRIDGE=topo.bridge,
+            LB_ADDR=topo.lb_address,
             LB_CONF_DIR=str(self.config.lb_dir.resolve()),
         )
         values.update(secrets.load_or_create(self.config.secrets_file))
@@ -328,7 +196,7 @@ class Lab:
             self._logged(["bash", str(REPO / "scripts" / "bootstrap-base-image.sh")],
                          logs / "base-image.log", "making the base image", timeout=900)
         for role in dict.fromkeys(h.role for h in self.topology.hosts):  # lb only if asked
-            self.build_image(REPO / "images" / role.value, f"foolab/{role.value}:latest")
+            self.build_image(REPO / "images" / role.value, image(role))
 
     def build_image(self, folder: Path, image: str) -> bool:
         """Build one image from a folder under images/ unless the image already
@@ -377,8 +245,8 @@ class Lab:
                     "choose another with FOOLAB_SUBNET=10.x.y.0/24 (or --subnet)",
                 )
         secrets.write_private(self.config.env_file, self.env(), "made by foolab up; never commit")
-        if self.config.balancer:  # lb's haproxy.cfg, from the topology (lab/balancer.py)
-            balancer.write_config(self.config.lb_dir, self.topology)
+        for prepare in self.prepare:
+            prepare(self)
         self.build()
         self._started_here = not already
         try:
@@ -448,8 +316,7 @@ class Lab:
             if out.returncode != 0:
                 raise LabError("docker compose down failed", out.stderr)
         if forget_secrets:
-            for path in (self.config.env_file, self.config.secrets_file,
-                         self.config.lb_dir / balancer.CONFIG_NAME):
+            for path in self.config.per_lab_files:
                 path.unlink(missing_ok=True)
         self._started_here = False
         return had

@@ -25,8 +25,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lab.driver import Lab, LabError, run
-from lab.waiting import wait_for
+from lab.engine.lab import Lab
+from lab.engine.process import run
+from lab.engine.waiting import wait_for
+from lab.model.errors import LabError
 
 TAG = "foolab-fault"  # comment on every firewall rule a fault adds
 KINDS = ("cut", "drop", "partition", "loss", "delay", "kill", "stop", "pause", "slow")

@@ -1,6 +1,7 @@
-"""The seven machines of foo.com as plain data: names, roles, addresses.
+"""The seven machines of foo.com as plain data: names, roles, addresses,
+and the names of the containers, images and volumes that play them.
 
-Nothing here talks to Docker; the driver and the checks read this model.
+Nothing here talks to Docker; the driver and the probes read this model.
 The defaults are the article's addresses on 10.1.1.0/24. A lab on another
 /24 keeps every host's last octet (ns1 is always .2, db1 always .21, ...).
 An optional eighth machine, the balancer lb at .10 (F22), joins them only
@@ -13,12 +14,23 @@ import ipaddress
 from dataclasses import dataclass
 from enum import Enum
 
+from lab.model import article
+from lab.model.errors import TopologyError
+
+__all__ = ["DEFAULT_SUBNET", "Host", "Role", "Topology", "TopologyError", "image", "topology"]
+
 
 class Role(Enum):
     DNS = "dns"
     WEB = "web"
     DB = "db"
     LB = "lb"  # the optional balancer beside the article's seven (F22)
+
+
+def image(role: Role | str) -> str:
+    """The lab's image for a role (images/<role>/), e.g. foolab/db:latest."""
+    name = role.value if isinstance(role, Role) else role
+    return f"foolab/{name}:latest"
 
 
 @dataclass(frozen=True)
@@ -31,8 +43,12 @@ class Host:
     duty: str  # what the article makes it do, in a few words
     container: str  # the container that plays it: foolab-ns1, ...
 
+    @property
+    def image(self) -> str:
+        return image(self.role)
 
-# name, role, last octet, duty: the article's table (DESIGN.md, F1).
+
+# name, role, last octet, duty: the article's table (F1).
 _ARTICLE_HOSTS: tuple[tuple[str, Role, int, str], ...] = (
     ("ns1", Role.DNS, 2, "primary DNS for foo.com"),
     ("ns2", Role.DNS, 3, "backup DNS, secondary of ns1"),
@@ -42,17 +58,15 @@ _ARTICLE_HOSTS: tuple[tuple[str, Role, int, str], ...] = (
     ("db1", Role.DB, 21, "MySQL master"),
     ("db2", Role.DB, 22, "replica of db1"),
 )
+PRIMARY_DNS = "ns1"
 
 DEFAULT_SUBNET = "10.1.1.0/24"
 
 # The optional eighth machine (F22): HAProxy in front of web1-3, at .10. It
 # is not the article's, so it is in a lab's hosts only when asked for.
+LB = "lb"
 LB_OCTET = 10
 LB_DUTY = "HAProxy in front of web1-3"
-
-
-class TopologyError(ValueError):
-    """A subnet or host name the lab cannot use."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,7 @@ class Topology:
 
     subnet: str
     hosts: tuple[Host, ...]
+    project: str = "foolab"
 
     @property
     def network(self) -> ipaddress.IPv4Network:
@@ -85,18 +100,41 @@ class Topology:
     def names(self) -> tuple[str, ...]:
         return tuple(h.name for h in self.hosts)
 
+    @property
+    def webs(self) -> tuple[str, ...]:
+        return tuple(h.name for h in self.by_role(Role.WEB))
+
     def address(self, name: str) -> str:
         return self.host(name).address
+
+    @property
+    def primary_dns(self) -> str:
+        return PRIMARY_DNS
+
+    @property
+    def secondary_dns(self) -> tuple[str, ...]:
+        return tuple(h.name for h in self.by_role(Role.DNS) if h.name != PRIMARY_DNS)
 
     def read_server(self, web: str) -> str:
         """F10: web1 reads from db1, the other web servers from db2."""
         self.host(web)
-        return "db1" if web == "web1" else "db2"
+        return article.READS_FROM[web]
 
+    @property
+    def lb_address(self) -> str:
+        """Where the balancer sits (or would sit) on the lab's subnet: .10."""
+        return str(self.network.network_address + LB_OCTET)
 
-def balancer_address(subnet: str = DEFAULT_SUBNET) -> str:
-    """Where the balancer sits (or would sit) on the lab's subnet: .10."""
-    return str(ipaddress.IPv4Network(subnet).network_address + LB_OCTET)
+    def data_volume(self, host: str) -> str:
+        """The Compose volume that holds a database host's data directory."""
+        if self.host(host).role is not Role.DB:
+            raise TopologyError(f"{host} has no data volume")
+        return f"{self.project}_{host}-data"
+
+    @property
+    def bridge(self) -> str:
+        """The Linux bridge of the lab network, e.g. foolab0."""
+        return f"{self.project}0"
 
 
 def topology(subnet: str = DEFAULT_SUBNET, project: str = "foolab",
@@ -119,5 +157,5 @@ def topology(subnet: str = DEFAULT_SUBNET, project: str = "foolab",
         for name, role, octet, duty in _ARTICLE_HOSTS
     )
     if balancer:
-        hosts += (Host("lb", Role.LB, str(base + LB_OCTET), LB_DUTY, f"{project}-lb"),)
-    return Topology(subnet=str(net), hosts=hosts)
+        hosts += (Host(LB, Role.LB, str(base + LB_OCTET), LB_DUTY, f"{project}-{LB}"),)
+    return Topology(subnet=str(net), hosts=hosts, project=project)

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.balancer import POLICIES
+from lab.admin.balancer import POLICIES
 
 MODES = ("none", "ttl", "sticky")
 MODE_MEANING = {

@@ -24,11 +24,12 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from lab.topology import Role, Topology, balancer_address
+from lab.model.config import LB_CONFIG_NAME
+from lab.model.topology import Role, Topology
 
 POLICIES = ("roundrobin", "leastconn", "sticky")
 DEFAULT_POLICY = "roundrobin"
-CONFIG_NAME = "haproxy.cfg"
+CONFIG_NAME = LB_CONFIG_NAME
 CONFIG_IN_LB = "/etc/haproxy/foolab"  # where lb sees the folder (compose/balancer.yml)
 COOKIE = "SERVERID"
 STATS_PORT = 8404
@@ -116,7 +117,7 @@ def haproxy_config(topo: Topology, policy: str = DEFAULT_POLICY) -> str:
         "# on this machine), read-only, with a password made per lab:",
         "# `foolab status --secrets` shows LB_STATS_PASSWORD.",
         "frontend stats",
-        f"    bind {balancer_address(topo.subnet)}:{STATS_PORT}",
+        f"    bind {topo.lb_address}:{STATS_PORT}",
         "    http-request set-log-level silent   # no log line per page view",
         "    stats enable",
         f"    stats uri {STATS_PATH}",
@@ -172,7 +173,7 @@ def www_mode(records: Sequence[str], topo: Topology) -> str:
     webs = {w.address for w in topo.by_role(Role.WEB)}
     if set(records) == webs and len(records) == len(webs):
         return "web"
-    if list(records) == [balancer_address(topo.subnet)]:
+    if list(records) == [topo.lb_address]:
         return "lb"
     return ",".join(records) or "none"
 

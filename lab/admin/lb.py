@@ -10,19 +10,31 @@ which ns2 copies when ns1's NOTIFY arrives (lab.zone).
 
 from __future__ import annotations
 
+import base64
+import http.client
 import time
 from dataclasses import dataclass
 
-from lab import balancer, checks, secrets, zone
-from lab.config import REPO
-from lab.driver import Lab, LabError
-from lab.topology import Role, balancer_address
-from lab.waiting import wait_for
+from lab.admin import balancer, zone
+from lab.engine.lab import Lab
+from lab.engine.network import require_lab_route
+from lab.engine.waiting import wait_for
+from lab.model import secrets
+from lab.model.config import REPO
+from lab.model.errors import LabError
+from lab.model.topology import Role
+from lab.probes import named
 
 HOST = "lb"
 IMAGE = "foolab/lb:latest"
 IMAGE_FOLDER = REPO / "images" / "lb"
 MODES = ("web", "lb")  # what www.foo.com can point at
+
+
+def prepare(lab: Lab) -> None:
+    """Before `up`: lb's haproxy.cfg, from the topology, if the lab has lb."""
+    if lab.config.balancer:
+        balancer.write_config(lab.config.lb_dir, lab.topology)
 
 
 def running(lab: Lab) -> bool:
@@ -124,8 +136,8 @@ def set_policy(lab: Lab, new: str, timeout: float = 20) -> PolicyChange:
 def servers(lab: Lab) -> dict[str, str]:
     """Each web server and its state as lb's health checks see it (UP, DOWN,
     "UP 1/2": failing once, not out yet; "DOWN 1/2": recovering)."""
-    address = balancer_address(lab.topology.subnet)
-    rows = checks.balancer_stats(address, lab.secrets().get("LB_STATS_PASSWORD", ""))
+    address = lab.topology.lb_address
+    rows = balancer_stats(address, lab.secrets().get("LB_STATS_PASSWORD", ""))
     return balancer.server_states(rows)
 
 
@@ -134,7 +146,7 @@ def servers(lab: Lab) -> dict[str, str]:
 
 def www_mode(lab: Lab) -> str:
     """What ns1 answers for www.foo.com: "web", "lb", or the addresses."""
-    records = checks.ask(lab.topology.address(zone.PRIMARY)).records
+    records = named.ask(lab.topology.address(zone.PRIMARY)).records
     return balancer.www_mode(records, lab.topology)
 
 
@@ -153,7 +165,7 @@ def point_www(lab: Lab, to: str, timeout: float = 20) -> zone.ZoneChange | None:
         require(lab)
     if www_mode(lab) == to:
         return None
-    lb_address = balancer_address(lab.topology.subnet)
+    lb_address = lab.topology.lb_address
     saved = lab.config.lb_dir / "zone-before-lb"
     live = zone.zone_text(lab)
     if to == "web" and saved.exists():
@@ -176,3 +188,27 @@ def point_www(lab: Lab, to: str, timeout: float = 20) -> zone.ZoneChange | None:
 def _wait_serial(lab: Lab, host: str, serial: int, timeout: float) -> None:
     wait_for(f"{host} serving serial {serial}", lambda: zone.served_serial(lab, host) == serial,
              timeout=timeout, every=0.2)
+
+
+# --- statistics ------------------------------------------------------------------------
+
+
+def balancer_stats(address: str, password: str | None, *, timeout: float = 3.0
+                   ) -> list[dict[str, str]]:
+    """HAProxy's statistics of lb as CSV rows, read from its stats page with
+    the lab's password (None: without one, to see it refused)."""
+    require_lab_route(address)
+    conn = http.client.HTTPConnection(address, balancer.STATS_PORT, timeout=timeout)
+    try:
+        headers = {}
+        if password is not None:
+            token = base64.b64encode(f"{balancer.STATS_USER}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        conn.request("GET", f"{balancer.STATS_PATH};csv", headers=headers)
+        resp = conn.getresponse()
+        body = resp.read().decode(errors="replace")
+        if resp.status != 200:
+            raise LabError(f"lb's statistics page answered {resp.status} {resp.reason}")
+        return balancer.parse_stats_csv(body)
+    finally:
+        conn.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab.topology import Role, Topology
+from lab.model.topology import Role, Topology
 
 # Where each machine sits: column, row (row 0 at the top).
 _PLACES = {

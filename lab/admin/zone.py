@@ -18,9 +18,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lab.driver import Lab, LabError
-from lab.topology import Role
-from lab.waiting import wait_for
+from lab.engine.lab import Lab
+from lab.engine.waiting import wait_for
+from lab.model.errors import LabError
+from lab.model.topology import Role
 
 PRIMARY = "ns1"
 ZONE_NAME = "foo.com"

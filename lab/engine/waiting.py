@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from lab.driver import LabError
+from lab.model.errors import LabError
 
 T = TypeVar("T")
 

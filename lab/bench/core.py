@@ -16,49 +16,20 @@ import statistics
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab import checks, faults, runbooks
-from lab.driver import Lab, LabError, run
-from lab.faults import Fault
-from lab.waiting import wait_for
-from lab.workload import DIRECT, LedgerWriter
-
-Progress = Callable[[str], None]
-
-
-@dataclass
-class Figure:
-    """One measured quantity over one or more runs."""
-
-    name: str
-    unit: str
-    runs: list[float] = field(default_factory=list)
-    note: str = ""
-
-    @property
-    def median(self) -> float | None:
-        return statistics.median(self.runs) if self.runs else None
-
-    def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.update(median=self.median, min=min(self.runs, default=None),
-                 max=max(self.runs, default=None))
-        return d
-
-
-def percentile(values: list[float], p: float) -> float:
-    """The p-th percentile (0-100) by linear interpolation."""
-    if not values:
-        raise ValueError("no values")
-    s = sorted(values)
-    k = (len(s) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
+from lab.drills import faults, runbooks
+from lab.drills.faults import Fault
+from lab.drills.workload import DIRECT, LedgerWriter
+from lab.engine.lab import Lab
+from lab.engine.process import run
+from lab.engine.waiting import wait_for
+from lab.load import balancestudy
+from lab.load.generator import LoadGen
+from lab.model.errors import LabError
+from lab.model.figures import Figure, Progress, percentile
+from lab.probes import mysql
 
 # --- lab lifecycle -----------------------------------------------------------------------
 
@@ -122,7 +93,7 @@ def replication_lag(lab: Lab, rate: float, seconds: float) -> list[float]:
     done = threading.Event()
 
     def reader() -> None:
-        conn = checks.connect(lab.address_of("db2"), "admin", pw, "foo")
+        conn = mysql.connect(lab.address_of("db2"), "admin", pw, "foo")
         try:
             with conn.cursor() as cur:
                 last = 0
@@ -141,7 +112,7 @@ def replication_lag(lab: Lab, rate: float, seconds: float) -> list[float]:
     stop_at = float("inf")
     t = threading.Thread(target=reader, daemon=True)
     t.start()
-    conn = checks.connect(lab.address_of("db1"), "admin", pw, "foo")
+    conn = mysql.connect(lab.address_of("db1"), "admin", pw, "foo")
     try:
         with conn.cursor() as cur:
             t0 = time.monotonic()
@@ -170,8 +141,8 @@ def catch_up_after_cut(lab: Lab, cut_seconds: float = 30) -> float:
         with faults.injected(lab, Fault("cut", "db2"), wait_healthy=0):
             time.sleep(cut_seconds)  # the outage itself is the measured condition
         healed = time.monotonic()
-        target = checks.query(lab.address_of("db1"), pw, "SELECT @@gtid_binlog_pos AS p")[0]["p"]
-        wait_for("db2 caught up", lambda: checks.query(
+        target = mysql.query(lab.address_of("db1"), pw, "SELECT @@gtid_binlog_pos AS p")[0]["p"]
+        wait_for("db2 caught up", lambda: mysql.query(
             lab.address_of("db2"), pw, f"SELECT MASTER_GTID_WAIT('{target}', 1) AS w"
         )[0]["w"] == 0, timeout=120, every=0.1)
         return time.monotonic() - healed
@@ -283,12 +254,8 @@ def write_results(results: dict[str, Any], folder: Path, doc: Path) -> None:
     doc.write_text(render_markdown(results))
 
 
-def run_bench(lab: Lab, quick: bool, progress: Progress,
-              extra: Callable[[Lab, bool, Progress], list[Figure]] | None = None,
-              ) -> dict[str, Any]:
-    """Measure everything; return the results document (see write_results).
-
-    `extra` adds figures measured elsewhere (the load generator's)."""
+def run_bench(lab: Lab, quick: bool, progress: Progress) -> dict[str, Any]:
+    """Measure everything; return the results document (see write_results)."""
     reps = 1 if quick else 3
     figures: list[Figure] = []
     per_host: dict[str, Figure] = {}
@@ -337,8 +304,8 @@ def run_bench(lab: Lab, quick: bool, progress: Progress,
             lost.note = f"of about {n_acked} acknowledged at 50 writes/s"
         figures += [took, lost]
 
-    if extra is not None:
-        figures += extra(lab, quick, progress)
+    figures += load_figures(lab, quick, progress)
+    figures += balancestudy.bench_figures(lab, quick, progress)  # F22: lb against DNS
 
     return {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -352,8 +319,6 @@ def run_bench(lab: Lab, quick: bool, progress: Progress,
 def load_figures(lab: Lab, quick: bool, progress: Progress) -> list[Figure]:
     """The load generator's ceiling against wrk on web1, and what web1-3
     answer together (wrk on each at once), from the loadgen container."""
-    from lab.loadgen import LoadGen
-
     gen = LoadGen(lab, progress=progress)
     gen.build()
     out = Path("reports") / time.strftime("bench-load-%Y%m%d-%H%M%S")

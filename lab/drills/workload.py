@@ -17,8 +17,8 @@ from types import TracebackType
 
 import pymysql
 
-from lab import checks
-from lab.driver import Lab
+from lab.engine.lab import Lab
+from lab.probes import mysql, pages
 
 DIRECT = "direct"  # a write sent straight to the master, not through a web server
 
@@ -87,7 +87,7 @@ class LedgerWriter:
 
     def stored(self, address: str, admin_password: str) -> list[int]:
         """Sequence numbers of this writer's rows found at `address`."""
-        rows = checks.query(address, admin_password,
+        rows = mysql.query(address, admin_password,
                             f"SELECT seq FROM foo.ledger WHERE writer = '{self.writer}'")
         return [int(r["seq"]) for r in rows]
 
@@ -111,7 +111,7 @@ class LedgerWriter:
         try:
             if via == DIRECT:
                 return self._write_direct(seq)
-            r = checks.fetch(self.lab.address_of(via),
+            r = pages.fetch(self.lab.address_of(via),
                              f"/db.php?write=1&seq={seq}&writer={self.writer}", timeout=3)
             return (r.status == 200, "" if r.status == 200 else f"HTTP {r.status}")
         except Exception as exc:  # noqa: BLE001 - every failure is a recorded fact
@@ -119,7 +119,7 @@ class LedgerWriter:
 
     def _write_direct(self, seq: int) -> tuple[bool, str]:
         address = self.master() if self.master else self.lab.address_of("db1")
-        conn = checks.connect(address, "app", self._password, "foo", timeout=2)
+        conn = mysql.connect(address, "app", self._password, "foo", timeout=2)
         try:
             with conn.cursor() as cur:
                 cur.execute("INSERT INTO ledger (seq, writer, served_by) VALUES (%s, %s, %s)",

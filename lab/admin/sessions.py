@@ -20,9 +20,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from lab.driver import Lab, quote
-from lab.topology import Role
-from lab.waiting import wait_for
+from lab.engine.lab import Lab
+from lab.engine.process import quote
+from lab.engine.waiting import wait_for
+from lab.model.topology import Role
 
 SHARED_DIR = "/srv/php-sessions"
 LOCAL_DIR = "/var/lib/php/sessions"

@@ -8,9 +8,11 @@ from typing import Any
 
 import pymysql
 
-from lab import balancer, checks
-from lab.driver import Lab, LabError
-from lab.topology import Host, Role
+from lab.admin import balancer, lb
+from lab.engine.lab import Lab
+from lab.model.errors import LabError
+from lab.model.topology import Host, Role
+from lab.probes import mysql, named, pages
 
 
 @dataclass
@@ -30,27 +32,27 @@ class HostStatus:
 def _facts(lab: Lab, host: Host, address: str) -> dict[str, Any]:
     password = lab.secrets().get("DB_ADMIN_PASSWORD", "")
     if host.role is Role.DNS:
-        s = checks.soa(address)
-        www = balancer.www_mode(checks.ask(address).records, lab.topology)
+        s = named.soa(address)
+        www = balancer.www_mode(named.ask(address).records, lab.topology)
         return {"zone": "foo.com", "serial": s.serial if s else None, "www": www}
     if host.role is Role.LB:
-        rows = checks.balancer_stats(address, lab.secrets().get("LB_STATS_PASSWORD", ""))
+        rows = lb.balancer_stats(address, lab.secrets().get("LB_STATS_PASSWORD", ""))
         servers = balancer.server_states(rows)
         return {"policy": balancer.read_policy(lab.config.lb_dir),
                 **{name: state.replace(" ", "") for name, state in servers.items()}}
     if host.role is Role.DB:
         facts: dict[str, Any] = {}
-        ms = checks.master_status(address, password)
+        ms = mysql.master_status(address, password)
         if ms:
             facts["binlog"] = f"{ms.file}:{ms.position}"
-        rs = checks.replica_status(address, password)
+        rs = mysql.replica_status(address, password)
         if rs:
             facts.update(
                 replicates_from=rs.master_host, io=rs.io_running, sql=rs.sql_running,
                 lag_s=rs.seconds_behind,
             )
         return facts
-    page = checks.fetch(address, "/db.php", timeout=3).json()
+    page = pages.fetch(address, "/db.php", timeout=3).json()
     reads = page.get("read_host", "?")
     names = {lab.address_of(h.name): h.name for h in lab.topology.by_role(Role.DB)}
     writes = page.get("write_host", "?")

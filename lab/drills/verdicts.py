@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from lab.checks import TableState
+from lab.probes.mysql import TableState
 
 
 @dataclass(frozen=True)

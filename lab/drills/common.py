@@ -1,0 +1,168 @@
+"""The checks and steps the article's procedures share: replication
+running, two databases equal, a host healthy or stopped, a web server
+pointed at a database, writes through every web server, dumps."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from lab.drills.steps import Check, Step
+from lab.engine.lab import Lab
+from lab.engine.waiting import wait_for
+from lab.model import article
+from lab.model.errors import LabError
+from lab.probes import mysql, pages
+
+
+def password(lab: Lab, name: str) -> str:
+    value = lab.secrets().get(name)
+    if not value:
+        raise LabError(f"{name} unknown", hint="is the lab up? (.lab/secrets.env)")
+    return value
+
+
+def admin_password(lab: Lab) -> str:
+    return password(lab, "DB_ADMIN_PASSWORD")
+
+
+def replica_running(replica: str, master: str | None = None, timeout: float = 60) -> Check:
+    """Both replication threads Yes (F15), and caught up with the master."""
+
+    def check(lab: Lab) -> str:
+        address = lab.address_of(replica)
+
+        def running() -> mysql.ReplicaStatus | None:
+            rs = mysql.replica_status(address, admin_password(lab))
+            return rs if rs and rs.running and rs.seconds_behind == 0 else None
+
+        rs = wait_for(f"replication on {replica}", running, timeout=timeout, every=0.25)
+        seen = (f"Slave_IO_Running: {rs.io_running}, Slave_SQL_Running: {rs.sql_running}, "
+                f"Seconds_Behind_Master: {rs.seconds_behind}, from {rs.master_host}")
+        if master is not None:
+            seen += "; " + consistent(master, replica)(lab)
+        return seen
+
+    return check
+
+
+def consistent(master: str, replica: str, timeout: float = 30) -> Check:
+    """Row counts and checksums of every table equal on both (after the
+    replica has applied what it received)."""
+
+    def check(lab: Lab) -> str:
+        from lab.drills.verdicts import consistency
+
+        def same() -> str | None:
+            v = consistency(
+                master, mysql.table_states(lab.address_of(master), admin_password(lab)),
+                replica, mysql.table_states(lab.address_of(replica), admin_password(lab)))
+            return ", ".join(f"{t} {a.rows} rows" for t, (a, _) in v.tables.items()
+                             if a) if v.equal else None
+
+        v = wait_for(f"{replica} consistent with {master}", same, timeout=timeout, every=0.5)
+        return f"{master} and {replica} equal: {v}"
+
+    return check
+
+
+def healthy(host: str, timeout: float = 60) -> Check:
+    def check(lab: Lab) -> str:
+        wait_for(f"{host} healthy", lambda: lab.states()[host].is_healthy, timeout, 0.25)
+        return f"{host} healthy at {lab.address_of(host)}"
+
+    return check
+
+
+def stopped(*hosts: str) -> Check:
+    def check(lab: Lab) -> str:
+        states = lab.states()
+        running = [h for h in hosts if states[h].status == "running"]
+        if running:
+            raise LabError(f"still running: {', '.join(running)}")
+        return ", ".join(f"{h} {states[h].status}" for h in hosts)
+
+    return check
+
+
+def _apache_set(settings: dict[str, str]) -> tuple[str, ...]:
+    """Edit a web server's per-server Apache settings as an administrator
+    would (sed on conf-enabled/foolab-host.conf), then reload gracefully."""
+    edits = " ".join(f"-e 's|^SetEnv {k} .*|SetEnv {k} \"{v}\"|'" for k, v in settings.items())
+    return ("bash", "-c",
+            f"sed -i {edits} /etc/apache2/conf-enabled/foolab-host.conf && apachectl -k graceful")
+
+
+Where = tuple[str, str]  # a database host's name and the address to use for it
+
+
+def web_uses(web: str, write: Where, read: Where) -> Check:
+    """/db.php on `web` reports the given write and read addresses."""
+
+    def check(lab: Lab) -> str:
+        want = (write[1], read[1])
+
+        def page() -> dict[str, str] | None:
+            p = pages.fetch(lab.address_of(web), "/db.php", timeout=3).json()
+            return p if (p.get("write_host"), p.get("read_host")) == want else None
+
+        wait_for(f"{web} writing to {write[0]}, reading {read[0]}", page, timeout=15)
+        return f"{web} writes to {write[0]} ({want[0]}), reads {read[0]} ({want[1]})"
+
+    return check
+
+
+def point_web(web: str, write: Where, read: Where) -> Step:
+    """Point a web server's writes and reads at database hosts."""
+    return Step(
+        f"{web}: write to {write[0]}, read from {read[0]}", web,
+        _apache_set({"DB_WRITE_HOST": write[1], "DB_READ_HOST": read[1]}),
+        web_uses(web, write, read),
+        modern="the settings live in /etc/apache2/conf-enabled/foolab-host.conf, "
+               "outside the content that web1 pushes",
+    )
+
+
+def writes_through_web(timeout: float = 20) -> Check:
+    """A numbered write through each web server is acknowledged."""
+
+    def check(lab: Lab) -> str:
+        seen = []
+        for web in ("web1", "web2", "web3"):
+            def write(w: str = web) -> dict[str, object] | None:
+                r = pages.fetch(lab.address_of(w), "/db.php?write=1&writer=runbook", timeout=3)
+                return r.json() if r.status == 200 else None
+            page = wait_for(f"a write through {web}", write, timeout=timeout, every=0.5)
+            seen.append(f"{web} wrote id {page['id']}")
+        return ", ".join(seen)
+
+    return check
+
+
+def change_master(lab: Lab, master_address: str) -> str:
+    """F13: CHANGE MASTER TO the given address, with the lab's copy password."""
+    return article.change_master(master_address, password(lab, "COPY_PASSWORD"))
+
+
+def dump_path(lab: Lab, label: str) -> Path:
+    folder = lab.config.state_dir.resolve() / "dumps"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}.sql"
+
+
+DUMP = ("mariadb-dump", "--single-transaction", "--master-data=1", "--gtid",
+        "--add-drop-database", "--databases", article.APP_DATABASE)
+LOAD_SILENTLY = ("mariadb", "--init-command=SET sql_log_bin=0")  # the reload is not replicated
+
+
+def dump_has_position(dump: Path) -> Check:
+    def check(lab: Lab) -> str:
+        if not dump.exists():
+            raise LabError(f"no dump at {dump}")
+        text = dump.read_text()
+        pos = [line for line in text.splitlines() if "gtid_slave_pos" in line and "SET" in line]
+        if not pos or "CREATE TABLE `ledger`" not in text:
+            raise LabError(f"{dump.name} lacks the replication position or the tables")
+        return f"{dump.name}: {len(text) // 1024} KiB, {pos[0].strip()}"
+
+    return check

@@ -1,0 +1,142 @@
+"""The article's procedures for a working or broken replica: the checks of
+F15/F16, the rebuild from a dump (F18), semi-synchronous replication."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from lab.drills.common import (
+    DUMP,
+    LOAD_SILENTLY,
+    admin_password,
+    dump_has_position,
+    dump_path,
+    healthy,
+    replica_running,
+    stopped,
+)
+from lab.drills.steps import ENGINE, Runbook, Step, docker, sql
+from lab.engine.lab import Lab
+from lab.engine.process import quote
+from lab.engine.waiting import wait_for
+from lab.model.errors import LabError
+from lab.probes import mysql
+
+
+def check_replication(lab: Lab, master: str = "db1", replica: str = "db2") -> Runbook:
+    """F15/F16: SHOW MASTER STATUS, SHOW SLAVE STATUS, and the real test, a
+    write on the master seen on the replica."""
+    note = uuid.uuid4().hex
+
+    def master_status(lab: Lab) -> str:
+        ms = mysql.master_status(lab.address_of(master), admin_password(lab))
+        if ms is None:
+            raise LabError(f"{master} writes no binary log")
+        return f"File: {ms.file}, Position: {ms.position}"
+
+    def seen_on_replica(lab: Lab) -> str:
+        t0 = time.monotonic()
+        wait_for(f"the row on {replica}", lambda: mysql.query(
+            lab.address_of(replica), admin_password(lab),
+            f"SELECT id FROM foo.ledger WHERE note = '{note}'"), timeout=10, every=0.002)
+        return f"on {replica} after {1000 * (time.monotonic() - t0):.1f} ms (or less)"
+
+    return Runbook("check-replication", "Is replication working? (the article's checks)", (
+        Step("show master status", master, sql(r"SHOW MASTER STATUS\G"), master_status),
+        Step("show slave status", replica, sql(r"SHOW SLAVE STATUS\G"),
+             replica_running(replica),
+             article="Slave_IO_Running: Yes / Slave_MySQL_Running: Yes",
+             modern="the field is called Slave_SQL_Running"),
+        Step("write a row on the master", master,
+             sql(f"INSERT INTO foo.ledger (writer, note) VALUES ('runbook', '{note}')")),
+        Step("see it on the replica", replica,
+             sql(f"SELECT id, created_at FROM foo.ledger WHERE note = '{note}'"),
+             seen_on_replica),
+    ))
+
+
+def rebuild_replica(lab: Lab, master: str = "db1", replica: str = "db2",
+                    online: bool = False) -> Runbook:
+    """F18: after a serious replica error, reload the replica from a dump
+    of the master. Offline, as the article does it (both stopped), or online
+    (a consistent dump while the master keeps serving)."""
+    dump = dump_path(lab, f"{master}-for-{replica}")
+    ids = {h: h.removeprefix("db") for h in (master, replica)}
+    steps: tuple[Step, ...]
+    if online:
+        steps = (
+            Step("stop replication on the replica", replica, sql("STOP SLAVE; RESET SLAVE"),
+                 modern="RESET SLAVE keeps MASTER_HOST/USER/PASSWORD, forgets the position"),
+            Step("dump the master database while it runs", master, DUMP, stdout_to=dump,
+                 check=dump_has_position(dump),
+                 article="the article stops mysql on the master first",
+                 modern="--single-transaction gives a consistent snapshot of InnoDB tables "
+                        "without stopping the master; --master-data --gtid records the "
+                        "position the replica must start from"),
+            Step("reload the database on the replica", replica, LOAD_SILENTLY, stdin_from=dump),
+            Step("start the replica", replica, sql("START SLAVE"),
+                 replica_running(replica, master)),
+        )
+    else:
+        def workdir(host: str) -> tuple[str, ...]:
+            """A one-off container on a stopped host's data volume."""
+            return ("docker", "run", "--rm", "--network", "none",
+                    "-v", f"{lab.topology.data_volume(host)}:/var/lib/mysql",
+                    "-v", f"{dump.parent}:/dump",
+                    "--entrypoint", "db-offline", "foolab/db:latest", host, ids[host])
+
+        inside = f"/dump/{dump.name}"
+        steps = (
+            Step("stop mysql on the replica", ENGINE, docker("stop", "-t", "10",
+                 lab.topology.host(replica).container), stopped(replica)),
+            Step("stop mysql on the master", ENGINE, docker("stop", "-t", "10",
+                 lab.topology.host(master).container), stopped(master, replica),
+                 modern="in the lab, stopping mysql stops the whole host (its container); "
+                        "the web servers' writes fail until the master is started again"),
+            Step("dump the master database", ENGINE,
+                 (*workdir(master), f"{quote(DUMP)} > {inside}"),
+                 dump_has_position(dump),
+                 modern="a private mysqld on the stopped master's data files, with no "
+                        "network (images/db/db-offline), makes the dump"),
+            Step("reload the database on the replica", ENGINE,
+                 (*workdir(replica),
+                  f"mariadb -e 'STOP SLAVE; RESET SLAVE' && {quote(LOAD_SILENTLY)} < {inside}")),
+            Step("start mysql on the master", ENGINE, docker(
+                 "start", lab.topology.host(master).container), healthy(master)),
+            Step("start mysql on the replica", ENGINE, docker(
+                 "start", lab.topology.host(replica).container),
+                 replica_running(replica, master)),
+        )
+    return Runbook("rebuild-replica" + ("-online" if online else ""),
+                   "Reload the replica from a dump of the master (the article's recovery)",
+                   steps)
+
+
+def semi_sync(lab: Lab, on: bool = True, master: str = "db1", replica: str = "db2") -> Runbook:
+    """Turn MariaDB's semi-synchronous replication on (or off): the master
+    acknowledges a commit only once the replica has received it, so a
+    promoted replica has every acknowledged write."""
+    flag = "ON" if on else "OFF"
+
+    def clients(lab: Lab) -> str:
+        want = "1" if on else "0"
+
+        def seen() -> str | None:
+            rows = mysql.query(lab.address_of(master), admin_password(lab),
+                                "SHOW STATUS LIKE 'Rpl_semi_sync_master_clients'")
+            return rows[0]["Value"] if rows and rows[0]["Value"] == want else None
+
+        wait_for(f"semi-sync clients = {want} on {master}", seen, timeout=20)
+        return f"Rpl_semi_sync_master_clients = {want}"
+
+    return Runbook("semi-sync" if on else "semi-sync-off",
+                   f"semi-synchronous replication {flag}", (
+        Step(f"semi-sync on the master {flag}", master, sql(
+            f"SET GLOBAL rpl_semi_sync_master_enabled = {flag}; "
+            "SET GLOBAL rpl_semi_sync_master_timeout = 10000"),
+            modern="built into MariaDB since 10.3; not in the 2006 article"),
+        Step(f"semi-sync on the replica {flag}", replica, sql(
+            f"SET GLOBAL rpl_semi_sync_slave_enabled = {flag}; "
+            "STOP SLAVE IO_THREAD; START SLAVE IO_THREAD"), clients),
+    ))

@@ -1,0 +1,58 @@
+"""Local commands: the one place that quotes a command line, runs it with a
+timeout, and finds the engine and Compose."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+from collections.abc import Sequence
+
+from lab.model.errors import LabError
+
+
+def quote(argv: Sequence[str]) -> str:
+    """The one place that quotes a command line sent into a container."""
+    return shlex.join(argv)
+
+
+def run(
+    argv: Sequence[str], *, timeout: float | None = 120, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a local command, capturing text output; never raises on exit code."""
+    try:
+        return subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=timeout, input=input
+        )
+    except FileNotFoundError:
+        raise LabError(f"{argv[0]} is not installed", hint="run `make lab-up` as root") from None
+    except subprocess.TimeoutExpired:
+        raise LabError(f"`{quote(argv)}` did not finish within {timeout} s") from None
+
+
+def require_engine() -> None:
+    """Docker CLI present and daemon answering, or a one-line LabError."""
+    if shutil.which("docker") is None:
+        raise LabError(
+            "Docker is missing",
+            hint="run `make lab-up` as root (it installs Debian's docker.io), or install Docker",
+        )
+    info = run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=20)
+    if info.returncode != 0 or not info.stdout.strip():
+        raise LabError(
+            "the Docker daemon is not reachable",
+            info.stderr.strip() or info.stdout.strip(),
+            "start it (as root `make lab-up` does: scripts/install-engine.sh)",
+        )
+
+
+def compose_command() -> list[str]:
+    """Compose v2 (`docker compose`) if present, else v1 (`docker-compose`)."""
+    if run(["docker", "compose", "version"], timeout=20).returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    raise LabError(
+        "Docker Compose is missing",
+        hint="run `make lab-up` as root (scripts/install-engine.sh installs it)",
+    )

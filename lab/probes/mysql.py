@@ -1,0 +1,117 @@
+"""MySQL facts through PyMySQL: status of master and replica, rows and
+checksums; from this machine after the route check, or inside a host."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pymysql
+import pymysql.cursors
+
+from lab.engine.network import require_lab_route
+
+
+def connect(address: str, user: str, password: str, database: str | None = None,
+            timeout: float = 3.0) -> pymysql.connections.Connection[Any]:
+    require_lab_route(address)
+    return pymysql.connect(
+        host=address, user=user, password=password, database=database,
+        connect_timeout=timeout, read_timeout=10, write_timeout=10,
+        cursorclass=pymysql.cursors.DictCursor, autocommit=True,
+    )
+
+
+def query(address: str, password: str, sql: str, user: str = "admin") -> list[dict[str, Any]]:
+    """Rows of one statement, run as the lab's admin account."""
+    conn = connect(address, user, password)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+@dataclass(frozen=True)
+class MasterStatus:
+    file: str
+    position: int
+
+
+def master_status(address: str, password: str) -> MasterStatus | None:
+    """SHOW MASTER STATUS (F15): the binary log being written, or None."""
+    rows = query(address, password, "SHOW MASTER STATUS")
+    return MasterStatus(rows[0]["File"], int(rows[0]["Position"])) if rows else None
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    """The fields of SHOW SLAVE STATUS the article points at (F15)."""
+
+    master_host: str
+    master_user: str
+    connect_retry: int
+    master_log_file: str
+    io_running: str  # Yes, No, Connecting
+    sql_running: str
+    seconds_behind: int | None
+    last_io_error: str
+    last_sql_error: str
+    using_gtid: str
+
+    @property
+    def running(self) -> bool:
+        return self.io_running == "Yes" and self.sql_running == "Yes"
+
+
+def replica_status(address: str, password: str) -> ReplicaStatus | None:
+    rows = query(address, password, "SHOW SLAVE STATUS")
+    if not rows:
+        return None
+    r = rows[0]
+    behind = r.get("Seconds_Behind_Master")
+    return ReplicaStatus(
+        master_host=r["Master_Host"], master_user=r["Master_User"],
+        connect_retry=int(r["Connect_Retry"]), master_log_file=r["Master_Log_File"],
+        io_running=r["Slave_IO_Running"], sql_running=r["Slave_SQL_Running"],
+        seconds_behind=None if behind is None else int(behind),
+        last_io_error=r["Last_IO_Error"], last_sql_error=r["Last_SQL_Error"],
+        using_gtid=str(r.get("Using_Gtid", "")),
+    )
+
+
+@dataclass(frozen=True)
+class TableState:
+    rows: int
+    checksum: int
+
+
+def table_states(address: str, password: str, database: str = "foo") -> dict[str, TableState]:
+    """Row count and CHECKSUM TABLE of every table of `database`."""
+    conn = connect(address, "admin", password, database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW TABLES")
+            tables = [next(iter(r.values())) for r in cur.fetchall()]
+            result = {}
+            for t in tables:
+                cur.execute(f"SELECT COUNT(*) AS n FROM `{t}`")
+                rows = int(cur.fetchone()["n"])
+                cur.execute(f"CHECKSUM TABLE `{t}`")
+                result[t] = TableState(rows, int(cur.fetchone()["Checksum"] or 0))
+            return result
+    finally:
+        conn.close()
+
+
+def replica_status_inside(lab: Any, host: str) -> dict[str, str]:
+    """SHOW SLAVE STATUS read inside the host (docker exec, unix socket):
+    works while the host is cut off the network."""
+    out = lab.exec(host, ["mariadb", "-e", "SHOW SLAVE STATUS\\G"], timeout=20)
+    fields: dict[str, str] = {}
+    for line in out.stdout.splitlines():
+        key, sep, value = line.strip().partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    return fields
