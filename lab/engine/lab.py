@@ -20,7 +20,7 @@ from types import TracebackType
 from lab.engine.images import context_digest, image_digest_label
 from lab.engine.network import subnet_conflict
 from lab.engine.process import compose_command, require_engine, run
-from lab.model import secrets
+from lab.model import article, secrets
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError
 from lab.model.figures import Progress
@@ -86,6 +86,11 @@ class Lab:
         """Addresses and passwords the compose file interpolates."""
         topo = self.topology
         values = {f"{h.name.upper()}_ADDR": h.address for h in topo.hosts}
+        values.update({f"{web.upper()}_READS_ADDR": topo.address(topo.read_server(web))
+                       for web in topo.webs})
+        values.update(REPLICATION_USER=article.REPLICATION_USER,
+                      CONNECT_RETRY=str(article.CONNECT_RETRY_S),
+                      APP_DATABASE=article.APP_DATABASE)
         values.update(
             LAB_SUBNET=topo.subnet,
             LAB_GATEWAY=topo.gateway,
@@ -279,7 +284,9 @@ class Lab:
                     self.progress(
                         f"{name:5} healthy after {healthy[name]:4.1f} s ({st.host.address})"
                     )
-                if st.status in ("exited", "dead"):
+                # While `up` runs, a container it recreates shows as exited
+                # for a moment: judge exits once it has returned.
+                if st.status in ("exited", "dead") and "up" in result:
                     logs = run(["docker", "logs", "--tail", "5", st.host.container]).stderr
                     raise LabError(f"{name} stopped while starting", logs,
                                    f"`docker logs {st.host.container}`")
