@@ -149,6 +149,7 @@ def cmd_runbook(lab: Lab, args: argparse.Namespace) -> int:
         options["take_address"] = not args.point_web
     if args.name == "semi-sync":
         options["on"] = not args.off
+        options["lossless"] = args.lossless
     book = runbooks.RUNBOOKS[args.name](lab, **options)
     secrets = list(lab.secrets().values())
     count = iter(range(1, len(book.steps) + 1))
@@ -267,6 +268,9 @@ def parser() -> argparse.ArgumentParser:
                     help="promote-replica: point the web servers at the new master instead "
                          "of moving the master's address")
     rb.add_argument("--off", action="store_true", help="semi-sync: turn it off again")
+    rb.add_argument("--lossless", action="store_true",
+                    help="semi-sync: never fall back to asynchronous replication (writes "
+                    "block while the replica is away)")
     ss = sub.add_parser("sessions", help="where PHP keeps sessions: shared (the article's fix "
                         "for the cookie conundrum) or local files (the default)")
     ss.add_argument("where", choices=["shared", "local"])

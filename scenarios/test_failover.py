@@ -7,55 +7,18 @@ replica at .22), even when it fails: see `restore_roles`."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
+from conftest import run
 
 from lab.drills import faults, runbooks, verdicts
 from lab.drills.faults import Fault
 from lab.drills.workload import DIRECT, LedgerWriter
-from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.probes import mysql
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 WEBS = ("web1", "web2", "web3")
-
-
-def run(lab: Lab, book: runbooks.Runbook) -> runbooks.RunbookResult:
-    result = runbooks.execute(lab, book)
-    assert result.ok, f"{book.name} failed at {result.failed}"
-    return result
-
-
-@pytest.fixture
-def restore_roles(lab: Lab) -> Iterator[None]:
-    """Whatever happens in the test, end with db1 master and db2 replica
-    (the runbooks start a dead db1 themselves), then forget the faults."""
-    yield
-    if not _article_layout(lab):
-        if _replica_of(lab, "db1") is None:
-            run(lab, runbooks.rejoin_old_master(lab))
-        run(lab, runbooks.switch_back(lab))
-    faults.heal_all(lab)
-    run(lab, runbooks.semi_sync(lab, on=False))
-
-
-def _replica_of(lab: Lab, host: str) -> str | None:
-    """The address `host` replicates from, or None (a master, or down)."""
-    if lab.states()[host].status != "running":
-        return None
-    rs = mysql.replica_status(lab.address_of(host), lab.secrets()["DB_ADMIN_PASSWORD"])
-    return rs.master_host if rs else None
-
-
-def _article_layout(lab: Lab) -> bool:
-    t = lab.topology
-    return (lab.states()["db1"].status == "running"
-            and lab.address_of("db1") == t.address("db1")
-            and lab.address_of("db2") == t.address("db2")
-            and _replica_of(lab, "db1") is None
-            and _replica_of(lab, "db2") == t.address("db1"))
 
 
 @pytest.mark.parametrize("semi_sync", [False, True], ids=["async", "semisync"])

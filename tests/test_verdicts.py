@@ -34,3 +34,11 @@ def test_content_lists_missing_extra_and_changed_files():
     })
     assert v.differences == {"web2": [], "web3": ["./a", "./b", "./c"]}
     assert not v.equal
+
+
+def test_ledger_tells_failed_from_indeterminate_writes():
+    # 1-3 acknowledged, 4 failed before it was sent, 5-6 timed out.
+    v = ledger(range(1, 7), [1, 2, 3], stored=[1, 2, 3, 5], failed=[4])
+    assert v.ok and v.indeterminate == 2 and v.unacknowledged_found == [5]
+    landed = ledger(range(1, 7), [1, 2, 3], stored=[1, 2, 3, 4], failed=[4])
+    assert not landed.ok and landed.failed_found == [4]  # a "failed" write that happened

@@ -66,6 +66,13 @@ def consistent(master: str, replica: str, timeout: float = 30) -> Check:
     return check
 
 
+def read_only(lab: Lab, host: str) -> bool:
+    """Whether the server refuses writes from accounts without READ ONLY
+    ADMIN (the web application's): a replica's normal state."""
+    rows = mysql.query(lab.address_of(host), admin_password(lab), "SELECT @@read_only AS ro")
+    return bool(int(rows[0]["ro"]))
+
+
 def healthy(host: str, timeout: float = 60) -> Check:
     def check(lab: Lab) -> str:
         wait_for(f"{host} healthy", lambda: lab.states()[host].is_healthy, timeout, 0.25)
@@ -150,8 +157,13 @@ def dump_path(lab: Lab, label: str) -> Path:
     return folder / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}.sql"
 
 
-DUMP = ("mariadb-dump", "--single-transaction", "--master-data=1", "--gtid",
-        "--add-drop-database", "--databases", article.APP_DATABASE)
+def dump_command(lab: Lab, host: str) -> tuple[str, ...]:
+    """mariadb-dump of every user database on `host` (replication carries
+    them all, so a replica rebuilt from foo alone would silently miss the
+    others), with the binary log position to start replicating from."""
+    databases = mysql.user_databases(lab.address_of(host), admin_password(lab))
+    return ("mariadb-dump", "--single-transaction", "--master-data=1", "--gtid",
+            "--add-drop-database", "--databases", *databases)
 LOAD_SILENTLY = ("mariadb", "--init-command=SET sql_log_bin=0")  # the reload is not replicated
 
 

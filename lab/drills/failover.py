@@ -4,14 +4,15 @@ bring the repaired old master back as its replica, switch the roles back."""
 from __future__ import annotations
 
 from lab.drills.common import (
-    DUMP,
     LOAD_SILENTLY,
     admin_password,
     change_master,
+    dump_command,
     dump_has_position,
     dump_path,
     healthy,
     point_web,
+    read_only,
     replica_running,
     stopped,
     writes_through_web,
@@ -41,7 +42,10 @@ def promote_replica(lab: Lab, old: str = "db1", new: str = "db2",
         if mysql.replica_status(lab.address_of(new), admin_password(lab)) is not None:
             raise LabError(f"{new} still has replication settings")
         ms = mysql.master_status(lab.address_of(new), admin_password(lab))
-        return f"{new} is a master: binary log {ms.file if ms else '?'}, no master.info"
+        if read_only(lab, new):
+            raise LabError(f"{new} is still read-only: the web servers could not write")
+        return (f"{new} is a master: binary log {ms.file if ms else '?'}, no master.info, "
+                "read_only OFF")
 
     steps = [
         Step(f"the old master {old} is down", ENGINE, docker(
@@ -102,7 +106,7 @@ def rejoin_old_master(lab: Lab, old: str = "db1", new: str = "db2") -> Runbook:
     steps += [
         Step(f"start the repaired {old}", ENGINE, docker("start", old_c), healthy(old)),
         Step(f"keep writes off {old}", old, sql("SET GLOBAL read_only = ON")),
-        Step(f"dump the new master {new}", new, DUMP, stdout_to=dump,
+        Step(f"dump the new master {new}", new, dump_command(lab, new), stdout_to=dump,
              check=dump_has_position(dump)),
         Step(f"forget {old}'s own history", old, sql("STOP SLAVE; RESET SLAVE ALL; RESET MASTER"),
              modern="its binary log may hold writes that never reached the new master"),
@@ -168,7 +172,7 @@ def switch_back(lab: Lab, original_master: str = "db1", original_replica: str = 
         Step(f"make {r} a replica of {m}", r, sql(
             "SET GLOBAL gtid_slave_pos = @@gtid_binlog_pos; "
             f"{change_master(lab, lab.topology.address(m))}; "
-            "START SLAVE; SET GLOBAL read_only = OFF"),
+            "START SLAVE; SET GLOBAL read_only = ON"),
             replica_running(r, m),
             modern=f"{r} starts from its own binary log position, which {m} has applied"),
     ]

@@ -7,9 +7,9 @@ import time
 import uuid
 
 from lab.drills.common import (
-    DUMP,
     LOAD_SILENTLY,
     admin_password,
+    dump_command,
     dump_has_position,
     dump_path,
     healthy,
@@ -68,7 +68,8 @@ def rebuild_replica(lab: Lab, master: str = "db1", replica: str = "db2",
         steps = (
             Step("stop replication on the replica", replica, sql("STOP SLAVE; RESET SLAVE"),
                  modern="RESET SLAVE keeps MASTER_HOST/USER/PASSWORD, forgets the position"),
-            Step("dump the master database while it runs", master, DUMP, stdout_to=dump,
+            Step("dump the master database while it runs", master, dump_command(lab, master),
+                 stdout_to=dump,
                  check=dump_has_position(dump),
                  article="the article stops mysql on the master first",
                  modern="--single-transaction gives a consistent snapshot of InnoDB tables "
@@ -95,7 +96,7 @@ def rebuild_replica(lab: Lab, master: str = "db1", replica: str = "db2",
                  modern="in the lab, stopping mysql stops the whole host (its container); "
                         "the web servers' writes fail until the master is started again"),
             Step("dump the master database", ENGINE,
-                 (*workdir(master), f"{quote(DUMP)} > {inside}"),
+                 (*workdir(master), f"{quote(dump_command(lab, master))} > {inside}"),
                  dump_has_position(dump),
                  modern="a private mysqld on the stopped master's data files, with no "
                         "network (images/db/db-offline), makes the dump"),
@@ -113,29 +114,52 @@ def rebuild_replica(lab: Lab, master: str = "db1", replica: str = "db2",
                    steps)
 
 
-def semi_sync(lab: Lab, on: bool = True, master: str = "db1", replica: str = "db2") -> Runbook:
+# MariaDB's default: after 10 s without an acknowledgement the master stops
+# waiting and carries on asynchronously, silently.
+FALLBACK_TIMEOUT_MS = 10000
+# Lossless: wait (almost) for ever, even with no replica connected.
+LOSSLESS_TIMEOUT_MS = 3_600_000
+
+
+def semi_sync(lab: Lab, on: bool = True, master: str = "db1", replica: str = "db2",
+              lossless: bool = False) -> Runbook:
     """Turn MariaDB's semi-synchronous replication on (or off): the master
-    acknowledges a commit only once the replica has received it, so a
-    promoted replica has every acknowledged write."""
+    acknowledges a commit only once the replica has received it.
+
+    With MariaDB's defaults that promise holds for 10 s only: then the master
+    falls back to asynchronous replication, and a replica cut off for longer
+    misses acknowledged writes. `lossless` keeps the promise: no timeout to
+    speak of, the master waits even with no replica connected, and commits
+    become visible only after the replica has them (AFTER_SYNC). The price:
+    with the replica gone, every write blocks."""
     flag = "ON" if on else "OFF"
+    timeout = LOSSLESS_TIMEOUT_MS if on and lossless else FALLBACK_TIMEOUT_MS
+    point = "AFTER_SYNC" if on and lossless else "AFTER_COMMIT"
 
     def clients(lab: Lab) -> str:
         want = "1" if on else "0"
 
         def seen() -> str | None:
             rows = mysql.query(lab.address_of(master), admin_password(lab),
-                                "SHOW STATUS LIKE 'Rpl_semi_sync_master_clients'")
+                               "SHOW STATUS LIKE 'Rpl_semi_sync_master_clients'")
             return rows[0]["Value"] if rows and rows[0]["Value"] == want else None
 
         wait_for(f"semi-sync clients = {want} on {master}", seen, timeout=20)
         return f"Rpl_semi_sync_master_clients = {want}"
 
-    return Runbook("semi-sync" if on else "semi-sync-off",
-                   f"semi-synchronous replication {flag}", (
+    name = "semi-sync" + ("-lossless" if on and lossless else "" if on else "-off")
+    return Runbook(name, f"semi-synchronous replication {flag}"
+                   + (" (lossless: no fallback)" if on and lossless else ""), (
         Step(f"semi-sync on the master {flag}", master, sql(
             f"SET GLOBAL rpl_semi_sync_master_enabled = {flag}; "
-            "SET GLOBAL rpl_semi_sync_master_timeout = 10000"),
-            modern="built into MariaDB since 10.3; not in the 2006 article"),
+            f"SET GLOBAL rpl_semi_sync_master_timeout = {timeout}; "
+            "SET GLOBAL rpl_semi_sync_master_wait_no_slave = ON; "
+            f"SET GLOBAL rpl_semi_sync_master_wait_point = {point}"),
+            modern="built into MariaDB since 10.3; not in the 2006 article"
+                   + ("; a timeout of an hour and AFTER_SYNC: no silent fallback"
+                      if on and lossless else
+                      "; after rpl_semi_sync_master_timeout (10 s) without an answer the "
+                      "master falls back to asynchronous replication" if on else "")),
         Step(f"semi-sync on the replica {flag}", replica, sql(
             f"SET GLOBAL rpl_semi_sync_slave_enabled = {flag}; "
             "STOP SLAVE IO_THREAD; START SLAVE IO_THREAD"), clients),

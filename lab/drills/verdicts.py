@@ -38,25 +38,31 @@ def consistency(
 
 @dataclass(frozen=True)
 class Ledger:
-    """What became of numbered writes: every acknowledged write must be
-    found exactly once; a write that failed may or may not have landed."""
+    """What became of numbered writes, judged the Jepsen way: every
+    acknowledged write must be found exactly once; a write that failed
+    before it was sent must not be found; an indeterminate one (the client
+    gave up waiting) may or may not be."""
 
     attempted: int
     acknowledged: int
     found: int
     lost: list[int] = field(default_factory=list)  # acknowledged, not in the database
     duplicated: list[int] = field(default_factory=list)  # in the database more than once
-    unacknowledged_found: list[int] = field(default_factory=list)  # failed, yet landed
+    unacknowledged_found: list[int] = field(default_factory=list)  # not acknowledged, landed
+    indeterminate: int = 0  # writes whose fate the client could not know
+    failed_found: list[int] = field(default_factory=list)  # failed for sure, yet landed
 
     @property
     def ok(self) -> bool:
-        return not self.lost and not self.duplicated
+        return not self.lost and not self.duplicated and not self.failed_found
 
 
-def ledger(attempted: Iterable[int], acknowledged: Iterable[int], stored: Iterable[int]) -> Ledger:
-    """Judge a write workload from the sequence numbers tried, acknowledged
-    and found in the database afterwards."""
-    tried, acked = set(attempted), set(acknowledged)
+def ledger(attempted: Iterable[int], acknowledged: Iterable[int], stored: Iterable[int],
+           failed: Iterable[int] = ()) -> Ledger:
+    """Judge a write workload from the sequence numbers tried, acknowledged,
+    failed for sure (never sent) and found in the database afterwards; the
+    rest of those tried are indeterminate."""
+    tried, acked, nope = set(attempted), set(acknowledged), set(failed)
     counts = Counter(stored)
     found = set(counts)
     return Ledger(
@@ -64,6 +70,8 @@ def ledger(attempted: Iterable[int], acknowledged: Iterable[int], stored: Iterab
         lost=sorted(acked - found),
         duplicated=sorted(s for s, n in counts.items() if n > 1 and s in tried),
         unacknowledged_found=sorted((tried - acked) & found),
+        indeterminate=len(tried - acked - nope),
+        failed_found=sorted(nope & found),
     )
 
 

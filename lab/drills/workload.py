@@ -18,18 +18,54 @@ from types import TracebackType
 import pymysql
 
 from lab.engine.lab import Lab
+from lab.model import article
 from lab.probes import mysql, pages
 
 DIRECT = "direct"  # a write sent straight to the master, not through a web server
+
+
+# Jepsen's three outcomes of a write: acknowledged; failed, so it cannot have
+# happened (no connection was made); or indeterminate, when the client gave up
+# waiting for the answer (a timeout, a connection lost mid-statement): such a
+# write may or may not be in the database, and the verdict must allow both.
+OK, FAILED, INDETERMINATE = "ok", "failed", "indeterminate"
 
 
 @dataclass(frozen=True)
 class Attempt:
     seq: int
     via: str  # web1, web2, web3 or direct
-    ok: bool
+    outcome: str  # OK, FAILED or INDETERMINATE
     error: str
     at: float  # seconds since the workload started
+    took: float = 0.0  # seconds until the answer (or the give-up)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == OK
+
+
+# Errors after which the write may still have been applied: the statement was
+# sent, the answer never came. MySQL client errors 2006/2013 and timeouts; the
+# web application reports them as a 503 whose error says so.
+_UNSURE = ("timed out", "timeout", "Lost connection", "gone away", "2013", "2006",
+           "RemoteDisconnected", "reset by peer", "IncompleteRead", "BadStatusLine")
+
+
+# Errors before the statement was sent: no connection to the database (or to
+# the web server) was made, so the write cannot have happened.
+_NEVER_SENT = ("connect:", "Connection refused", "No route to host", "Connection timed out",
+               "Can't connect", "(2002", "(2003", "Host is unreachable")
+
+
+def outcome_of(error: str) -> str:
+    """OK for no error; FAILED when the write cannot have been applied;
+    INDETERMINATE when the error leaves its fate open."""
+    if not error:
+        return OK
+    if any(n.lower() in error.lower() for n in _NEVER_SENT):
+        return FAILED
+    return INDETERMINATE if any(u.lower() in error.lower() for u in _UNSURE) else FAILED
 
 
 @dataclass
@@ -43,6 +79,7 @@ class LedgerWriter:
     max_writes: int = 3000
     max_seconds: float = 180.0
     master: Callable[[], str] | None = None  # address for direct writes (default: db1 now)
+    timeout: float = 3.0  # seconds a write may take before the client gives up
     attempts: list[Attempt] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -79,6 +116,14 @@ class LedgerWriter:
     def acknowledged(self) -> list[int]:
         return [a.seq for a in self.attempts if a.ok]
 
+    @property
+    def indeterminate(self) -> list[int]:
+        return [a.seq for a in self.attempts if a.outcome == INDETERMINATE]
+
+    @property
+    def failed(self) -> list[int]:
+        return [a.seq for a in self.attempts if a.outcome == FAILED]
+
     def acknowledged_since(self, t: float) -> int:
         return sum(1 for a in self.attempts if a.ok and a.at >= t)
 
@@ -101,31 +146,40 @@ class LedgerWriter:
             seq += 1
             via = self.via[seq % len(self.via)]
             started = time.monotonic()
-            ok, error = self._write(seq, via)
-            self.attempts.append(Attempt(seq, via, ok, error, started - self._t0))
+            error = self._write(seq, via)
+            self.attempts.append(Attempt(seq, via, outcome_of(error), error,
+                                         started - self._t0, time.monotonic() - started))
             pause = 1 / self.rate - (time.monotonic() - started)
             if pause > 0:
                 self._stop.wait(pause)
 
-    def _write(self, seq: int, via: str) -> tuple[bool, str]:
+    def _write(self, seq: int, via: str) -> str:
+        """One write; "" when acknowledged, else what went wrong."""
         try:
             if via == DIRECT:
                 return self._write_direct(seq)
             r = pages.fetch(self.lab.address_of(via),
-                             f"/db.php?write=1&seq={seq}&writer={self.writer}", timeout=3)
-            return (r.status == 200, "" if r.status == 200 else f"HTTP {r.status}")
+                            f"/db.php?write=1&seq={seq}&writer={self.writer}",
+                            timeout=self.timeout)
+            if r.status == 200:
+                return ""
+            return f"HTTP {r.status}: {r.body.strip()[:160]}"
         except Exception as exc:  # noqa: BLE001 - every failure is a recorded fact
-            return False, f"{type(exc).__name__}: {exc}"[:200]
+            return f"{type(exc).__name__}: {exc}"[:200]
 
-    def _write_direct(self, seq: int) -> tuple[bool, str]:
+    def _write_direct(self, seq: int) -> str:
         address = self.master() if self.master else self.lab.address_of("db1")
-        conn = mysql.connect(address, "app", self._password, "foo", timeout=2)
+        try:
+            conn = mysql.connect(address, "app", self._password, article.APP_DATABASE,
+                                 timeout=2, read_timeout=self.timeout)
+        except pymysql.MySQLError as exc:
+            return f"connect: {exc}"[:200]  # never sent: FAILED unless it timed out
         try:
             with conn.cursor() as cur:
                 cur.execute("INSERT INTO ledger (seq, writer, served_by) VALUES (%s, %s, %s)",
                             (seq, self.writer, DIRECT))
-            return True, ""
+            return ""
         except pymysql.MySQLError as exc:
-            return False, str(exc)[:200]
+            return str(exc)[:200]
         finally:
             conn.close()

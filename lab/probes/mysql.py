@@ -10,14 +10,16 @@ import pymysql
 import pymysql.cursors
 
 from lab.engine.network import require_lab_route
+from lab.model.article import SYSTEM_SCHEMAS
 
 
 def connect(address: str, user: str, password: str, database: str | None = None,
-            timeout: float = 3.0) -> pymysql.connections.Connection[Any]:
+            timeout: float = 3.0, read_timeout: float = 10.0,
+            ) -> pymysql.connections.Connection[Any]:
     require_lab_route(address)
     return pymysql.connect(
         host=address, user=user, password=password, database=database,
-        connect_timeout=timeout, read_timeout=10, write_timeout=10,
+        connect_timeout=timeout, read_timeout=read_timeout, write_timeout=read_timeout,
         cursorclass=pymysql.cursors.DictCursor, autocommit=True,
     )
 
@@ -87,19 +89,32 @@ class TableState:
     checksum: int
 
 
-def table_states(address: str, password: str, database: str = "foo") -> dict[str, TableState]:
-    """Row count and CHECKSUM TABLE of every table of `database`."""
-    conn = connect(address, "admin", password, database)
+def user_databases(address: str, password: str) -> list[str]:
+    """Every database a user may have made: all but the server's own."""
+    names = ", ".join(f"'{n}'" for n in SYSTEM_SCHEMAS)
+    rows = query(address, password, "SELECT schema_name AS name FROM "
+                 f"information_schema.schemata WHERE schema_name NOT IN ({names}) ORDER BY 1")
+    return [str(r["name"]) for r in rows]
+
+
+def table_states(address: str, password: str) -> dict[str, TableState]:
+    """Row count and CHECKSUM TABLE of every table of every user database,
+    keyed `database.table`: a proof of "nothing lost" covers all the data a
+    user may have, not only the lab's own foo."""
+    conn = connect(address, "admin", password)
     try:
         with conn.cursor() as cur:
-            cur.execute("SHOW TABLES")
-            tables = [next(iter(r.values())) for r in cur.fetchall()]
+            names = ", ".join(f"'{n}'" for n in SYSTEM_SCHEMAS)
+            cur.execute("SELECT table_schema AS db, table_name AS t FROM information_schema.tables"
+                        f" WHERE table_schema NOT IN ({names}) AND table_type = 'BASE TABLE'"
+                        " ORDER BY 1, 2")
+            tables = [(str(r["db"]), str(r["t"])) for r in cur.fetchall()]
             result = {}
-            for t in tables:
-                cur.execute(f"SELECT COUNT(*) AS n FROM `{t}`")
+            for db, t in tables:
+                cur.execute(f"SELECT COUNT(*) AS n FROM `{db}`.`{t}`")
                 rows = int(cur.fetchone()["n"])
-                cur.execute(f"CHECKSUM TABLE `{t}`")
-                result[t] = TableState(rows, int(cur.fetchone()["Checksum"] or 0))
+                cur.execute(f"CHECKSUM TABLE `{db}`.`{t}`")
+                result[f"{db}.{t}"] = TableState(rows, int(cur.fetchone()["Checksum"] or 0))
             return result
     finally:
         conn.close()

@@ -2,6 +2,7 @@
 // Reads go to this server's read database (DB_READ_HOST: db1 for web1, db2
 // for web2 and web3); writes always go to the master db1 (DB_WRITE_HOST).
 //   /db.php                                  rows in foo.ledger, on the read server
+//   /db.php?note=X                           also: how many rows carry note X
 //   /db.php?write=1&seq=N&writer=W&note=X    add a row, on the master
 require __DIR__ . '/lib.php';
 
@@ -38,6 +39,13 @@ try {
         $row = $db->query('SELECT COUNT(*) AS n, MAX(id) AS last_id FROM ledger')->fetch_assoc();
         $out['rows'] = (int) $row['n'];
         $out['last_id'] = $row['last_id'] === null ? null : (int) $row['last_id'];
+        if (param('note') !== '') {   // which rows this server's read database has
+            $find = $db->prepare('SELECT COUNT(*) FROM ledger WHERE note = ?');
+            $note = param('note');
+            $find->bind_param('s', $note);
+            $find->execute();
+            $out['note_rows'] = (int) $find->get_result()->fetch_row()[0];
+        }
     }
     send_json($out);
 } catch (mysqli_sql_exception $e) {

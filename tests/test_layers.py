@@ -1,0 +1,104 @@
+"""The import graph of lab/: arrows point down only, and no module cycle.
+
+Floors (lab/__init__.py): model < engine < probes < drills, admin < load <
+bench < cli. A module may import its own subpackage and any floor below;
+drills and admin share a floor but stay apart.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+LAB = Path(__file__).resolve().parent.parent / "lab"
+FLOOR = {"model": 0, "engine": 1, "probes": 2, "drills": 3, "admin": 3, "load": 4,
+         "bench": 5, "cli": 6}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(LAB.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every lab module a file imports (at the top or inside a function)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lab"):
+            for alias in node.names:  # `from lab.probes import mysql` names a module
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if (LAB.parent / sub.replace(".", "/")).with_suffix(".py").exists()
+                          else node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("lab.")}
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    return {module_name(p): imports_of(p) for p in sorted(LAB.rglob("*.py"))}
+
+
+def family(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def upward(g: dict[str, set[str]]) -> list[str]:
+    bad = []
+    for mod, deps in g.items():
+        here = family(mod)
+        if here is None:
+            continue
+        for dep in deps:
+            there = family(dep)
+            if there is None or there == here:
+                continue
+            if FLOOR[there] >= FLOOR[here]:
+                bad.append(f"{mod} -> {dep}")
+    return bad
+
+
+def cycles(g: dict[str, set[str]]) -> list[list[str]]:
+    found: list[list[str]] = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(g.get(node, ())):
+            if state.get(dep) == 1:
+                found.append(path[path.index(dep):] + [dep] if dep in path else [node, dep])
+            elif dep not in state:
+                visit(dep, [*path, dep])
+        state[node] = 2
+
+    for node in sorted(g):
+        if node not in state:
+            visit(node, [node])
+    return found
+
+
+def test_every_family_has_a_floor():
+    families = {family(m) for m in graph()} - {None}
+    assert families <= set(FLOOR), families - set(FLOOR)
+
+
+def test_arrows_point_down_only():
+    assert upward(graph()) == []
+
+
+def test_no_import_cycle():
+    assert cycles(graph()) == []
+
+
+def test_the_checks_can_fail():
+    g = {"lab.model.topology": {"lab.engine.lab"}, "lab.engine.lab": set(),
+         "lab.drills.a": {"lab.drills.b"}, "lab.drills.b": {"lab.drills.a"}}
+    assert upward(g) == ["lab.model.topology -> lab.engine.lab"]
+    assert cycles(g)
+
+
+@pytest.mark.parametrize("path", sorted(LAB.rglob("*.py")), ids=lambda p: module_name(p))
+def test_no_module_over_400_lines(path: Path) -> None:
+    assert len(path.read_text().splitlines()) <= 400
