@@ -106,3 +106,54 @@ def logs(container: str, tail: int) -> str:
     """The last lines a container wrote (stdout and stderr)."""
     out = call(f"docker logs {container}", lambda: api().logs(container, tail=tail))
     return out.decode(errors="replace") if isinstance(out, bytes) else str(out)
+
+
+# --- what a fault or a drill does to a container ----------------------------------
+
+
+def kill(container: str) -> None:
+    call(f"docker kill {container}", lambda: api().kill(container))
+
+
+def stop(container: str, grace: int = 10) -> None:
+    """A clean shutdown: SIGTERM, then SIGKILL after `grace` seconds."""
+    call(f"docker stop {container}", lambda: api().stop(container, timeout=grace))
+
+
+def start(container: str) -> None:
+    call(f"docker start {container}", lambda: api().start(container))
+
+
+def pause(container: str) -> None:
+    call(f"docker pause {container}", lambda: api().pause(container))
+
+
+def unpause(container: str) -> None:
+    call(f"docker unpause {container}", lambda: api().unpause(container))
+
+
+def update_cpu(container: str, quota: int, period: int | None = None) -> None:
+    """`docker update --cpu-quota` (-1: no cap), optionally `--cpu-period`."""
+    call(f"docker update {container}",
+         lambda: api().update_container(container, cpu_period=period, cpu_quota=quota))
+
+
+def remove(container: str) -> None:
+    """`docker rm -f`; nothing to do if there is no such container."""
+    try:
+        api().remove_container(container, force=True)
+    except NotFound:
+        pass
+    except (DockerException, requests.RequestException) as exc:
+        raise _error(f"docker rm -f {container}", exc) from None
+
+
+def connect(network: str, container: str, ip: str | None = None) -> None:
+    """`docker network connect [--ip IP]`."""
+    call(f"docker network connect {network} {container}",
+         lambda: api().connect_container_to_network(container, network, ipv4_address=ip))
+
+
+def disconnect(network: str, container: str, force: bool = False) -> None:
+    call(f"docker network disconnect {network} {container}",
+         lambda: api().disconnect_container_from_network(container, network, force=force))
