@@ -157,3 +157,16 @@ def connect(network: str, container: str, ip: str | None = None) -> None:
 def disconnect(network: str, container: str, force: bool = False) -> None:
     call(f"docker network disconnect {network} {container}",
          lambda: api().disconnect_container_from_network(container, network, force=force))
+
+
+def cpu_total_ns(container: str) -> int | None:
+    """Cumulative CPU time of a container (one-shot stats, API 1.41); None if
+    it is not running, gone, just exiting (an empty body) or the engine is away."""
+    try:
+        stats = api().stats(container, stream=False, one_shot=True)
+    except (LabError, DockerException, requests.RequestException, ValueError):
+        return None
+    total = ((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage")
+    # a stopped container answers with zeros and no pids
+    running = (stats.get("pids_stats") or {}).get("current", 1)
+    return int(total) if total and running else None
