@@ -14,24 +14,27 @@ Network faults act inside the host's network namespace from this machine
 - delay:     added latency (tc netem; needs the sch_netem kernel module)
 Host faults: kill (power loss), stop (clean shutdown), pause (frozen),
 slow (CPU capped at a share of one core: docker update --cpu-quota).
+
+Each kind is one entry of KIND, an object that injects, heals and
+describes it; a new kind of fault is one more entry there.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lab.engine import client
 from lab.engine.lab import Lab
 from lab.engine.process import run
 from lab.engine.waiting import wait_for
 from lab.model.errors import LabError
 
 TAG = "foolab-fault"  # comment on every firewall rule a fault adds
-KINDS = ("cut", "drop", "partition", "loss", "delay", "kill", "stop", "pause", "slow")
 
 
 @dataclass(frozen=True)
@@ -45,24 +48,12 @@ class Fault:
     amount: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
+        if self.kind not in KIND:
             raise LabError(f"unknown fault {self.kind!r}", hint=f"one of {', '.join(KINDS)}")
-        if self.kind == "slow" and not 1 <= self.amount <= 100:
-            raise LabError("slow needs --amount 1 to 100 (percent of one CPU)",
-                           f"got {self.amount:g}")
+        KIND[self.kind].check(self)
 
     def describe(self) -> str:
-        if self.kind == "partition":
-            return f"{self.host} cannot reach {', '.join(self.peers)}"
-        if self.kind == "loss":
-            return f"{self.host} loses {self.amount:g}% of its packets"
-        if self.kind == "delay":
-            return f"{self.host} answers {self.amount:g} ms late"
-        if self.kind == "slow":
-            return f"{self.host} slowed to {self.amount:g}% of one CPU"
-        verbs = {"cut": "cut off the network", "drop": "drops every packet silently",
-                 "kill": "killed (power loss)", "stop": "stopped cleanly", "pause": "paused"}
-        return f"{self.host} {verbs[self.kind]}"
+        return KIND[self.kind].describe(self)
 
 
 def partition(split: dict[str, list[str]]) -> list[Fault]:
@@ -93,15 +84,18 @@ def _save(lab: Lab, faults: list[Fault]) -> None:
     path.write_text(json.dumps([asdict(f) for f in faults], indent=1))
 
 
+def _forget(lab: Lab, fault: Fault) -> None:
+    _save(lab, [f for f in active(lab) if f != fault])
+
+
 # --- inside a host's network namespace ----------------------------------------------
 
 
 def _pid(lab: Lab, host: str) -> str:
-    out = run(["docker", "inspect", "-f", "{{.State.Pid}}", lab.topology.host(host).container])
-    pid = out.stdout.strip()
-    if out.returncode != 0 or pid in ("", "0"):
-        raise LabError(f"{host} is not running", out.stderr)
-    return pid
+    pid = client.pid(lab.topology.host(host).container)
+    if pid is None:
+        raise LabError(f"{host} is not running")
+    return str(pid)
 
 
 def in_netns(lab: Lab, host: str, argv: list[str]) -> str:
@@ -115,21 +109,6 @@ def in_netns(lab: Lab, host: str, argv: list[str]) -> str:
     return out.stdout
 
 
-def _drop_rules(lab: Lab, fault: Fault) -> list[list[str]]:
-    """iptables rule specs (without -A/-D) that make up a firewall fault."""
-    mark = ["-m", "comment", "--comment", TAG, "-j", "DROP"]
-    if fault.kind == "drop":
-        return [["INPUT", "!", "-i", "lo", *mark], ["OUTPUT", "!", "-o", "lo", *mark]]
-    if fault.kind == "loss":
-        p = ["-m", "statistic", "--mode", "random", "--probability", f"{fault.amount / 100:.4f}"]
-        return [["INPUT", "!", "-i", "lo", *p, *mark], ["OUTPUT", "!", "-o", "lo", *p, *mark]]
-    rules = []
-    for peer in fault.peers:
-        addr = lab.topology.address(peer)
-        rules += [["INPUT", "-s", addr, *mark], ["OUTPUT", "-d", addr, *mark]]
-    return rules
-
-
 def _clear_firewall(lab: Lab, host: str) -> int:
     """Remove every rule a fault added on `host`; how many were removed."""
     removed = 0
@@ -141,63 +120,180 @@ def _clear_firewall(lab: Lab, host: str) -> int:
     return removed
 
 
-def _network(lab: Lab) -> str:
-    return lab.config.project
+def _container(lab: Lab, fault: Fault) -> str:
+    return lab.topology.host(fault.host).container
+
+
+# --- the kinds of fault: how each is made, undone and told ---------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Kind:
+    """One kind of fault. `says` is its description, formatted with the
+    fault's host, peers and amount; `restarts`: heal waits until the host is
+    healthy again. Subclasses make and undo it; both run from any process
+    with only the recorded Fault to go by."""
+
+    name: str
+    says: str
+    restarts: bool = False
+
+    def check(self, fault: Fault) -> None:
+        """Refuse parameters this kind cannot use (LabError)."""
+
+    def describe(self, fault: Fault) -> str:
+        return self.says.format(host=fault.host, peers=", ".join(fault.peers),
+                                amount=fault.amount)
+
+    def inject(self, lab: Lab, fault: Fault) -> None:
+        raise NotImplementedError
+
+    def heal(self, lab: Lab, fault: Fault) -> None:
+        """Undo the fault; idempotent (heal_all may meet it half-made)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class Firewall(Kind):
+    """Packets dropped by iptables rules inside the host's namespace."""
+
+    rules: Callable[[Lab, Fault], list[list[str]]]  # specs without -A/-D
+
+    def inject(self, lab: Lab, fault: Fault) -> None:
+        for rule in self.rules(lab, fault):
+            in_netns(lab, fault.host, ["iptables", "-A", *rule])
+
+    def heal(self, lab: Lab, fault: Fault) -> None:
+        if lab.states()[fault.host].status == "running":
+            _clear_firewall(lab, fault.host)
+
+
+_MARK = ["-m", "comment", "--comment", TAG, "-j", "DROP"]
+
+
+def _drop_all(lab: Lab, fault: Fault) -> list[list[str]]:
+    return [["INPUT", "!", "-i", "lo", *_MARK], ["OUTPUT", "!", "-o", "lo", *_MARK]]
+
+
+def _drop_share(lab: Lab, fault: Fault) -> list[list[str]]:
+    p = ["-m", "statistic", "--mode", "random", "--probability", f"{fault.amount / 100:.4f}"]
+    return [["INPUT", "!", "-i", "lo", *p, *_MARK], ["OUTPUT", "!", "-o", "lo", *p, *_MARK]]
+
+
+def _drop_peers(lab: Lab, fault: Fault) -> list[list[str]]:
+    rules = []
+    for peer in fault.peers:
+        addr = lab.topology.address(peer)
+        rules += [["INPUT", "-s", addr, *_MARK], ["OUTPUT", "-d", addr, *_MARK]]
+    return rules
+
+
+@dataclass(frozen=True, kw_only=True)
+class Latency(Kind):
+    """tc netem on eth0 (needs the sch_netem kernel module)."""
+
+    def inject(self, lab: Lab, fault: Fault) -> None:
+        out = run(["nsenter", "-t", _pid(lab, fault.host), "-n", "tc", "qdisc", "add", "dev",
+                   "eth0", "root", "netem", "delay", f"{fault.amount:g}ms"])
+        if out.returncode != 0:
+            _forget(lab, fault)  # nothing was changed: nothing to heal
+            raise LabError("cannot add latency", out.stderr,
+                           "this kernel lacks sch_netem; use loss or partition instead")
+
+    def heal(self, lab: Lab, fault: Fault) -> None:
+        run(["nsenter", "-t", _pid(lab, fault.host), "-n", "tc", "qdisc", "del", "dev", "eth0",
+             "root"])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cut(Kind):
+    """The host's interface on the lab network is gone (fast errors)."""
+
+    def inject(self, lab: Lab, fault: Fault) -> None:
+        client.disconnect(lab.config.project, _container(lab, fault), force=True)
+
+    def heal(self, lab: Lab, fault: Fault) -> None:
+        if not lab.attached(fault.host):
+            client.connect(lab.config.project, _container(lab, fault),
+                           ip=lab.topology.address(fault.host))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Down(Kind):
+    """The container stopped one way or another; heal starts it."""
+
+    how: Callable[[str], None]  # called with the container
+
+    def inject(self, lab: Lab, fault: Fault) -> None:
+        self.how(_container(lab, fault))
+
+    def heal(self, lab: Lab, fault: Fault) -> None:
+        if lab.states()[fault.host].status != "running":
+            client.start(_container(lab, fault))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Frozen(Kind):
+    """Every process of the host frozen (cgroup freezer)."""
+
+    def inject(self, lab: Lab, fault: Fault) -> None:
+        client.pause(_container(lab, fault))
+
+    def heal(self, lab: Lab, fault: Fault) -> None:
+        if lab.states()[fault.host].status == "paused":
+            client.unpause(_container(lab, fault))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CpuCap(Kind):
+    """The host's CPU capped at `amount` percent of one core."""
+
+    def check(self, fault: Fault) -> None:
+        if not 1 <= fault.amount <= 100:
+            raise LabError("slow needs --amount 1 to 100 (percent of one CPU)",
+                           f"got {fault.amount:g}")
+
+    def inject(self, lab: Lab, fault: Fault) -> None:
+        client.update_cpu(_container(lab, fault), int(fault.amount * 1000), period=100000)
+
+    def heal(self, lab: Lab, fault: Fault) -> None:
+        client.update_cpu(_container(lab, fault), -1)
+
+
+# One entry per kind of fault, in the order `foolab fault` lists them.
+KIND: dict[str, Kind] = {k.name: k for k in (
+    Cut(name="cut", says="{host} cut off the network", restarts=True),
+    Firewall(name="drop", says="{host} drops every packet silently", rules=_drop_all),
+    Firewall(name="partition", says="{host} cannot reach {peers}", rules=_drop_peers),
+    Firewall(name="loss", says="{host} loses {amount:g}% of its packets", rules=_drop_share),
+    Latency(name="delay", says="{host} answers {amount:g} ms late"),
+    Down(name="kill", says="{host} killed (power loss)", restarts=True,
+         how=lambda c: client.kill(c)),
+    Down(name="stop", says="{host} stopped cleanly", restarts=True,
+         how=lambda c: client.stop(c, grace=10)),
+    Frozen(name="pause", says="{host} paused", restarts=True),
+    CpuCap(name="slow", says="{host} slowed to {amount:g}% of one CPU"),
+)}
+KINDS = tuple(KIND)
 
 
 # --- inject and heal --------------------------------------------------------------------
 
 
 def inject(lab: Lab, fault: Fault) -> None:
-    """Make the fault happen, and record it so that it can be healed."""
-    h = lab.topology.host(fault.host)
+    """Make the fault happen, and record it (first) so that it can be healed."""
+    lab.topology.host(fault.host)  # an unknown host fails before anything is recorded
     _save(lab, [*active(lab), fault])
-    if fault.kind in ("drop", "loss", "partition"):
-        for rule in _drop_rules(lab, fault):
-            in_netns(lab, fault.host, ["iptables", "-A", *rule])
-    elif fault.kind == "delay":
-        out = run(["nsenter", "-t", _pid(lab, fault.host), "-n", "tc", "qdisc", "add", "dev",
-                   "eth0", "root", "netem", "delay", f"{fault.amount:g}ms"])
-        if out.returncode != 0:
-            _save(lab, [f for f in active(lab) if f != fault])
-            raise LabError("cannot add latency", out.stderr,
-                           "this kernel lacks sch_netem; use loss or partition instead")
-    elif fault.kind == "cut":
-        _docker("network", "disconnect", "-f", _network(lab), h.container)
-    elif fault.kind == "kill":
-        _docker("kill", h.container)
-    elif fault.kind == "stop":
-        _docker("stop", "-t", "10", h.container)
-    elif fault.kind == "pause":
-        _docker("pause", h.container)
-    elif fault.kind == "slow":
-        _docker("update", "--cpu-period", "100000", "--cpu-quota",
-                str(int(fault.amount * 1000)), h.container)
+    KIND[fault.kind].inject(lab, fault)
 
 
 def heal(lab: Lab, fault: Fault, wait_healthy: float = 60) -> None:
     """Undo the fault (idempotent) and forget it. Hosts that were killed,
-    stopped or cut are started or reconnected and waited for."""
-    h = lab.topology.host(fault.host)
-    if fault.kind in ("drop", "loss", "partition"):
-        if lab.states()[fault.host].status == "running":
-            _clear_firewall(lab, fault.host)
-    elif fault.kind == "delay":
-        run(["nsenter", "-t", _pid(lab, fault.host), "-n", "tc", "qdisc", "del", "dev", "eth0",
-             "root"])
-    elif fault.kind == "cut":
-        if not lab.attached(fault.host):
-            _docker("network", "connect", "--ip", h.address, _network(lab), h.container)
-    elif fault.kind in ("kill", "stop"):
-        if lab.states()[fault.host].status != "running":
-            _docker("start", h.container)
-    elif fault.kind == "pause":
-        if lab.states()[fault.host].status == "paused":
-            _docker("unpause", h.container)
-    elif fault.kind == "slow":
-        _docker("update", "--cpu-quota", "-1", h.container)
-    _save(lab, [f for f in active(lab) if f != fault])
-    if wait_healthy and fault.kind in ("cut", "kill", "stop", "pause"):
+    stopped, paused or cut are started or reconnected and waited for."""
+    kind = KIND[fault.kind]
+    kind.heal(lab, fault)
+    _forget(lab, fault)
+    if wait_healthy and kind.restarts:
         wait_for(f"{fault.host} healthy again", lambda: lab.states()[fault.host].is_healthy,
                  timeout=wait_healthy, every=0.25)
 
@@ -211,7 +307,7 @@ def heal_all(lab: Lab) -> list[str]:
         healed.append(fault.describe())
     for name, st in lab.states().items():
         if st.status == "paused":
-            _docker("unpause", st.host.container)
+            client.unpause(st.host.container)
             healed.append(f"{name} unpaused")
         if st.status == "running" and os.geteuid() == 0:
             if _clear_firewall(lab, name):
@@ -238,11 +334,3 @@ def injected(lab: Lab, *faults: Fault, wait_healthy: float = 60) -> Iterator[tup
                 errors.append(str(exc))
         if errors:
             raise LabError("healing failed", "; ".join(errors), "run `foolab heal`")
-
-
-def _docker(*args: str) -> None:
-    out = run(["docker", *args], timeout=60)
-    if out.returncode != 0:
-        raise LabError(f"docker {' '.join(args)} failed", out.stderr)
-
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from lab.engine.process import run
+from lab.engine import client
 
 
 def context_digest(folder: Path) -> str:
@@ -18,9 +18,10 @@ def context_digest(folder: Path) -> str:
 
 
 def image_digest_label(image: str) -> str | None:
-    out = run(
-        ["docker", "image", "inspect", "--format", '{{index .Config.Labels "org.foolab.context"}}',
-         image],
-        timeout=20,
-    )
-    return out.stdout.strip() if out.returncode == 0 else None
+    """The build-context digest an image was built from; None if the image is
+    not there ("" if it carries no such label)."""
+    data = client.inspect_image(image)
+    if data is None:
+        return None
+    labels = (data.get("Config") or {}).get("Labels") or {}
+    return str(labels.get("org.foolab.context", ""))

@@ -8,7 +8,6 @@ exit only what it started itself.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import threading
 import time
@@ -16,7 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
+from lab.engine import client
 from lab.engine.images import context_digest, image_digest_label
 from lab.engine.network import subnet_conflict
 from lab.engine.process import compose_command, require_engine, run
@@ -118,22 +119,13 @@ class Lab:
 
     def states(self) -> dict[str, HostState]:
         """Engine state of every host, `missing` for those with no container."""
-        hosts = self.topology.hosts
-        fmt = "{{json .}}"
-        out = run(["docker", "inspect", "--format", fmt, *(h.container for h in hosts)], timeout=30)
-        found: dict[str, dict[str, object]] = {}
-        for line in out.stdout.splitlines():
-            if line.strip():
-                data = json.loads(line)
-                found[str(data["Name"]).lstrip("/")] = data
         result: dict[str, HostState] = {}
-        for h in hosts:
-            data = found.get(h.container)
+        for h in self.topology.hosts:
+            data = client.inspect_container(h.container)
             if data is None:
                 result[h.name] = HostState(h, "missing", "none", "")
                 continue
-            state = data["State"]
-            assert isinstance(state, dict)
+            state = data.get("State") or {}
             health = state.get("Health") or {}
             log = health.get("Log") or []
             last = str(log[-1].get("Output", "")).strip() if log else ""
@@ -141,22 +133,22 @@ class Lab:
             result[h.name] = HostState(h, status, health_status, last)
         return result
 
+    def _networks(self, host: str) -> dict[str, Any]:
+        """The container's endpoints by network name ({} if it has no container)."""
+        data = client.inspect_container(self.topology.host(host).container) or {}
+        return dict((data.get("NetworkSettings") or {}).get("Networks") or {})
+
     def attached(self, host: str) -> bool:
         """Whether a host's container is plugged into the lab network."""
-        out = run(["docker", "inspect", "-f", "{{json .NetworkSettings.Networks}}",
-                   self.topology.host(host).container], timeout=20)
-        return out.returncode == 0 and self.config.project in json.loads(out.stdout or "{}")
+        return self.config.project in self._networks(host)
 
     def address_of(self, host: str) -> str:
         """The address a host has now on the lab network: a promoted replica
         may have taken over the master's (runbook promote-replica)."""
-        out = run(["docker", "inspect", "-f", "{{json .NetworkSettings.Networks}}",
-                   self.topology.host(host).container], timeout=20)
-        nets = json.loads(out.stdout or "{}") if out.returncode == 0 else {}
-        ip = ((nets or {}).get(self.config.project) or {}).get("IPAddress")
+        endpoint = self._networks(host).get(self.config.project) or {}
+        ip = endpoint.get("IPAddress")
         if not ip:  # stopped or cut off: docker keeps the configured address
-            cfg = ((nets or {}).get(self.config.project) or {}).get("IPAMConfig") or {}
-            ip = cfg.get("IPv4Address")
+            ip = (endpoint.get("IPAMConfig") or {}).get("IPv4Address")
         return str(ip or self.topology.address(host))
 
     def is_up(self) -> bool:
@@ -174,7 +166,13 @@ class Lab:
         self, host: str, argv: Sequence[str], *, user: str | None = None, timeout: float = 60,
         input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run argv on a host (docker exec); the result is returned, never raised."""
+        """Run argv on a host (docker exec); the result is returned, never raised.
+
+        Stays on the docker CLI: the SDK's exec_run has neither stdin nor a
+        timeout. Feeding stdin means writing to the private raw socket of
+        exec_start(socket=True) and half-closing it per transport, and a
+        timeout could only abandon a blocked HTTP read; `docker exec -i`
+        under subprocess gives both, and EOF on stdin, reliably."""
         h = self.topology.host(host)
         cmd = ["docker", "exec", *(["-i"] if input is not None else [])]
         if user:
@@ -287,7 +285,7 @@ class Lab:
                 # While `up` runs, a container it recreates shows as exited
                 # for a moment: judge exits once it has returned.
                 if st.status in ("exited", "dead") and "up" in result:
-                    logs = run(["docker", "logs", "--tail", "5", st.host.container]).stderr
+                    logs = client.logs(st.host.container, tail=5)
                     raise LabError(f"{name} stopped while starting", logs,
                                    f"`docker logs {st.host.container}`")
             # Once `up` has returned: a container it recreated (a rebuilt
@@ -313,9 +311,7 @@ class Lab:
         """Remove every container, network and volume of the lab; False if
         there was nothing to remove. The next lab gets new passwords."""
         require_engine()
-        had = self.is_up() or bool(
-            run(["docker", "network", "inspect", self.config.project], timeout=20).returncode == 0
-        )
+        had = self.is_up() or client.inspect_network(self.config.project) is not None
         if had:
             if not self.config.env_file.exists():  # compose needs the addresses to parse
                 secrets.write_private(self.config.env_file, self.env(), "made by foolab down")

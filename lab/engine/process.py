@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 
+from lab.engine import client
 from lab.model.errors import LabError
 
 
@@ -31,19 +32,14 @@ def run(
 
 
 def require_engine() -> None:
-    """Docker CLI present and daemon answering, or a one-line LabError."""
+    """Docker CLI present (Compose, build and exec need it) and daemon
+    answering, or a one-line LabError."""
     if shutil.which("docker") is None:
         raise LabError(
             "Docker is missing",
             hint="run `make lab-up` as root (it installs Debian's docker.io), or install Docker",
         )
-    info = run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=20)
-    if info.returncode != 0 or not info.stdout.strip():
-        raise LabError(
-            "the Docker daemon is not reachable",
-            info.stderr.strip() or info.stdout.strip(),
-            "start it (as root `make lab-up` does: scripts/install-engine.sh)",
-        )
+    client.ping()  # the daemon, through the SDK: a one-line LabError if absent
 
 
 def compose_command() -> list[str]:

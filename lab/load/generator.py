@@ -6,26 +6,25 @@ loadgen image (images/loadgen) on the lab network at a free lab address
 Every run is bounded: users and run time are always set, Locust stops by
 itself, and a run that overstays its budget is killed. While it runs, the
 engine's CPU counters of the web servers and of the load generator are read
-once a second (Docker Engine API over its unix socket). This module gathers
+once a second (Docker Engine API, through the SDK). This module gathers
 data; lab/loadstudy.py makes the report.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
 from lab.admin import lb
+from lab.engine import client
 from lab.engine.lab import Lab
-from lab.engine.process import quote, run
+from lab.engine.process import quote
 from lab.engine.waiting import wait_for
 from lab.load.study import Ceiling, CpuSamples, RunData, RunSettings, ToolRate, parse_wrk
 from lab.model.config import REPO
@@ -38,60 +37,22 @@ IMAGE_FOLDER = REPO / "images" / "loadgen"
 LOADTESTS = REPO / "loadtests"
 LOADGEN_OCTET = 100  # the load generator's address on the lab network: .100
 STATS_SOURCE = ("the Docker Engine API (GET /containers/NAME/stats?stream=false&one-shot=true, "
-                "cpu_stats.cpu_usage.total_usage, over the unix socket)")
+                "cpu_stats.cpu_usage.total_usage, through the Docker SDK)")
 GRACE_S = 60.0  # beyond the run time, for start-up, shutdown and writing reports
 
 
 # --- the engine's CPU counters ---------------------------------------------------------
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    """HTTP to the Docker Engine over its unix socket (no TCP, no network)."""
-
-    def __init__(self, path: str, timeout: float = 5.0) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.socket_path)
-        self.sock = sock
+def _kill(container: str) -> None:
+    """docker kill, quietly: a --rm container that just ended is gone already."""
+    with suppress(LabError):
+        client.kill(container)
 
 
-def engine_socket() -> str | None:
-    """The engine's unix socket (DOCKER_HOST=unix://... or the default), if there."""
-    host = os.environ.get("DOCKER_HOST", "")
-    path = host[len("unix://"):] if host.startswith("unix://") else "/var/run/docker.sock"
-    if host and not host.startswith("unix://"):
-        return None
-    return path if Path(path).exists() else None
-
-
-def cpu_usage_ns(containers: Sequence[str], sock: str) -> dict[str, int | None]:
+def cpu_usage_ns(containers: Sequence[str]) -> dict[str, int | None]:
     """Cumulative CPU time (ns) of each container; None if it is not running."""
-    out: dict[str, int | None] = {}
-    conn = _UnixHTTPConnection(sock)
-    try:
-        for name in containers:
-            conn.request("GET", f"/containers/{name}/stats?stream=false&one-shot=true")
-            resp = conn.getresponse()
-            body = resp.read()
-            usage = None
-            try:  # a container that is just exiting may answer with an empty body
-                stats = json.loads(body) if resp.status == 200 else {}
-            except ValueError:
-                stats = {}
-            total = ((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage")
-            # a stopped container answers with zeros and no pids
-            if total and (stats.get("pids_stats") or {}).get("current", 1):
-                usage = int(total)
-            out[name] = usage
-    except (OSError, http.client.HTTPException):
-        out.update({n: None for n in containers if n not in out})
-    finally:
-        conn.close()
-    return out
+    return {name: client.cpu_total_ns(name) for name in containers}
 
 
 def descendants(pid: int) -> list[int]:
@@ -148,10 +109,10 @@ class LoadGen:
         self.lab.build_image(IMAGE_FOLDER, IMAGE)
 
     def _require_free_address(self) -> None:
-        out = run(["docker", "network", "inspect", self.lab.config.project], timeout=20)
-        if out.returncode != 0:
-            raise LabError("the lab network is missing", out.stderr, "is the lab up? `foolab up`")
-        containers = (json.loads(out.stdout)[0].get("Containers") or {}).values()
+        net = client.inspect_network(self.lab.config.project)
+        if net is None:
+            raise LabError("the lab network is missing", hint="is the lab up? `foolab up`")
+        containers = (net.get("Containers") or {}).values()
         for c in containers:
             if str(c.get("IPv4Address", "")).split("/")[0] == self.address:
                 raise LabError(f"{self.address} is taken on the lab network by {c.get('Name')}",
@@ -165,7 +126,7 @@ class LoadGen:
         its exit code, the CPU readings and the wall time."""
         out.mkdir(parents=True, exist_ok=True)
         self._require_free_address()
-        run(["docker", "rm", "-f", self.container], timeout=30)  # left by a killed run
+        client.remove(self.container)  # left by a killed run
         cmd = [
             "docker", "run", "--rm", "--name", self.container,
             "--label", f"org.foolab.lab={self.lab.config.project}",
@@ -173,7 +134,6 @@ class LoadGen:
             "-v", f"{LOADTESTS}:/loadtests:ro", "-v", f"{out.resolve()}:/out",
             "--user", f"{os.getuid()}:{os.getgid()}", IMAGE, *argv,
         ]
-        sock = engine_socket()
         hosts = {self.lab.topology.host(w).container: w for w in watch}
         names = [*hosts, self.container]
         times: list[float] = []
@@ -184,16 +144,13 @@ class LoadGen:
 
         def sample() -> None:
             if not root:
-                pid = run(["docker", "inspect", "-f", "{{.State.Pid}}", self.container],
-                          timeout=20).stdout.strip()
-                root.extend([int(pid)] if pid.isdigit() and pid != "0" else [])
+                pid = client.pid(self.container)
+                root.extend([pid] if pid else [])
             for p in descendants(root[0]) if root else []:
                 stat = schedstat(p)
                 if stat is not None:
                     sched[p] = stat
-            if sock is None:
-                return
-            readings = cpu_usage_ns(names, sock)
+            readings = cpu_usage_ns(names)
             times.append(time.monotonic())
             for n in names:
                 usage[n].append(readings.get(n))
@@ -207,7 +164,7 @@ class LoadGen:
             try:
                 while proc.poll() is None:
                     if time.monotonic() - t0 > budget_s:
-                        run(["docker", "kill", self.container], timeout=30)
+                        _kill(self.container)
                         proc.wait(timeout=30)
                         raise LabError(f"the load generator ran over {budget_s:.0f} s",
                                        hint=f"killed it; see {log_path}")
@@ -215,7 +172,7 @@ class LoadGen:
                     sample()
             except BaseException:
                 if proc.poll() is None:  # interrupted: never leave it running
-                    run(["docker", "kill", self.container], timeout=30)
+                    _kill(self.container)
                     proc.wait(timeout=30)
                 raise
         wall = time.monotonic() - t0
@@ -224,7 +181,7 @@ class LoadGen:
         busy = None
         if ticks0 and ticks1 and ticks1[1] > ticks0[1]:
             busy = (ticks1[0] - ticks0[0]) / (ticks1[1] - ticks0[1])
-        if sock is None or not times:
+        if not times:
             return proc.returncode, None, wall
         rename = {**hosts, self.container: "loadgen"}
         on_cpu, waiting = sum(r for r, _ in sched.values()), sum(w for _, w in sched.values())
@@ -274,14 +231,18 @@ class LoadGen:
         always started again afterwards and waited for until healthy."""
         container = self.lab.topology.host(host).container
         self.progress(f"stopping {host} ({container})")
-        out = run(["docker", "stop", "-t", "5", container], timeout=60)
         try:
-            if out.returncode != 0:
-                raise LabError(f"could not stop {host}", out.stderr)
+            try:
+                client.stop(container, grace=5)
+            except LabError as exc:
+                raise LabError(f"could not stop {host}", exc.observed) from None
             yield
         finally:
             self.progress(f"starting {host} again")
-            run(["docker", "start", container], timeout=60)
+            try:
+                client.start(container)
+            except LabError:
+                pass  # as before: the wait below says whether it came back
             wait_for(f"{host} healthy again",
                      lambda: self.lab.states()[host].is_healthy,
                      timeout=self.lab.config.health_timeout, every=0.5)

@@ -1,0 +1,172 @@
+"""The Docker Engine API, through the Docker SDK for Python: the one place
+that connects to the daemon and turns its errors into one-line LabErrors.
+
+Compose, `docker build` and `docker exec` stay on the CLI (lab.engine.process,
+Lab.exec says why for exec); everything else the lab asks of the engine
+(inspect, stop, start, kill, pause, update, network connect) comes here.
+The client follows DOCKER_HOST like the CLI does (not `docker context`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import docker
+import requests
+from docker.errors import APIError, DockerException, NotFound
+
+from lab.model.errors import LabError
+
+TIMEOUT = 60  # seconds for one API call; stop() adds the container's grace time
+UNREACHABLE = "the Docker daemon is not reachable"
+START_HINT = "start it (as root `make lab-up` does: scripts/install-engine.sh)"
+
+T = TypeVar("T")
+
+
+def _observed(exc: Exception) -> str:
+    """The engine's own words, on one line."""
+    if isinstance(exc, APIError) and exc.explanation:
+        return str(exc.explanation)
+    return " ".join(str(exc).split())
+
+
+@functools.cache
+def client() -> docker.DockerClient:
+    """The engine client, made once per process (a failure is not cached:
+    the next call tries again)."""
+    try:
+        # version "auto" asks the daemon for its API version: fails fast if absent
+        return docker.DockerClient.from_env(timeout=TIMEOUT, version="auto")
+    except (DockerException, requests.RequestException) as exc:
+        raise LabError(UNREACHABLE, _observed(exc), START_HINT) from None
+
+
+def api() -> docker.APIClient:
+    """The low-level API of the client: plain dicts, names or ids as arguments."""
+    return client().api
+
+
+def _error(what: str, exc: Exception) -> LabError:
+    if isinstance(exc, requests.ConnectionError):  # the daemon went away
+        return LabError(UNREACHABLE, _observed(exc), START_HINT)
+    return LabError(f"{what} failed", _observed(exc))
+
+
+def call(what: str, fn: Callable[[], T]) -> T:
+    """Run one engine call; any engine or connection error becomes
+    LabError("`what` failed: <the engine's message>")."""
+    try:
+        return fn()
+    except (DockerException, requests.RequestException) as exc:
+        raise _error(what, exc) from None
+
+
+def _lookup(what: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+    """An inspect call: None when the engine has no such object."""
+    try:
+        return fn()
+    except NotFound:  # ImageNotFound is one too
+        return None
+    except (DockerException, requests.RequestException) as exc:
+        raise _error(what, exc) from None
+
+
+def ping() -> None:
+    """The daemon answers, or a one-line LabError."""
+    call("docker info", api().ping)
+
+
+def inspect_container(name: str) -> dict[str, Any] | None:
+    """`docker inspect` of one container; None when there is no such container."""
+    return _lookup(f"docker inspect {name}", lambda: api().inspect_container(name))
+
+
+def inspect_image(image: str) -> dict[str, Any] | None:
+    """`docker image inspect`; None when the image is not there."""
+    return _lookup(f"docker image inspect {image}", lambda: client().images.get(image).attrs)
+
+
+def inspect_network(name: str) -> dict[str, Any] | None:
+    """`docker network inspect`; None when there is no such network."""
+    return _lookup(f"docker network inspect {name}", lambda: api().inspect_network(name))
+
+
+def pid(container: str) -> int | None:
+    """The container's main process as seen from this machine; None if it is
+    not running (or not there)."""
+    data = inspect_container(container)
+    found = int(((data or {}).get("State") or {}).get("Pid") or 0)
+    return found or None
+
+
+def logs(container: str, tail: int) -> str:
+    """The last lines a container wrote (stdout and stderr)."""
+    out = call(f"docker logs {container}", lambda: api().logs(container, tail=tail))
+    return out.decode(errors="replace") if isinstance(out, bytes) else str(out)
+
+
+# --- what a fault or a drill does to a container ----------------------------------
+
+
+def kill(container: str) -> None:
+    call(f"docker kill {container}", lambda: api().kill(container))
+
+
+def stop(container: str, grace: int = 10) -> None:
+    """A clean shutdown: SIGTERM, then SIGKILL after `grace` seconds."""
+    call(f"docker stop {container}", lambda: api().stop(container, timeout=grace))
+
+
+def start(container: str) -> None:
+    call(f"docker start {container}", lambda: api().start(container))
+
+
+def pause(container: str) -> None:
+    call(f"docker pause {container}", lambda: api().pause(container))
+
+
+def unpause(container: str) -> None:
+    call(f"docker unpause {container}", lambda: api().unpause(container))
+
+
+def update_cpu(container: str, quota: int, period: int | None = None) -> None:
+    """`docker update --cpu-quota` (-1: no cap), optionally `--cpu-period`."""
+    call(f"docker update {container}",
+         lambda: api().update_container(container, cpu_period=period, cpu_quota=quota))
+
+
+def remove(container: str) -> None:
+    """`docker rm -f`; nothing to do if there is no such container."""
+    try:
+        api().remove_container(container, force=True)
+    except NotFound:
+        pass
+    except (DockerException, requests.RequestException) as exc:
+        raise _error(f"docker rm -f {container}", exc) from None
+
+
+def connect(network: str, container: str, ip: str | None = None) -> None:
+    """`docker network connect [--ip IP]`."""
+    call(f"docker network connect {network} {container}",
+         lambda: api().connect_container_to_network(container, network, ipv4_address=ip))
+
+
+def disconnect(network: str, container: str, force: bool = False) -> None:
+    call(f"docker network disconnect {network} {container}",
+         lambda: api().disconnect_container_from_network(container, network, force=force))
+
+
+def cpu_total_ns(container: str) -> int | None:
+    """Cumulative CPU time of a container (one-shot stats, API 1.41); None if
+    it is not running, gone, just exiting (an empty body) or the engine is away."""
+    try:
+        stats = api().stats(container, stream=False, one_shot=True)
+    except (LabError, DockerException, requests.RequestException, ValueError):
+        return None
+    total = ((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage")
+    # a stopped container answers with zeros and no pids
+    running = (stats.get("pids_stats") or {}).get("current", 1)
+    return int(total) if total and running else None
