@@ -7,7 +7,7 @@ Every run is bounded: users and run time are always set, Locust stops by
 itself, and a run that overstays its budget is killed. While it runs, the
 engine's CPU counters of the web servers and of the load generator are read
 once a second (Docker Engine API over its unix socket). This module gathers
-data; lab/loadstudy.py makes the report.
+data; lab/load/summary.py and lab/load/report.py make the report.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from lab.admin import lb
 from lab.engine.lab import Lab
 from lab.engine.process import quote, run
 from lab.engine.waiting import wait_for
-from lab.load.study import Ceiling, CpuSamples, RunData, RunSettings, ToolRate, parse_wrk
+from lab.load.ceiling import Ceiling, ToolRate, parse_wrk
+from lab.load.settings import RunSettings
+from lab.load.summary import CpuSamples, RunData
 from lab.model.config import REPO
 from lab.model.errors import LabError
 from lab.model.figures import Progress
