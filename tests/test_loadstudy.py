@@ -13,7 +13,7 @@ from lab.load.files import parse_locust_csv, write_compare_report, write_run_rep
 from lab.load.plots import cumulative_shares, plot_compare
 from lab.load.report import compare_dict, render_compare, render_markdown
 from lab.load.settings import MODES, RunSettings, parse_duration
-from lab.load.stats import binomial_sd, chi2_sf, chi_square, median, shares
+from lab.load.stats import binomial_sd, chi_square, median, shares
 from lab.load.summary import CpuSamples, RunData, loadgen_figures, summarize, summary_dict
 
 # --- shares and the binomial spread ------------------------------------------------------
@@ -33,31 +33,47 @@ def test_binomial_sd_of_a_third():
 # --- chi-square ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("x", [0.1, 1.0, 2.5, 7.0, 20.0, 60.0])
-def test_chi2_sf_matches_the_closed_forms(x):
-    # df 2: e^(-x/2); df 4: e^(-x/2) (1 + x/2); df 1: erfc(sqrt(x/2));
-    # df 3: erfc(sqrt(x/2)) + sqrt(2x/pi) e^(-x/2)
-    assert chi2_sf(x, 2) == pytest.approx(math.exp(-x / 2), rel=1e-10)
-    assert chi2_sf(x, 4) == pytest.approx(math.exp(-x / 2) * (1 + x / 2), rel=1e-10)
-    assert chi2_sf(x, 1) == pytest.approx(math.erfc(math.sqrt(x / 2)), rel=1e-9)
-    df3 = math.erfc(math.sqrt(x / 2)) + math.sqrt(2 * x / math.pi) * math.exp(-x / 2)
-    assert chi2_sf(x, 3) == pytest.approx(df3, rel=1e-9)
+# The p-values are checked against the closed forms of the chi-square survival
+# function for small df, and against the tabled 5 % critical points: this pins
+# down that the test runs with df = k - 1 and an even split as its default.
+
+
+def chi2_closed_form(x: float, df: int) -> float:
+    """P(X >= x) for chi-square with df 1-4, in closed form."""
+    return {
+        1: math.erfc(math.sqrt(x / 2)),
+        2: math.exp(-x / 2),
+        3: math.erfc(math.sqrt(x / 2)) + math.sqrt(2 * x / math.pi) * math.exp(-x / 2),
+        4: math.exp(-x / 2) * (1 + x / 2),
+    }[df]
+
+
+@pytest.mark.parametrize("observed, statistic", [
+    ([44, 56], 1.44),  # a fair coin: (36 + 36) / 50
+    ([20, 10, 0], 20.0),  # (100 + 0 + 100) / 10
+    ([10, 20, 30, 40], 20.0),  # (225 + 25 + 25 + 225) / 25
+    ([5, 10, 15, 20, 25], 250 / 15),  # (100 + 25 + 0 + 25 + 100) / 15
+    ([34, 33, 33], 0.02),  # nearly even: p close to 1
+    ([200, 0], 200.0),  # far in the tail: p = erfc(10), about 2e-45
+])
+def test_chi_square_p_values_match_the_closed_forms(observed, statistic):
+    chi = chi_square(observed)
+    assert chi.statistic == pytest.approx(statistic)
+    assert chi.df == len(observed) - 1
+    assert chi.p_value == pytest.approx(chi2_closed_form(statistic, chi.df), rel=1e-9)
 
 
 @pytest.mark.parametrize("df, critical", [
     (1, 3.841458820694124), (2, 5.991464547107979), (3, 7.814727903251178),
     (5, 11.070497693516351), (10, 18.307038053275146),
 ])
-def test_chi2_sf_at_the_tabled_5_percent_points(df, critical):
-    assert chi2_sf(critical, df) == pytest.approx(0.05, rel=1e-7)
-
-
-def test_chi2_sf_edges():
-    assert chi2_sf(0.0, 2) == 1.0
-    assert chi2_sf(-1.0, 3) == 1.0
-    assert chi2_sf(200.0, 2) == pytest.approx(math.exp(-100), rel=1e-8)
-    with pytest.raises(ValueError):
-        chi2_sf(1.0, 0)
+def test_chi_square_at_the_tabled_5_percent_points(df, critical):
+    # df + 1 categories of 50 expected; two of them off by d: X2 = 2 d^2 / 50
+    d = 5 * math.sqrt(critical)
+    observed = [50 + d, 50 - d] + [50.0] * (df - 1)
+    chi = chi_square(observed)
+    assert chi.df == df and chi.statistic == pytest.approx(critical)
+    assert chi.p_value == pytest.approx(0.05, rel=1e-7)
 
 
 def test_chi_square_of_an_exact_third_is_zero_with_p_one():
@@ -86,6 +102,14 @@ def test_chi_square_refuses_what_it_cannot_test():
         chi_square([5, 5], [10])
     with pytest.raises(ValueError):
         chi_square([5, 5], [0, 10])
+    with pytest.raises(ValueError):  # no counts: an even split of nothing
+        chi_square([0, 0, 0])
+
+
+def test_chi_square_expected_counts_need_not_add_up_to_the_total():
+    chi = chi_square([30, 70], [20, 75])  # 100 / 20 + 25 / 75, as Pearson's sum
+    assert chi.statistic == pytest.approx(5 + 1 / 3)
+    assert chi.p_value == pytest.approx(chi2_closed_form(5 + 1 / 3, 1), rel=1e-9)
 
 
 # --- settings ----------------------------------------------------------------------------------
