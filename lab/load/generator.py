@@ -6,16 +6,14 @@ loadgen image (images/loadgen) on the lab network at a free lab address
 Every run is bounded: users and run time are always set, Locust stops by
 itself, and a run that overstays its budget is killed. While it runs, the
 engine's CPU counters of the web servers and of the load generator are read
-once a second (Docker Engine API over its unix socket). This module gathers
-data; lab/load/summary.py and lab/load/report.py make the report.
+once a second (lab/load/counters.py, through the Docker SDK). This module
+gathers data; lab/load/summary.py and lab/load/report.py make the report.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -28,6 +26,15 @@ from lab.engine.lab import Lab
 from lab.engine.process import quote, run
 from lab.engine.waiting import wait_for
 from lab.load.ceiling import Ceiling, ToolRate, parse_wrk
+from lab.load.counters import (
+    STATS_SOURCE,
+    cpu_usage_ns,
+    descendants,
+    engine_client,
+    machine_cpu_ticks,
+    mean_percent,
+    schedstat,
+)
 from lab.load.settings import RunSettings
 from lab.load.summary import CpuSamples, RunData
 from lab.model.config import REPO
@@ -39,94 +46,7 @@ IMAGE = "foolab/loadgen:latest"
 IMAGE_FOLDER = REPO / "images" / "loadgen"
 LOADTESTS = REPO / "loadtests"
 LOADGEN_OCTET = 100  # the load generator's address on the lab network: .100
-STATS_SOURCE = ("the Docker Engine API (GET /containers/NAME/stats?stream=false&one-shot=true, "
-                "cpu_stats.cpu_usage.total_usage, over the unix socket)")
 GRACE_S = 60.0  # beyond the run time, for start-up, shutdown and writing reports
-
-
-# --- the engine's CPU counters ---------------------------------------------------------
-
-
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    """HTTP to the Docker Engine over its unix socket (no TCP, no network)."""
-
-    def __init__(self, path: str, timeout: float = 5.0) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.socket_path)
-        self.sock = sock
-
-
-def engine_socket() -> str | None:
-    """The engine's unix socket (DOCKER_HOST=unix://... or the default), if there."""
-    host = os.environ.get("DOCKER_HOST", "")
-    path = host[len("unix://"):] if host.startswith("unix://") else "/var/run/docker.sock"
-    if host and not host.startswith("unix://"):
-        return None
-    return path if Path(path).exists() else None
-
-
-def cpu_usage_ns(containers: Sequence[str], sock: str) -> dict[str, int | None]:
-    """Cumulative CPU time (ns) of each container; None if it is not running."""
-    out: dict[str, int | None] = {}
-    conn = _UnixHTTPConnection(sock)
-    try:
-        for name in containers:
-            conn.request("GET", f"/containers/{name}/stats?stream=false&one-shot=true")
-            resp = conn.getresponse()
-            body = resp.read()
-            usage = None
-            try:  # a container that is just exiting may answer with an empty body
-                stats = json.loads(body) if resp.status == 200 else {}
-            except ValueError:
-                stats = {}
-            total = ((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage")
-            # a stopped container answers with zeros and no pids
-            if total and (stats.get("pids_stats") or {}).get("current", 1):
-                usage = int(total)
-            out[name] = usage
-    except (OSError, http.client.HTTPException):
-        out.update({n: None for n in containers if n not in out})
-    finally:
-        conn.close()
-    return out
-
-
-def descendants(pid: int) -> list[int]:
-    """A process and all its children, grandchildren... (Linux /proc)."""
-    found, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        found.append(p)
-        try:
-            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
-        except (OSError, ValueError):
-            continue
-    return found
-
-
-def schedstat(pid: int) -> tuple[int, int] | None:
-    """(ns on a CPU, ns runnable but waiting for a CPU) of one process so far."""
-    try:
-        run_ns, wait_ns, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
-        return int(run_ns), int(wait_ns)
-    except (OSError, ValueError):
-        return None
-
-
-def machine_cpu_ticks() -> tuple[int, int] | None:
-    """(busy, total) clock ticks of all cores since boot, from /proc/stat."""
-    try:
-        first = Path("/proc/stat").read_text().splitlines()[0].split()
-    except OSError:
-        return None
-    ticks = [int(x) for x in first[1:]]
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-    return sum(ticks) - idle, sum(ticks)
 
 
 # --- the load generator ------------------------------------------------------------------
@@ -175,7 +95,7 @@ class LoadGen:
             "-v", f"{LOADTESTS}:/loadtests:ro", "-v", f"{out.resolve()}:/out",
             "--user", f"{os.getuid()}:{os.getgid()}", IMAGE, *argv,
         ]
-        sock = engine_socket()
+        client = engine_client()  # None: no engine answering, no CPU figures
         hosts = {self.lab.topology.host(w).container: w for w in watch}
         names = [*hosts, self.container]
         times: list[float] = []
@@ -193,40 +113,44 @@ class LoadGen:
                 stat = schedstat(p)
                 if stat is not None:
                     sched[p] = stat
-            if sock is None:
+            if client is None:
                 return
-            readings = cpu_usage_ns(names, sock)
+            readings = cpu_usage_ns(names, client)
             times.append(time.monotonic())
             for n in names:
                 usage[n].append(readings.get(n))
 
-        ticks0 = machine_cpu_ticks()
-        sample()
-        t0 = time.monotonic()
-        log_path = out / log_name
-        with log_path.open("w") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                while proc.poll() is None:
-                    if time.monotonic() - t0 > budget_s:
+        try:
+            ticks0 = machine_cpu_ticks()
+            sample()
+            t0 = time.monotonic()
+            log_path = out / log_name
+            with log_path.open("w") as log:
+                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+                try:
+                    while proc.poll() is None:
+                        if time.monotonic() - t0 > budget_s:
+                            run(["docker", "kill", self.container], timeout=30)
+                            proc.wait(timeout=30)
+                            raise LabError(f"the load generator ran over {budget_s:.0f} s",
+                                           hint=f"killed it; see {log_path}")
+                        time.sleep(1.0)
+                        sample()
+                except BaseException:
+                    if proc.poll() is None:  # interrupted: never leave it running
                         run(["docker", "kill", self.container], timeout=30)
                         proc.wait(timeout=30)
-                        raise LabError(f"the load generator ran over {budget_s:.0f} s",
-                                       hint=f"killed it; see {log_path}")
-                    time.sleep(1.0)
-                    sample()
-            except BaseException:
-                if proc.poll() is None:  # interrupted: never leave it running
-                    run(["docker", "kill", self.container], timeout=30)
-                    proc.wait(timeout=30)
-                raise
-        wall = time.monotonic() - t0
-        sample()
+                    raise
+            wall = time.monotonic() - t0
+            sample()
+        finally:
+            if client is not None:
+                client.close()
         ticks1 = machine_cpu_ticks()
         busy = None
         if ticks0 and ticks1 and ticks1[1] > ticks0[1]:
             busy = (ticks1[0] - ticks0[0]) / (ticks1[1] - ticks0[1])
-        if sock is None or not times:
+        if client is None or not times:
             return proc.returncode, None, wall
         rename = {**hosts, self.container: "loadgen"}
         on_cpu, waiting = sum(r for r, _ in sched.values()), sum(w for _, w in sched.values())
@@ -383,7 +307,7 @@ class LoadGen:
             result.rename(out / f"ceiling-locust-{i}.json")
             locust_rates.append(ToolRate(
                 "locust", int(lr["requests"]), int(lr["failures"]), float(lr["seconds"]),
-                float(lr["rps"]), _mean_percent(cpu, "loadgen"), _mean_percent(cpu, host),
+                float(lr["rps"]), mean_percent(cpu, "loadgen"), mean_percent(cpu, host),
                 bool(lr.get("cpu_warning")), cpu.loadgen_wait if cpu else None))
             self.progress(f"ceiling round {i}/{rounds}: wrk, {connections} connections")
             log = f"ceiling-wrk-{i}.txt"
@@ -395,18 +319,8 @@ class LoadGen:
                 raise LabError(f"wrk gave no summary (exit {code})", text[-200:],
                                f"see {out / log}") from None
             wrk_rates.append(ToolRate("wrk", requests, errors, seconds, rps,
-                                      _mean_percent(cpu, "loadgen"), _mean_percent(cpu, host),
+                                      mean_percent(cpu, "loadgen"), mean_percent(cpu, host),
                                       False, cpu.loadgen_wait if cpu else None))
         return Ceiling(target, page, connections, duration_s, processes,
                        tuple(locust_rates), tuple(wrk_rates))
 
-
-def _mean_percent(cpu: CpuSamples | None, name: str) -> float | None:
-    """A container's mean CPU over the readings it was running in, % of one core."""
-    if cpu is None:
-        return None
-    pts = [(t, v) for t, v in zip(cpu.times, cpu.usage_ns.get(name, ()), strict=False)
-           if v is not None]
-    if len(pts) < 2 or pts[-1][0] <= pts[0][0]:
-        return None
-    return 100.0 * (pts[-1][1] - pts[0][1]) / 1e9 / (pts[-1][0] - pts[0][0])
