@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lab.admin import lb
+from lab.drills.faults import Fault, injected
 from lab.engine.lab import Lab
 from lab.engine.process import quote, run
-from lab.engine.waiting import wait_for
 from lab.load.ceiling import Ceiling, ToolRate, parse_wrk
 from lab.load.counters import (
     STATS_SOURCE,
@@ -196,22 +196,18 @@ class LoadGen:
 
     @contextmanager
     def stopped(self, host: str) -> Iterator[None]:
-        """A web server stopped (`docker stop`) for the duration of the block;
-        always started again afterwards and waited for until healthy."""
-        container = self.lab.topology.host(host).container
-        self.progress(f"stopping {host} ({container})")
-        out = run(["docker", "stop", "-t", "5", container], timeout=60)
-        try:
-            if out.returncode != 0:
-                raise LabError(f"could not stop {host}", out.stderr)
-            yield
-        finally:
-            self.progress(f"starting {host} again")
-            run(["docker", "start", container], timeout=60)
-            wait_for(f"{host} healthy again",
-                     lambda: self.lab.states()[host].is_healthy,
-                     timeout=self.lab.config.health_timeout, every=0.5)
-            self.progress(f"{host} is healthy again")
+        """A web server stopped for the duration of the block: the fault "stop"
+        (lab.drills.faults), recorded in the lab's fault record so that
+        `foolab heal` starts it should this process die; always healed
+        afterwards and waited for until healthy."""
+        self.progress(f"stopping {host} ({self.lab.topology.host(host).container})")
+        with injected(self.lab, Fault("stop", host),
+                      wait_healthy=self.lab.config.health_timeout):
+            try:
+                yield
+            finally:
+                self.progress(f"starting {host} again")
+        self.progress(f"{host} is healthy again")
 
     def compare(self, users: int, duration_s: int, ttl_scale: float, out: Path,
                 down: str = "web3") -> list[RunData]:
