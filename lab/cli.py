@@ -168,14 +168,18 @@ def cmd_runbook(lab: Lab, args: argparse.Namespace) -> int:
 
 def cmd_load(lab: Lab, args: argparse.Namespace) -> int:
     """The load-distribution study: Locust in the lab network, then the report."""
-    from lab.load import study as ls
+    from lab.load.ceiling import ceiling_verdict
+    from lab.load.files import write_ceiling_report, write_compare_report, write_run_report
     from lab.load.generator import LoadGen
+    from lab.load.report import compare_table, server_table, split_sentence
+    from lab.load.settings import RunSettings, parse_duration
+    from lab.load.summary import summarize
 
     default_s = 10 if args.ceiling else 30 if args.compare else 60
     try:
-        duration = ls.parse_duration(args.duration) if args.duration else default_s
-        settings = ls.RunSettings(args.users, duration, args.cache, args.ttl_scale,
-                                  args.spawn_rate or 0.0)
+        duration = parse_duration(args.duration) if args.duration else default_s
+        settings = RunSettings(args.users, duration, args.cache, args.ttl_scale,
+                               args.spawn_rate or 0.0)
     except ValueError as exc:
         raise LabError(f"bad load settings: {exc}") from None
     out = Path(args.out) if args.out else REPO / "reports" / time.strftime("load-%Y%m%d-%H%M%S")
@@ -191,20 +195,20 @@ def cmd_load(lab: Lab, args: argparse.Namespace) -> int:
     if args.ceiling:
         result = gen.ceiling(out, connections=args.connections, duration_s=duration,
                              rounds=args.rounds, processes=args.processes)
-        files = ls.write_ceiling_report(result, out)
-        print(ls.ceiling_verdict(result))
+        files = write_ceiling_report(result, out)
+        print(ceiling_verdict(result))
     elif args.compare:
         runs = gen.compare(settings.users, duration, settings.ttl_scale, out)
-        summaries = [ls.summarize(r) for r in runs]
+        summaries = [summarize(r) for r in runs]
         for r, s in zip(runs, summaries, strict=True):
-            ls.write_run_report(s, out / r.settings.slug)
-        files = ls.write_compare_report(summaries, out)
-        print(ls.compare_table(summaries))
+            write_run_report(s, out / r.settings.slug)
+        files = write_compare_report(summaries, out)
+        print(compare_table(summaries))
     else:
-        summary = ls.summarize(gen.run_load(settings, out))
-        files = ls.write_run_report(summary, out)
-        print("\n".join(ls.server_table(summary)))
-        print(ls.split_sentence(summary))
+        summary = summarize(gen.run_load(settings, out))
+        files = write_run_report(summary, out)
+        print("\n".join(server_table(summary)))
+        print(split_sentence(summary))
         print(summary.loadgen.verdict)
         if not summary.counts_add_up:
             say(f"per-server counts {summary.total} != Locust's total {summary.locust_total}")

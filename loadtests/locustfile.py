@@ -12,7 +12,7 @@ is what the study varies (--dns-cache):
   sticky  resolve once per visitor, like a browser with a warm cache
 
 What the visitors did, per second, web server and page, goes to
---visits-file (JSON); lab/loadstudy.py turns it into the report. With
+--visits-file (JSON); lab/load/summary.py turns it into figures. With
 --target (the balancer's address, F22) visitors skip DNS and go to lb, and
 each request counts for the server its X-Served-By header names. The lab
 starts this file with `foolab load` inside the loadgen container, on the lab

@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 
 from lab.engine.lab import Lab
-from lab.load import study as loadstudy
+from lab.load.files import write_run_report
 from lab.load.generator import LoadGen
+from lab.load.report import split_sentence
+from lab.load.settings import RunSettings
+from lab.load.stats import binomial_sd
+from lab.load.summary import RunSummary, summarize
 
 pytestmark = pytest.mark.slow
 
@@ -21,13 +25,13 @@ DURATION_S = 20
 
 
 @pytest.fixture(scope="module")
-def summary(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> loadstudy.RunSummary:
+def summary(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> RunSummary:
     gen = LoadGen(lab)
     gen.build()
     out: Path = tmp_path_factory.mktemp("load")
-    run = gen.run_load(loadstudy.RunSettings(USERS, DURATION_S, "none"), out)
-    result = loadstudy.summarize(run)
-    loadstudy.write_run_report(result, out, plot=False)
+    run = gen.run_load(RunSettings(USERS, DURATION_S, "none"), out)
+    result = summarize(run)
+    write_run_report(result, out, plot=False)
     return result
 
 
@@ -43,13 +47,13 @@ def test_each_web_server_gets_about_a_third(summary):
     n, k = summary.total, len(summary.servers)
     # Rotation makes the split tighter than chance; allow four binomial
     # standard deviations of chance (and one request of rounding).
-    tolerance = 4 * loadstudy.binomial_sd(n, 1 / k) + 1
+    tolerance = 4 * binomial_sd(n, 1 / k) + 1
     for s in summary.servers:
         assert math.fabs(s.requests - n / k) <= tolerance, (
             f"{s.name}: {s.requests} of {n} requests, a third is {n / k:.0f} "
             f"(tolerance {tolerance:.0f})")
     assert summary.chi is not None and summary.chi.p_value > 0.001, \
-        loadstudy.split_sentence(summary)
+        split_sentence(summary)
 
 
 def test_requests_succeed(summary):

@@ -172,7 +172,7 @@ def test_a_slow_host_needs_a_share_of_a_cpu():
 
 
 def test_load_study_rows_through_the_balancer_are_named_for_it():
-    from lab.load.study import RunSettings
+    from lab.load.settings import RunSettings
 
     rr = RunSettings(10, 30, balancer="roundrobin", down=("web3",))
     assert (rr.label, rr.slug) == ("lb roundrobin, web3 down", "lb-roundrobin-web3-down")
@@ -182,8 +182,9 @@ def test_load_study_rows_through_the_balancer_are_named_for_it():
 
 
 def test_a_run_through_the_balancer_counts_per_answering_server():
-    from lab.load import study as loadstudy
-    from lab.load.study import RunData, RunSettings
+    from lab.load.report import compare_dict, compare_table, render_markdown
+    from lab.load.settings import RunSettings
+    from lab.load.summary import RunData, summarize
 
     settings = RunSettings(10, 30, balancer="leastconn", down=("web3",))
     visits = {  # as loadtests/locustfile.py writes it with --target: X-Served-By decides
@@ -192,12 +193,12 @@ def test_a_run_through_the_balancer_counts_per_answering_server():
         "latency_ms": [], "dns_first_address": {}, "served_by_mismatch": 0,
         "locust_stats": [["GET", "/light.php", 100, 2]],
     }
-    summary = loadstudy.summarize(RunData(settings, ("web1", "web2", "web3"), visits, None,
-                                          31.0, "2026-01-01T00:00:00+00:00"))
+    summary = summarize(RunData(settings, ("web1", "web2", "web3"), visits, None,
+                                31.0, "2026-01-01T00:00:00+00:00"))
     by = {s.name: s for s in summary.servers}
     assert (by["web1"].requests, by["web3"].requests, by["web3"].down) == (50, 0, True)
     assert by["lb"].failures == 2 and summary.counts_add_up
-    report = loadstudy.render_markdown(summary)
+    report = render_markdown(summary)
     assert report.startswith("# Load distribution: through lb, policy `leastconn`, web3 down")
-    assert "lb leastconn, web3 down" in loadstudy.compare_table([summary])
-    assert loadstudy.compare_dict([summary])["runs"][0]["balancer"] == "leastconn"
+    assert "lb leastconn, web3 down" in compare_table([summary])
+    assert compare_dict([summary])["runs"][0]["balancer"] == "leastconn"

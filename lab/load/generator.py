@@ -6,8 +6,8 @@ loadgen image (images/loadgen) on the lab network at a free lab address
 Every run is bounded: users and run time are always set, Locust stops by
 itself, and a run that overstays its budget is killed. While it runs, the
 engine's CPU counters of the web servers and of the load generator are read
-once a second (Docker Engine API, through the SDK). This module gathers
-data; lab/loadstudy.py makes the report.
+once a second (lab/load/counters.py, through the Docker SDK). This module
+gathers data; lab/load/summary.py and lab/load/report.py make the report.
 """
 
 from __future__ import annotations
@@ -17,16 +17,27 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from lab.admin import lb
-from lab.engine import client
+from lab.drills.faults import Fault, injected
+from lab.engine import client as engine
 from lab.engine.lab import Lab
 from lab.engine.process import quote
-from lab.engine.waiting import wait_for
-from lab.load.study import Ceiling, CpuSamples, RunData, RunSettings, ToolRate, parse_wrk
+from lab.load.ceiling import Ceiling, ToolRate, parse_wrk
+from lab.load.counters import (
+    STATS_SOURCE,
+    cpu_usage_ns,
+    descendants,
+    engine_client,
+    machine_cpu_ticks,
+    mean_percent,
+    schedstat,
+)
+from lab.load.settings import RunSettings
+from lab.load.summary import CpuSamples, RunData
 from lab.model.config import REPO
 from lab.model.errors import LabError
 from lab.model.figures import Progress
@@ -36,56 +47,7 @@ IMAGE = "foolab/loadgen:latest"
 IMAGE_FOLDER = REPO / "images" / "loadgen"
 LOADTESTS = REPO / "loadtests"
 LOADGEN_OCTET = 100  # the load generator's address on the lab network: .100
-STATS_SOURCE = ("the Docker Engine API (GET /containers/NAME/stats?stream=false&one-shot=true, "
-                "cpu_stats.cpu_usage.total_usage, through the Docker SDK)")
 GRACE_S = 60.0  # beyond the run time, for start-up, shutdown and writing reports
-
-
-# --- the engine's CPU counters ---------------------------------------------------------
-
-
-def _kill(container: str) -> None:
-    """docker kill, quietly: a --rm container that just ended is gone already."""
-    with suppress(LabError):
-        client.kill(container)
-
-
-def cpu_usage_ns(containers: Sequence[str]) -> dict[str, int | None]:
-    """Cumulative CPU time (ns) of each container; None if it is not running."""
-    return {name: client.cpu_total_ns(name) for name in containers}
-
-
-def descendants(pid: int) -> list[int]:
-    """A process and all its children, grandchildren... (Linux /proc)."""
-    found, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        found.append(p)
-        try:
-            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
-        except (OSError, ValueError):
-            continue
-    return found
-
-
-def schedstat(pid: int) -> tuple[int, int] | None:
-    """(ns on a CPU, ns runnable but waiting for a CPU) of one process so far."""
-    try:
-        run_ns, wait_ns, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
-        return int(run_ns), int(wait_ns)
-    except (OSError, ValueError):
-        return None
-
-
-def machine_cpu_ticks() -> tuple[int, int] | None:
-    """(busy, total) clock ticks of all cores since boot, from /proc/stat."""
-    try:
-        first = Path("/proc/stat").read_text().splitlines()[0].split()
-    except OSError:
-        return None
-    ticks = [int(x) for x in first[1:]]
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-    return sum(ticks) - idle, sum(ticks)
 
 
 # --- the load generator ------------------------------------------------------------------
@@ -109,7 +71,7 @@ class LoadGen:
         self.lab.build_image(IMAGE_FOLDER, IMAGE)
 
     def _require_free_address(self) -> None:
-        net = client.inspect_network(self.lab.config.project)
+        net = engine.inspect_network(self.lab.config.project)
         if net is None:
             raise LabError("the lab network is missing", hint="is the lab up? `foolab up`")
         containers = (net.get("Containers") or {}).values()
@@ -126,7 +88,7 @@ class LoadGen:
         its exit code, the CPU readings and the wall time."""
         out.mkdir(parents=True, exist_ok=True)
         self._require_free_address()
-        client.remove(self.container)  # left by a killed run
+        engine.remove(self.container)  # left by a killed run
         cmd = [
             "docker", "run", "--rm", "--name", self.container,
             "--label", f"org.foolab.lab={self.lab.config.project}",
@@ -134,6 +96,7 @@ class LoadGen:
             "-v", f"{LOADTESTS}:/loadtests:ro", "-v", f"{out.resolve()}:/out",
             "--user", f"{os.getuid()}:{os.getgid()}", IMAGE, *argv,
         ]
+        client = engine_client()  # None: no engine answering, no CPU figures
         hosts = {self.lab.topology.host(w).container: w for w in watch}
         names = [*hosts, self.container]
         times: list[float] = []
@@ -144,44 +107,50 @@ class LoadGen:
 
         def sample() -> None:
             if not root:
-                pid = client.pid(self.container)
+                pid = engine.pid(self.container)
                 root.extend([pid] if pid else [])
             for p in descendants(root[0]) if root else []:
                 stat = schedstat(p)
                 if stat is not None:
                     sched[p] = stat
-            readings = cpu_usage_ns(names)
+            if client is None:
+                return
+            readings = cpu_usage_ns(names, client)
             times.append(time.monotonic())
             for n in names:
                 usage[n].append(readings.get(n))
 
-        ticks0 = machine_cpu_ticks()
-        sample()
-        t0 = time.monotonic()
-        log_path = out / log_name
-        with log_path.open("w") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                while proc.poll() is None:
-                    if time.monotonic() - t0 > budget_s:
-                        _kill(self.container)
+        try:
+            ticks0 = machine_cpu_ticks()
+            sample()
+            t0 = time.monotonic()
+            log_path = out / log_name
+            with log_path.open("w") as log:
+                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+                try:
+                    while proc.poll() is None:
+                        if time.monotonic() - t0 > budget_s:
+                            engine.kill(self.container)
+                            proc.wait(timeout=30)
+                            raise LabError(f"the load generator ran over {budget_s:.0f} s",
+                                           hint=f"killed it; see {log_path}")
+                        time.sleep(1.0)
+                        sample()
+                except BaseException:
+                    if proc.poll() is None:  # interrupted: never leave it running
+                        engine.kill(self.container)
                         proc.wait(timeout=30)
-                        raise LabError(f"the load generator ran over {budget_s:.0f} s",
-                                       hint=f"killed it; see {log_path}")
-                    time.sleep(1.0)
-                    sample()
-            except BaseException:
-                if proc.poll() is None:  # interrupted: never leave it running
-                    _kill(self.container)
-                    proc.wait(timeout=30)
-                raise
-        wall = time.monotonic() - t0
-        sample()
+                    raise
+            wall = time.monotonic() - t0
+            sample()
+        finally:
+            if client is not None:
+                client.close()
         ticks1 = machine_cpu_ticks()
         busy = None
         if ticks0 and ticks1 and ticks1[1] > ticks0[1]:
             busy = (ticks1[0] - ticks0[0]) / (ticks1[1] - ticks0[1])
-        if not times:
+        if client is None or not times:
             return proc.returncode, None, wall
         rename = {**hosts, self.container: "loadgen"}
         on_cpu, waiting = sum(r for r, _ in sched.values()), sum(w for _, w in sched.values())
@@ -227,26 +196,18 @@ class LoadGen:
 
     @contextmanager
     def stopped(self, host: str) -> Iterator[None]:
-        """A web server stopped (`docker stop`) for the duration of the block;
-        always started again afterwards and waited for until healthy."""
-        container = self.lab.topology.host(host).container
-        self.progress(f"stopping {host} ({container})")
-        try:
+        """A web server stopped for the duration of the block: the fault "stop"
+        (lab.drills.faults), recorded in the lab's fault record so that
+        `foolab heal` starts it should this process die; always healed
+        afterwards and waited for until healthy."""
+        self.progress(f"stopping {host} ({self.lab.topology.host(host).container})")
+        with injected(self.lab, Fault("stop", host),
+                      wait_healthy=self.lab.config.health_timeout):
             try:
-                client.stop(container, grace=5)
-            except LabError as exc:
-                raise LabError(f"could not stop {host}", exc.observed) from None
-            yield
-        finally:
-            self.progress(f"starting {host} again")
-            try:
-                client.start(container)
-            except LabError:
-                pass  # as before: the wait below says whether it came back
-            wait_for(f"{host} healthy again",
-                     lambda: self.lab.states()[host].is_healthy,
-                     timeout=self.lab.config.health_timeout, every=0.5)
-            self.progress(f"{host} is healthy again")
+                yield
+            finally:
+                self.progress(f"starting {host} again")
+        self.progress(f"{host} is healthy again")
 
     def compare(self, users: int, duration_s: int, ttl_scale: float, out: Path,
                 down: str = "web3") -> list[RunData]:
@@ -342,7 +303,7 @@ class LoadGen:
             result.rename(out / f"ceiling-locust-{i}.json")
             locust_rates.append(ToolRate(
                 "locust", int(lr["requests"]), int(lr["failures"]), float(lr["seconds"]),
-                float(lr["rps"]), _mean_percent(cpu, "loadgen"), _mean_percent(cpu, host),
+                float(lr["rps"]), mean_percent(cpu, "loadgen"), mean_percent(cpu, host),
                 bool(lr.get("cpu_warning")), cpu.loadgen_wait if cpu else None))
             self.progress(f"ceiling round {i}/{rounds}: wrk, {connections} connections")
             log = f"ceiling-wrk-{i}.txt"
@@ -354,18 +315,8 @@ class LoadGen:
                 raise LabError(f"wrk gave no summary (exit {code})", text[-200:],
                                f"see {out / log}") from None
             wrk_rates.append(ToolRate("wrk", requests, errors, seconds, rps,
-                                      _mean_percent(cpu, "loadgen"), _mean_percent(cpu, host),
+                                      mean_percent(cpu, "loadgen"), mean_percent(cpu, host),
                                       False, cpu.loadgen_wait if cpu else None))
         return Ceiling(target, page, connections, duration_s, processes,
                        tuple(locust_rates), tuple(wrk_rates))
 
-
-def _mean_percent(cpu: CpuSamples | None, name: str) -> float | None:
-    """A container's mean CPU over the readings it was running in, % of one core."""
-    if cpu is None:
-        return None
-    pts = [(t, v) for t, v in zip(cpu.times, cpu.usage_ns.get(name, ()), strict=False)
-           if v is not None]
-    if len(pts) < 2 or pts[-1][0] <= pts[0][0]:
-        return None
-    return 100.0 * (pts[-1][1] - pts[0][1]) / 1e9 / (pts[-1][0] - pts[0][0])

@@ -1,0 +1,79 @@
+"""The load study's settings: one bounded run, and how visitors cache DNS.
+
+What the CLI and the generator agree on before a run starts: how many
+visitors, how long, which DNS cache mode (or the balancer), and which web
+servers are down. Plain data, no Docker.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lab.admin.balancer import POLICIES
+
+MODES = ("none", "ttl", "sticky")
+MODE_MEANING = {
+    "none": "resolve before every request (the ideal rotation)",
+    "ttl": "keep the answer for its TTL (scaled down)",
+    "sticky": "resolve once per visitor (a warm browser cache)",
+}
+ZONE_TTL_S = 86400  # the zone has no $TTL: BIND uses the SOA minimum (F2)
+DEFAULT_TTL_SCALE = 8640.0  # ttl mode: the zone's day passes in 10 s
+MAX_USERS = 1000
+MAX_DURATION_S = 3600
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """One bounded load run: how many visitors, how long, how they cache DNS."""
+
+    users: int
+    duration_s: int
+    cache: str = "none"
+    ttl_scale: float = DEFAULT_TTL_SCALE  # ttl mode: one second stands for this many
+    spawn_rate: float = 0.0  # users started per second; 0 = all within a second
+    down: tuple[str, ...] = ()  # web servers stopped for this run
+    balancer: str = ""  # F22: a policy = visitors go to lb (no DNS), which uses it
+
+    def __post_init__(self) -> None:
+        if self.cache not in MODES:
+            raise ValueError(f"cache mode {self.cache!r}: one of {', '.join(MODES)}")
+        if self.balancer and self.balancer not in POLICIES:
+            raise ValueError(f"balancer policy {self.balancer!r}: one of {', '.join(POLICIES)}")
+        if not 1 <= self.users <= MAX_USERS:
+            raise ValueError(f"users {self.users}: between 1 and {MAX_USERS}")
+        if not 1 <= self.duration_s <= MAX_DURATION_S:
+            raise ValueError(f"duration {self.duration_s} s: between 1 and {MAX_DURATION_S}")
+        if self.ttl_scale <= 0:
+            raise ValueError("ttl scale must be positive")
+
+    @property
+    def label(self) -> str:
+        """Short name of the run: the cache mode (or lb and its policy), and what was down."""
+        return self._kind(" ") + "".join(f", {h} down" for h in self.down)
+
+    @property
+    def slug(self) -> str:
+        return self._kind("-") + "".join(f"-{h}-down" for h in self.down)
+
+    def _kind(self, sep: str) -> str:
+        return f"lb{sep}{self.balancer}" if self.balancer else self.cache
+
+    @property
+    def effective_ttl_s(self) -> float:
+        """How long a visitor keeps the zone's 86400 s answer in ttl mode."""
+        return ZONE_TTL_S / self.ttl_scale
+
+    @property
+    def rate(self) -> float:
+        return self.spawn_rate or float(self.users)
+
+
+def parse_duration(text: str) -> int:
+    """'90', '90s', '2m', '1m30s' -> seconds: the CLI's --duration, like Locust's -t."""
+    m = re.fullmatch(r"\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s?)?\s*", text)
+    if not text.strip() or not m or not any(m.groups()):
+        raise ValueError(f"bad duration {text!r}: e.g. 60, 60s, 2m, 1m30s")
+    h, mi, s = (int(g) if g else 0 for g in m.groups())
+    return h * 3600 + mi * 60 + s
