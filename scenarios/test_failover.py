@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 WEBS = ("web1", "web2", "web3")
 
 
-@pytest.mark.parametrize("semi_sync", [False, True], ids=["async", "semisync"])
+@pytest.mark.parametrize("semi_sync", [False, True], ids=["async", "semisync-lossless"])
 def test_master_killed_under_write_load(semi_sync, lab, restore_roles, record_property,
                                         prove_nothing_lost):
     """Scenario 5: db1 is killed while writes pour in through the three web
@@ -29,7 +29,7 @@ def test_master_killed_under_write_load(semi_sync, lab, restore_roles, record_pr
     succeed again everywhere. The ledger counts acknowledged writes that
     asynchronous replication lost (a figure); semi-synchronous loses none."""
     if semi_sync:
-        run(lab, runbooks.semi_sync(lab, on=True))
+        run(lab, runbooks.semi_sync(lab, on=True, lossless=True))
     # Direct writes go to the master's address, which db2 takes over.
     master_address = lab.topology.address("db1")
     w = LedgerWriter(lab, f"failover-{uuid.uuid4().hex[:6]}", rate=50,
