@@ -20,6 +20,9 @@ from lab.admin.status import HostStatus, lab_status
 from lab.drills import faults, runbooks
 from lab.engine.lab import Lab
 from lab.engine.process import quote, require_engine
+from lab.load.settings import DEFAULT_TTL_SCALE
+from lab.load.settings import MODES as CACHE_MODES
+from lab.model.article import WWW
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError, TopologyError
 
@@ -72,9 +75,9 @@ def cmd_status(lab: Lab, args: argparse.Namespace) -> int:
             for key, value in secrets.items():
                 print(f"{key}={value}")
         print(f"\nshell on a host: foolab shell HOST; web: http://{lab.topology.address('web1')}/ "
-              f"(Host: www.foo.com); DNS: dig @{lab.topology.address('ns1')} www.foo.com")
+              f"(Host: {WWW}); DNS: dig @{lab.topology.address('ns1')} {WWW}")
         if lab.config.balancer:
-            print(f"balancer: http://{lab.topology.address(lb.HOST)}/ (Host: www.foo.com); "
+            print(f"balancer: http://{lab.topology.address(lb.HOST)}/ (Host: {WWW}); "
                   "its policy and stats page: foolab balancer")
     healthy = all(r.state == "running" and r.health == "healthy" for r in rows)
     return 0 if healthy else 1
@@ -287,9 +290,9 @@ def parser() -> argparse.ArgumentParser:
     ld.add_argument("--users", type=int, default=30, help="visitors (default 30)")
     ld.add_argument("--duration", help="run time, e.g. 60s or 2m (default 60 s; "
                     "30 s per run with --compare, 10 s per round with --ceiling)")
-    ld.add_argument("--cache", default="none", choices=["none", "ttl", "sticky"],
+    ld.add_argument("--cache", default="none", choices=CACHE_MODES,
                     help="how visitors cache the DNS answer (default none)")
-    ld.add_argument("--ttl-scale", type=float, default=8640.0,
+    ld.add_argument("--ttl-scale", type=float, default=DEFAULT_TTL_SCALE,
                     help="ttl mode: one second stands for this many (default 8640: the "
                     "zone's 86400 s TTL -> 10 s)")
     ld.add_argument("--spawn-rate", type=float, help="visitors started per second "
@@ -335,7 +338,7 @@ def cmd_balancer(lab: Lab, args: argparse.Namespace) -> int:
     states = lb.servers(lab)
     address = lab.topology.address(lb.HOST)
     print(f"policy {lb.policy(lab)}; " + ", ".join(f"{n} {s}" for n, s in states.items()))
-    print(f"www.foo.com points at: {lb.www_mode(lab)}; stats: http://{address}:"
+    print(f"{WWW} points at: {lb.www_mode(lab)}; stats: http://{address}:"
           f"{balancer.STATS_PORT}{balancer.STATS_PATH} (user {balancer.STATS_USER}, "
           "password: foolab status --secrets)")
     return 0
@@ -346,11 +349,11 @@ def cmd_dns(lab: Lab, args: argparse.Namespace) -> int:
     lab.require_up()
     change = lb.point_www(lab, args.to)
     if change is None:
-        say(f"www.foo.com already points at {args.to}")
+        say(f"{WWW} already points at {args.to}")
     else:
         how = ("the earlier zone file put back whole; ns2 told to copy it (rndc retransfer)"
                if change.forced_transfer else "ns2 followed by NOTIFY")
-        say(f"www.foo.com -> {', '.join(change.www)} (serial {change.old_serial} -> "
+        say(f"{WWW} -> {', '.join(change.www)} (serial {change.old_serial} -> "
             f"{change.new_serial}; {how})")
     return 0
 

@@ -10,13 +10,14 @@ alternating rounds, and reports Locust's requests per second against wrk's.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from locust import FastHttpUser, constant, events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-SITE = "www.foo.com"
+SITE = os.environ["FOOLAB_SITE"]  # www.foo.com, from lab/model/article.py via lab.load
 
 
 @events.init_command_line_parser.add_listener

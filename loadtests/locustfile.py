@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import time
 from collections import Counter
 from typing import Any
@@ -33,7 +34,7 @@ import gevent
 from locust import FastHttpUser, between, events, task
 from locust.env import Environment
 
-SITE = "www.foo.com"
+SITE = os.environ["FOOLAB_SITE"]  # www.foo.com, from lab/model/article.py via lab.load
 
 
 # --- 1. Options: how the visitors cache DNS, and where the lab is -------------------
@@ -41,9 +42,9 @@ SITE = "www.foo.com"
 
 @events.init_command_line_parser.add_listener
 def add_options(parser: Any) -> None:
-    parser.add_argument("--dns-cache", choices=["none", "ttl", "sticky"], default="none",
+    parser.add_argument("--dns-cache", required=True,  # none, ttl or sticky (lab.load.settings)
                         help="how long a visitor keeps a DNS answer")
-    parser.add_argument("--ttl-scale", type=float, default=8640.0,
+    parser.add_argument("--ttl-scale", type=float, required=True,
                         help="in ttl mode, one second stands for this many (86400 s -> 10 s)")
     parser.add_argument("--name-servers", default="",
                         help="the lab's name servers, in the order a resolver tries them")

@@ -131,7 +131,7 @@ def test_lb_takes_a_dead_web_server_out_where_dns_cannot(lab, topo, balanced, re
 def test_leastconn_keeps_visitors_off_a_slow_server(lab, balanced, record_property,
                                                      prove_nothing_lost):
     rr, lc = study.policies_with_a_slow_server(lab, ("roundrobin", "leastconn"))
-    assert lb.policy(lab) == "roundrobin"  # put back
+    assert lb.running_policy(lab) == "roundrobin"  # put back, and reloaded
     assert set(rr.served) == set(lc.served) == set(WEBS), (rr, lc)  # no errors, none taken out
     slow = study.SLOW
     # roundrobin gives the slow server its third whatever that costs; leastconn

@@ -142,19 +142,30 @@ def test_key_pair_made_on_web1_public_key_restricted_on_the_others(host):
         keys = host(web).file("/home/syncer/.ssh/authorized_keys")
         assert keys.contains(pub) and keys.contains("rrsync")
         assert not host(web).file("/home/syncer/.ssh/id_ed25519").exists
-    # The key opens no shell on web2: rrsync refuses anything but rsync.
+    # The key opens no shell on web2: rrsync refuses anything but rsync,
+    # while rsync itself, over the same key, gets in.
     shell = host("web1").run("su syncer -c 'ssh -o BatchMode=yes web2 id'")
     assert shell.rc != 0 and "uid=" not in shell.stdout
+    assert "rrsync" in shell.stderr and "does not run rsync" in shell.stderr, shell.stderr
+    listing = host("web1").run("su syncer -c 'rsync --list-only -e \"ssh -o BatchMode=yes\" "
+                               "web2:/'")
+    assert listing.rc == 0 and " html" in listing.stdout, listing.stderr
 
 
 def test_cron_runs_the_articles_rsync_line_every_minute(host):
     """F6: web1's cron pushes /var/www/ to web2 and web3 with --delete."""
-    script = host("web1").file("/usr/local/bin/sync-content").content_string
-    assert 'rsync -r -a -v -e "ssh -l syncer" --delete /var/www/' in script
-    crontab = host("web1").run("cat /etc/cron.d/*").stdout
-    assert "* * * * * syncer" in crontab and "sync-content" in crontab
+    def commands(text: str) -> list[str]:  # comment lines say what the article did
+        return [line.strip() for line in text.splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+
+    script = commands(host("web1").file("/usr/local/bin/sync-content").content_string)
+    assert any(line.startswith('rsync -r -a -v -e "ssh -l syncer" --delete /var/www/ ')
+               for line in script), script
+    crontab = commands(host("web1").run("cat /etc/cron.d/*").stdout)
+    assert "* * * * * syncer /usr/local/bin/sync-content" in crontab, crontab
     for web in ("web2", "web3"):
-        assert "sync-content" not in host(web).run("cat /etc/cron.d/* 2>/dev/null").stdout
+        assert not any("sync-content" in line for line in
+                       commands(host(web).run("cat /etc/cron.d/* 2>/dev/null").stdout))
 
 
 # --- databases: F11-F16 --------------------------------------------------------------

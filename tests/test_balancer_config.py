@@ -202,3 +202,19 @@ def test_a_run_through_the_balancer_counts_per_answering_server():
     assert report.startswith("# Load distribution: through lb, policy `leastconn`, web3 down")
     assert "lb leastconn, web3 down" in compare_table([summary])
     assert compare_dict([summary])["runs"][0]["balancer"] == "leastconn"
+
+
+def test_the_running_policy_is_read_from_haproxys_statistics():
+    """Rows as HAProxy 2.6 gives them with `stats show-legends` (seen on lb)."""
+    def rows(algo: str, cookies: bool) -> list[dict[str, str]]:
+        servers = [{"pxname": "web", "svname": w, "algo": "", "cookie": w if cookies else ""}
+                   for w in ("web1", "web2", "web3")]
+        return [{"pxname": "www", "svname": "FRONTEND", "algo": "", "cookie": ""}, *servers,
+                {"pxname": "web", "svname": "BACKEND", "algo": algo,
+                 "cookie": "SERVERID" if cookies else ""}]
+
+    assert balancer.policy_of_stats(rows("leastconn", False)) == "leastconn"
+    assert balancer.policy_of_stats(rows("roundrobin", True)) == "sticky"
+    assert balancer.policy_of_stats(rows("roundrobin", False)) == "roundrobin"
+    with pytest.raises(ValueError, match="unnamed"):  # without show-legends: no algo
+        balancer.policy_of_stats(rows("", False))

@@ -24,6 +24,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from lab.model.article import WWW
 from lab.model.config import LB_CONFIG_NAME
 from lab.model.topology import Role, Topology
 
@@ -41,7 +42,7 @@ CHECK_INTER_S = 1.0
 CHECK_FALL = 2
 CHECK_RISE = 2
 CHECK_PAGE = "/light.php"
-SITE = "www.foo.com"
+SITE = WWW
 
 _BALANCE = {"roundrobin": "roundrobin", "leastconn": "leastconn", "sticky": "roundrobin"}
 _WHY = {
@@ -120,6 +121,7 @@ def haproxy_config(topo: Topology, policy: str = DEFAULT_POLICY) -> str:
         f"    bind {topo.lb_address}:{STATS_PORT}",
         "    http-request set-log-level silent   # no log line per page view",
         "    stats enable",
+        "    stats show-legends             # the policy (algo, cookie) in the CSV too",
         f"    stats uri {STATS_PATH}",
         "    stats refresh 2s",
         f'    stats auth "{STATS_USER}:${{STATS_PASSWORD}}"',
@@ -186,6 +188,22 @@ def parse_stats_csv(text: str) -> list[dict[str, str]]:
         raise ValueError("not HAProxy statistics CSV")
     reader = csv.DictReader(io.StringIO("\n".join([lines[0][2:], *lines[1:]])))
     return [{k: v for k, v in row.items() if k} for row in reader]
+
+
+def policy_of_stats(rows: Sequence[dict[str, str]], backend: str = "web") -> str:
+    """The policy the running HAProxy applies, from its statistics: the
+    backend's `algo`, and a cookie name on its servers for sticky."""
+    for r in rows:
+        if r.get("pxname") == backend and r.get("svname") == "BACKEND":
+            if any(x.get("cookie") for x in rows
+                   if x.get("pxname") == backend and x.get("svname") not in ("FRONTEND",
+                                                                              "BACKEND")):
+                return "sticky"
+            algo = r.get("algo", "")
+            if algo in POLICIES:
+                return algo
+            raise ValueError(f"HAProxy balances {backend} by {algo or 'an unnamed algorithm'}")
+    raise ValueError(f"no backend {backend} in HAProxy's statistics")
 
 
 def server_states(rows: Sequence[dict[str, str]], backend: str = "web") -> dict[str, str]:

@@ -22,11 +22,11 @@ from lab.engine.waiting import wait_for
 from lab.model import secrets
 from lab.model.config import REPO
 from lab.model.errors import LabError
-from lab.model.topology import Role
+from lab.model.topology import Role, image
 from lab.probes import named
 
 HOST = "lb"
-IMAGE = "foolab/lb:latest"
+IMAGE = image(Role.LB)
 IMAGE_FOLDER = REPO / "images" / "lb"
 MODES = ("web", "lb")  # what www.foo.com can point at
 
@@ -91,6 +91,13 @@ def require(lab: Lab) -> None:
 def policy(lab: Lab) -> str | None:
     """The policy of lb's configuration (None: the lab has no balancer)."""
     return balancer.read_policy(lab.config.lb_dir) if lab.config.balancer else None
+
+
+def running_policy(lab: Lab) -> str:
+    """The policy haproxy on lb applies now, read from its statistics (not
+    from the configuration file, which may not have been reloaded)."""
+    return balancer.policy_of_stats(balancer_stats(lab.topology.address(HOST),
+                                                   lab.secrets().get("LB_STATS_PASSWORD", "")))
 
 
 def _workers(lab: Lab) -> set[str]:

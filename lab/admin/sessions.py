@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from lab.engine.lab import Lab
 from lab.engine.process import quote
 from lab.engine.waiting import wait_for
+from lab.model.article import WWW
 from lab.model.topology import Role
 
 SHARED_DIR = "/srv/php-sessions"
@@ -51,7 +52,7 @@ def save_path_line(directory: str) -> str:
 def _reported_save_path(lab: Lab, web: str) -> str:
     """What PHP on `web` uses now (asked on the server itself: a fresh
     session whose file lands in that directory and is cleaned up by PHP)."""
-    out = lab.sh(web, "curl -fsS -m 5 -H 'Host: www.foo.com' http://127.0.0.1/session.php")
+    out = lab.sh(web, f"curl -fsS -m 5 -H 'Host: {WWW}' http://127.0.0.1/session.php")
     return str(json.loads(out)["save_path"])
 
 

@@ -10,6 +10,7 @@ import pymysql
 
 from lab.admin import balancer, lb
 from lab.engine.lab import Lab
+from lab.model import article
 from lab.model.errors import LabError
 from lab.model.topology import Host, Role
 from lab.probes import mysql, named, pages
@@ -34,11 +35,11 @@ def _facts(lab: Lab, host: Host, address: str) -> dict[str, Any]:
     if host.role is Role.DNS:
         s = named.soa(address)
         www = balancer.www_mode(named.ask(address).records, lab.topology)
-        return {"zone": "foo.com", "serial": s.serial if s else None, "www": www}
+        return {"zone": article.ZONE, "serial": s.serial if s else None, "www": www}
     if host.role is Role.LB:
         rows = lb.balancer_stats(address, lab.secrets().get("LB_STATS_PASSWORD", ""))
         servers = balancer.server_states(rows)
-        return {"policy": balancer.read_policy(lab.config.lb_dir),
+        return {"policy": balancer.policy_of_stats(rows),  # what haproxy runs, not the file
                 **{name: state.replace(" ", "") for name, state in servers.items()}}
     if host.role is Role.DB:
         facts: dict[str, Any] = {}

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
+from lab.model.article import ZONE
 from lab.model.errors import LabError
 from lab.model.topology import Role
 
 PRIMARY = "ns1"
-ZONE_NAME = "foo.com"
+ZONE_NAME = ZONE
 ZONE_FILE = "/var/lib/bind/db.foo.com"
 
 # "foo.com. IN SOA ns1.foo.com. hostmaster.foo.com. (" then, perhaps on the

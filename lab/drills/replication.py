@@ -21,6 +21,7 @@ from lab.engine.lab import Lab
 from lab.engine.process import quote
 from lab.engine.waiting import wait_for
 from lab.model.errors import LabError
+from lab.model.topology import Role, image
 from lab.probes import mysql
 
 
@@ -85,7 +86,7 @@ def rebuild_replica(lab: Lab, master: str = "db1", replica: str = "db2",
             return ("docker", "run", "--rm", "--network", "none",
                     "-v", f"{lab.topology.data_volume(host)}:/var/lib/mysql",
                     "-v", f"{dump.parent}:/dump",
-                    "--entrypoint", "db-offline", "foolab/db:latest", host, ids[host])
+                    "--entrypoint", "db-offline", image(Role.DB), host, ids[host])
 
         inside = f"/dump/{dump.name}"
         steps = (

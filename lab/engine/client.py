@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import docker
 import requests
@@ -102,9 +102,11 @@ def pid(container: str) -> int | None:
     return found or None
 
 
-def logs(container: str, tail: int) -> str:
-    """The last lines a container wrote (stdout and stderr)."""
-    out = call(f"docker logs {container}", lambda: api().logs(container, tail=tail))
+def logs(container: str, tail: int | Literal["all"] = "all", since: float | None = None) -> str:
+    """The last lines a container wrote (stdout and stderr), all of them or
+    those since a Unix time."""
+    out = call(f"docker logs {container}", lambda: api().logs(
+        container, tail=tail, since=int(since) if since is not None else None))
     return out.decode(errors="replace") if isinstance(out, bytes) else str(out)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from lab.load.report import fmt_num, fmt_pct
 from lab.load.stats import median
+from lab.model.article import WWW
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def render_ceiling(c: Ceiling) -> str:
         "# Load generator ceiling: Locust beside wrk",
         "",
         f"Both ran in the loadgen image on the lab network, in alternating rounds, against "
-        f"http://{c.target}{c.page} (Host: www.foo.com) with {c.connections} kept-alive "
+        f"http://{c.target}{c.page} (Host: {WWW}) with {c.connections} kept-alive "
         f"connections, {c.duration_s} s each. Locust: FastHttpUser, no think time, {how}. "
         f"wrk: {c.processes} thread(s).",
         "",

@@ -36,14 +36,15 @@ from lab.load.counters import (
     mean_percent,
     schedstat,
 )
-from lab.load.settings import RunSettings
+from lab.load.settings import MODES, RunSettings
 from lab.load.summary import CpuSamples, RunData
+from lab.model.article import WWW
 from lab.model.config import REPO
 from lab.model.errors import LabError
 from lab.model.figures import Progress
-from lab.model.topology import Role
+from lab.model.topology import Role, image
 
-IMAGE = "foolab/loadgen:latest"
+IMAGE = image("loadgen")
 IMAGE_FOLDER = REPO / "images" / "loadgen"
 LOADTESTS = REPO / "loadtests"
 LOADGEN_OCTET = 100  # the load generator's address on the lab network: .100
@@ -94,6 +95,7 @@ class LoadGen:
             "--label", f"org.foolab.lab={self.lab.config.project}",
             "--network", self.lab.config.project, "--ip", self.address,
             "-v", f"{LOADTESTS}:/loadtests:ro", "-v", f"{out.resolve()}:/out",
+            "-e", f"FOOLAB_SITE={WWW}",  # the name visitors ask for (lab.model.article)
             "--user", f"{os.getuid()}:{os.getgid()}", IMAGE, *argv,
         ]
         client = engine_client()  # None: no engine answering, no CPU figures
@@ -214,7 +216,7 @@ class LoadGen:
         """The three cache modes with all web servers up, then again with one
         stopped; each run's data, and its files in a subfolder of `out`."""
         runs: list[RunData] = []
-        plan = [RunSettings(users, duration_s, m, ttl_scale) for m in ("none", "ttl", "sticky")]
+        plan = [RunSettings(users, duration_s, m, ttl_scale) for m in MODES]
         for settings in plan:
             runs.append(self.run_load(settings, out / settings.slug))
         with self.stopped(down):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from lab.load.settings import MODE_MEANING
+from lab.load.settings import MODE_MEANING, ZONE_TTL_S
 from lab.load.summary import RunSummary
 
 
@@ -98,7 +98,7 @@ def render_markdown(summary: RunSummary, files: Sequence[str] = ()) -> str:
         f"Started {summary.started}; {st.users} visitors for {st.duration_s} s "
         f"(wall time {summary.wall_s:.0f} s); visitors "
         + ("go to lb" if st.balancer else MODE_MEANING[st.cache])
-        + (f"; TTL 86400 s scaled by {st.ttl_scale:g} to {st.effective_ttl_s:.0f} s"
+        + (f"; TTL {ZONE_TTL_S} s scaled by {st.ttl_scale:g} to {st.effective_ttl_s:.0f} s"
            if st.cache == "ttl" else "") + ".",
         "",
         "## Requests per web server (F3, F20)",
@@ -223,7 +223,7 @@ def render_compare(summaries: Sequence[RunSummary], figure: str | None = None) -
         + (", and the balancer" if any(s.settings.balancer for s in summaries) else ""),
         "",
         f"Each run: {first.users} visitors for {first.duration_s} s; TTL mode scales the "
-        f"zone's 86400 s by {first.ttl_scale:g} to {first.effective_ttl_s:.0f} s.",
+        f"zone's {ZONE_TTL_S} s by {first.ttl_scale:g} to {first.effective_ttl_s:.0f} s.",
         "",
         compare_table(summaries),
         "",

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from lab.admin.balancer import POLICIES
+from lab.model.article import ZONE_DEFAULT_TTL_S
 
 MODES = ("none", "ttl", "sticky")
 MODE_MEANING = {
@@ -18,7 +19,7 @@ MODE_MEANING = {
     "ttl": "keep the answer for its TTL (scaled down)",
     "sticky": "resolve once per visitor (a warm browser cache)",
 }
-ZONE_TTL_S = 86400  # the zone has no $TTL: BIND uses the SOA minimum (F2)
+ZONE_TTL_S = ZONE_DEFAULT_TTL_S  # no $TTL: BIND uses the SOA minimum (F2)
 DEFAULT_TTL_SCALE = 8640.0  # ttl mode: the zone's day passes in 10 s
 MAX_USERS = 1000
 MAX_DURATION_S = 3600

@@ -11,6 +11,7 @@ import pymysql.cursors
 
 from lab.engine.network import require_lab_route
 from lab.model.article import SYSTEM_SCHEMAS
+from lab.model.errors import LabError
 
 
 def connect(address: str, user: str, password: str, database: str | None = None,
@@ -122,11 +123,14 @@ def table_states(address: str, password: str) -> dict[str, TableState]:
 
 def replica_status_inside(lab: Any, host: str) -> dict[str, str]:
     """SHOW SLAVE STATUS read inside the host (docker exec, unix socket):
-    works while the host is cut off the network."""
+    works while the host is cut off the network. A failed read, or a server
+    with no replication settings, raises: an empty answer is no status."""
     out = lab.exec(host, ["mariadb", "-e", "SHOW SLAVE STATUS\\G"], timeout=20)
     fields: dict[str, str] = {}
     for line in out.stdout.splitlines():
         key, sep, value = line.strip().partition(":")
         if sep:
             fields[key.strip()] = value.strip()
+    if out.returncode != 0 or "Slave_IO_Running" not in fields:
+        raise LabError(f"no replica status on {host}", out.stderr or out.stdout or "empty")
     return fields

@@ -1,0 +1,121 @@
+"""Which acknowledged writes survive the master's death (F19), Jepsen style:
+the replica is partitioned from the master while writes go on, the master
+is killed, the replica promoted by the article's runbook. Shared by the
+scenario (which asserts) and the bench (which reports figures).
+
+Modes: "async" (the article's replication), "semisync-lossless" (no
+fallback: writes block while the replica is away) and "semisync-fallback"
+(MariaDB's default: after 10 s the master carries on asynchronously).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from lab.drills import faults, runbooks, verdicts
+from lab.drills.common import admin_password
+from lab.drills.faults import Fault
+from lab.drills.replication import FALLBACK_TIMEOUT_MS
+from lab.drills.workload import DIRECT, INDETERMINATE, Attempt, LedgerWriter
+from lab.engine.lab import Lab
+from lab.engine.waiting import wait_for
+from lab.model.errors import LabError
+from lab.probes import mysql
+
+MODES = ("async", "semisync-lossless", "semisync-fallback")
+
+
+@dataclass(frozen=True)
+class PartitionedFailover:
+    """What one run did: the writer's history and the verdict on the new master."""
+
+    mode: str
+    writer: LedgerWriter
+    ledger: verdicts.Ledger
+    partitioned_at: float  # seconds into the writer's run
+    killed_at: float
+    promoted_at: float
+    first_ack_after_kill: float  # kill -> first write acknowledged through web1, s
+
+    @property
+    def during_partition(self) -> list[Attempt]:
+        return [a for a in self.writer.attempts if self.partitioned_at <= a.at < self.killed_at]
+
+    @property
+    def blocked(self) -> list[Attempt]:
+        """Writes left without an answer while the replica was away."""
+        return [a for a in self.during_partition if a.outcome == INDETERMINATE]
+
+    def figures(self) -> dict[str, float | int | str]:
+        return {
+            "mode": self.mode, "acknowledged": self.ledger.acknowledged,
+            "lost": len(self.ledger.lost), "indeterminate": self.ledger.indeterminate,
+            "failed": len(self.writer.failed),
+            "acknowledged_during_partition": sum(1 for a in self.during_partition if a.ok),
+            "blocked_writes": len(self.blocked),
+            "blocked_seconds": round(sum(a.took for a in self.blocked), 1),
+            "partition_seconds": round(self.killed_at - self.partitioned_at, 1),
+            "kill_to_first_ack_web1_s": round(self.first_ack_after_kill, 2),
+        }
+
+
+def _semi_sync_status(lab: Lab) -> str:
+    rows = mysql.query(lab.address_of("db1"), admin_password(lab),
+                       "SHOW STATUS LIKE 'Rpl_semi_sync_master_status'")
+    return str(rows[0]["Value"]) if rows else ""
+
+
+def _run(lab: Lab, book: runbooks.Runbook) -> None:
+    result = runbooks.execute(lab, book)
+    if not result.ok:
+        failed = result.failed
+        raise LabError(f"runbook {book.name} failed",
+                       failed.checked or failed.output if failed else "")
+
+
+def run_partitioned_failover(lab: Lab, mode: str) -> PartitionedFailover:
+    """Partition db2 from db1 under writes, kill db1, promote db2 (taking
+    db1's address). Leaves db2 the master and db1 dead: the caller rejoins
+    and switches back (runbooks rejoin-old-master, switch-back)."""
+    if mode not in MODES:
+        raise LabError(f"unknown mode {mode!r}", hint=f"one of {', '.join(MODES)}")
+    if mode != "async":
+        _run(lab, runbooks.semi_sync(lab, on=True, lossless=mode == "semisync-lossless"))
+    master_address = lab.topology.address("db1")  # db2 takes it over when promoted
+    password = admin_password(lab)
+    w = LedgerWriter(lab, f"ack-{mode[:8]}-{uuid.uuid4().hex[:6]}", via=("web1", DIRECT),
+                     rate=20, master=lambda: master_address, timeout=3, max_seconds=150)
+    with w:
+        wait_for("writes acknowledged", lambda: len(w.acknowledged) >= 10, timeout=30)
+        # Everything so far has reached db2: the partition is the only cause of loss.
+        wait_for("db2 caught up before the partition", lambda: set(w.acknowledged) <= set(
+            w.stored(lab.address_of("db2"), password)), timeout=20)
+        with faults.injected(lab, Fault("partition", "db2", ("db1",))):
+            t0 = w.elapsed()
+            if mode == "async":
+                wait_for("writes acknowledged during the partition",
+                         lambda: w.acknowledged_since(t0) >= 10, timeout=30)
+            elif mode == "semisync-lossless":
+                wait_for("writes left hanging during the partition", lambda: sum(
+                    1 for a in w.attempts if a.at >= t0) >= 4, timeout=30)
+            else:
+                wait_for("the master gives up on semi-sync", lambda: _semi_sync_status(lab)
+                         == "OFF", timeout=FALLBACK_TIMEOUT_MS / 1000 + 20)
+                fell_back = w.elapsed()
+                wait_for("writes acknowledged asynchronously after the fallback",
+                         lambda: w.acknowledged_since(fell_back) >= 5, timeout=30)
+            faults.inject(lab, Fault("kill", "db1"))
+            killed_at = w.elapsed()
+        # The partition is healed; db1 stays dead: promote db2.
+        _run(lab, runbooks.promote_replica(lab))
+        promoted_at = w.elapsed()
+        for via in ("web1", DIRECT):
+            def accepted(v: str = via) -> bool:
+                return any(a.ok and a.via == v and a.at > promoted_at for a in w.attempts)
+
+            wait_for(f"writes through {via} accepted by the new master", accepted, timeout=30)
+    first = min(a.at + a.took for a in w.attempts if a.ok and a.via == "web1" and a.at > killed_at)
+    stored = w.stored(lab.address_of("db2"), password)
+    ledger = verdicts.ledger(w.attempted, w.acknowledged, stored, failed=w.failed)
+    return PartitionedFailover(mode, w, ledger, t0, killed_at, promoted_at, first - killed_at)
