@@ -25,7 +25,7 @@ from lab.model import article, secrets
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError
 from lab.model.figures import Progress
-from lab.model.topology import Host, image
+from lab.model.topology import Host, image, image_tag
 
 # --- the lab ------------------------------------------------------------------
 
@@ -99,6 +99,7 @@ class Lab:
             LAB_MASK=str(topo.network.netmask),
             LAB_PROJECT=self.config.project,
             LAB_BRIDGE=topo.bridge,
+            LAB_IMAGE_TAG=image_tag(),
             LB_ADDR=topo.lb_address,
             LB_CONF_DIR=str(self.config.lb_dir.resolve()),
         )
@@ -313,8 +314,8 @@ class Lab:
         require_engine()
         had = self.is_up() or client.inspect_network(self.config.project) is not None
         if had:
-            if not self.config.env_file.exists():  # compose needs the addresses to parse
-                secrets.write_private(self.config.env_file, self.env(), "made by foolab down")
+            # compose needs every variable to parse (an older lab's file may lack some)
+            secrets.write_private(self.config.env_file, self.env(), "made by foolab down")
             out = self.compose("down", "-v", "--remove-orphans", "-t", "5", timeout=300)
             if out.returncode != 0:
                 raise LabError("docker compose down failed", out.stderr)

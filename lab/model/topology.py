@@ -11,6 +11,7 @@ when a lab asks for it.
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass
 from enum import Enum
 
@@ -27,10 +28,16 @@ class Role(Enum):
     LB = "lb"  # the optional balancer beside the article's seven (F22)
 
 
+def image_tag() -> str:
+    """The tag of the lab's images: FOOLAB_IMAGE_TAG, default latest (a
+    checkout that changes images/ can build its own beside another's)."""
+    return os.environ.get("FOOLAB_IMAGE_TAG") or "latest"
+
+
 def image(role: Role | str) -> str:
     """The lab's image for a role (images/<role>/), e.g. foolab/db:latest."""
     name = role.value if isinstance(role, Role) else role
-    return f"foolab/{name}:latest"
+    return f"foolab/{name}:{image_tag()}"
 
 
 @dataclass(frozen=True)
