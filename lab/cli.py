@@ -318,7 +318,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def add_balancer_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`foolab balancer` and `foolab dns` (F22, lab/lb.py)."""
+    """`foolab balancer` and `foolab dns` (F22, lab/admin/lb.py)."""
     bl = sub.add_parser("balancer", help="lb's policy and what its health checks see")
     bl.add_argument("--policy", choices=balancer.POLICIES,
                     help="switch: write haproxy.cfg again and reload haproxy")

@@ -7,7 +7,7 @@ the SOA refresh (10800 s) would have made ns2 look. (Measured: about 4 s
 right after ns1's restart: BIND sends a NOTIFY when it loads the zone and
 waits `notify-delay`, 5 s by default, before the next one.) The zone is
 put back as it was at the end, the article's serial included: a secondary
-refuses a lower serial, so lab.zone.restore makes ns2 copy it anyway.
+refuses a lower serial, so lab.admin.zone.restore makes ns2 copy it anyway.
 """
 
 from __future__ import annotations

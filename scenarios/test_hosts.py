@@ -1,5 +1,5 @@
 """Host checks of the seven machines, read like the article: every claim
-F1-F16 of DESIGN.md that a running lab can show, through real clients."""
+F1-F16 of docs/article-claims.md that a running lab can show, through real clients."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 A PHP session lives in a file on the server that started it. A visitor
 whom round-robin DNS sends to another server arrives with a cookie that
 server has never heard of, and the visit count starts over. The article's
-fix: one session directory shared by all web servers (lab.sessions, the
+fix: one session directory shared by all web servers (lab.admin.sessions, the
 `php-sessions` volume). The lab is switched back to local files at the end.
 """
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure a Docker engine and Compose are available, installing them from
-# Debian packages when missing (see shared/DESIGN.md, platform notes).
+# Debian packages when missing (README: Two commands).
 #   install-engine.sh            install what is missing, start dockerd if none answers
 #   install-engine.sh --stop     stop the dockerd this script started (and only that one)
 # The pid of a daemon we start is kept in $FOOLAB_STATE/dockerd.pid.

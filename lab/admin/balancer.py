@@ -12,7 +12,7 @@ class can compare:
               conundrum (F9), beside the shared session directory
 
 Text and files only, no Docker: the driver writes the file before lb
-starts, lab/lb.py rewrites it and reloads haproxy on a running lab.
+starts, lab/admin/lb.py rewrites it and reloads haproxy on a running lab.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def haproxy_config(topo: Topology, policy: str = DEFAULT_POLICY) -> str:
     lines = [
         f"# HAProxy on lb, in front of {', '.join(w.name for w in webs)} (F22: a balancer",
         "# that sees the servers, beside round-robin DNS that cannot). Written by",
-        "# lab/balancer.py from the lab's topology; `foolab balancer --policy NAME`",
+        "# lab/admin/balancer.py from the lab's topology; `foolab balancer --policy NAME`",
         "# writes it again and reloads haproxy: the master re-reads this file and",
         "# starts a new worker, the old one finishes the requests it has.",
         f"# policy: {policy}",

@@ -5,7 +5,7 @@ read what it sees.
 Each change is made the way an administrator would make it: a new
 haproxy.cfg, checked by `haproxy -c` on lb, put in place, haproxy reloaded
 (lb-reload: SIGUSR2 to the master); a zone edit on ns1 with a new serial,
-which ns2 copies when ns1's NOTIFY arrives (lab.zone).
+which ns2 copies when ns1's NOTIFY arrives (lab.admin.zone).
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def point_www(lab: Lab, to: str, timeout: float = 20) -> zone.ZoneChange | None:
 
     Back to "web" right after "lb", with nothing else changed in between,
     the zone file from before is put back whole, the article's serial
-    included (lab.zone.restore): the lab is the article's again."""
+    included (lab.admin.zone.restore): the lab is the article's again."""
     if to not in MODES:
         raise LabError(f"www can point at {' or '.join(MODES)}, not {to!r}")
     if to == "lb":
