@@ -19,7 +19,8 @@ help:
 	@echo "make unit        unit tests only (no Docker)"
 	@echo "make scenarios   scenarios only, against the running lab"
 	@echo "make load        load study with Locust (USERS=30 DURATION=60s CACHE=none|ttl|sticky)"
-	@echo "make bench       measure the lab's figures (QUICK=1: a reduced set, < 5 min)"
+	@echo "make bench       measure the lab's figures (QUICK=1: a reduced set, < 5 min;"
+	@echo "                 ONLY=writes: one part again, merged into bench/results.json)"
 
 $(VENV)/.installed: pyproject.toml scripts/install-python-env.sh
 	scripts/install-python-env.sh $(VENV)
@@ -52,7 +53,9 @@ test: lab-up
 # The full run also times the scenario suite; QUICK=1 reuses the per-scenario
 # times of the last `make test` (reports/junit.xml), if there is one.
 bench: lab-up
-ifeq ($(QUICK),)
+ifneq ($(ONLY),)
+	$(FOOLAB) bench --only $(ONLY) $(if $(QUICK),--quick)
+else ifeq ($(QUICK),)
 	FOOLAB_REQUIRE_LAB=1 $(PY) -m pytest scenarios -q --junitxml=reports/junit-bench.xml
 	$(FOOLAB) bench --junit reports/junit-bench.xml
 else

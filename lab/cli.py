@@ -231,16 +231,26 @@ def cmd_sessions(lab: Lab, args: argparse.Namespace) -> int:
 def cmd_bench(lab: Lab, args: argparse.Namespace) -> int:
     """make bench: measure, then write bench/results.json and docs/benchmarks.md."""
     from lab.bench import core as bench
+    from lab.bench import report
 
+    if args.only and args.only not in bench.PARTS:  # before anything starts
+        raise LabError(f"unknown bench part {args.only!r}", hint=f"one of {', '.join(bench.PARTS)}")
     require_engine()
     lab.up()
     t0 = time.monotonic()
+    if args.only:
+        figures = bench.run_part(lab, args.only, args.quick, say)
+        results = report.merge_part(report.read_results(REPO / "bench"), args.only, figures)
+        report.write_results(results, REPO / "bench", REPO / "docs" / "benchmarks.md")
+        say(f"bench part {args.only} done in {time.monotonic() - t0:.0f} s: "
+            "bench/results.json, docs/benchmarks.md")
+        return 0
     results = bench.run_bench(lab, args.quick, say)
     if args.junit and Path(args.junit).exists():
-        results["scenarios"] = bench.scenario_times(Path(args.junit))
+        results["scenarios"] = report.scenario_times(Path(args.junit))
         results["scenarios_source"] = f"from {args.junit}, the last scenario run"
     results["seconds"] = round(time.monotonic() - t0, 1)
-    bench.write_results(results, REPO / "bench", REPO / "docs" / "benchmarks.md")
+    report.write_results(results, REPO / "bench", REPO / "docs" / "benchmarks.md")
     say(f"benchmarks done in {results['seconds']:.0f} s: bench/results.json, docs/benchmarks.md")
     return 0
 
@@ -284,6 +294,8 @@ def parser() -> argparse.ArgumentParser:
     bn = sub.add_parser("bench", help="measure the lab's figures (make bench)")
     bn.add_argument("--quick", action="store_true", help="a reduced set, under 5 minutes")
     bn.add_argument("--junit", help="per-scenario times from this pytest JUnit XML report")
+    bn.add_argument("--only", help="measure one part again and merge it into "
+                    "bench/results.json (writes: acknowledged writes per replication mode)")
     dg = sub.add_parser("diagram", help="draw the machines from the topology model")
     dg.add_argument("--out", default=str(REPO / "docs" / "topology.png"))
     ld = sub.add_parser("load", help="load-distribution study with Locust (make load)")

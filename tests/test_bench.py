@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.bench.core import render_markdown, scenario_times
+from lab.bench.report import render_markdown, scenario_times
 from lab.model.figures import Figure, percentile
 
 
@@ -43,3 +43,16 @@ def test_scenario_times_from_junit(tmp_path: Path):
         '<testcase classname="tests.test_bench" name="test_b" time="0.1"/>'
         '</testsuite></testsuites>')
     assert scenario_times(xml) == {"test_replication::test_a": 12.5}
+
+
+def test_a_part_measured_again_replaces_its_figures_and_says_when():
+    from lab.bench.report import merge_part
+
+    old = {"when": "then", "figures": [Figure("a", "s", [1.0]).as_dict(),
+                                       Figure("b", "s", [2.0]).as_dict()]}
+    new = merge_part(old, "writes", [Figure("b", "s", [5.0]), Figure("c", "n", [7.0])])
+    assert [(f["name"], f["runs"]) for f in new["figures"]] == [
+        ("a", [1.0]), ("b", [5.0]), ("c", [7.0])]
+    assert "writes" in new["parts"] and new["when"] == "then"
+    assert "measured again" in render_markdown(dict(new, quick=False, machine={
+        "cores": 2, "memory_mib": 1, "docker_engine": "x", "kernel": "k"}))

@@ -9,16 +9,15 @@ The results go to bench/results.json and docs/benchmarks.md.
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import statistics
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lab.bench.report import machine
 from lab.drills import faults, runbooks
 from lab.drills import partitioned_failover as pf
 from lab.drills.faults import Fault
@@ -224,74 +223,17 @@ def _ok(lab: Lab, book: runbooks.Runbook) -> None:
         raise LabError(f"runbook {book.name} failed", failed.checked if failed else "")
 
 
-# --- the scenario suite --------------------------------------------------------------------
+# Parts of the bench that can be measured again on their own (`foolab bench
+# --only NAME`); their figures replace those of the same name in results.json.
+PARTS: dict[str, Callable[[Lab, int, Progress], list[Figure]]] = {
+    "writes": partitioned_failover_figures,
+}
 
 
-def scenario_times(junit: Path) -> dict[str, float]:
-    """Seconds per scenario test from a pytest JUnit XML report."""
-    import xml.etree.ElementTree as ET
-
-    times: dict[str, float] = {}
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        if "scenarios" in case.get("classname", ""):
-            name = f"{case.get('classname', '').split('.')[-1]}::{case.get('name')}"
-            times[name] = float(case.get("time", 0))
-    return times
-
-
-# --- the report --------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    mem = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem = int(line.split()[1]) // 1024
-    engine = run(["docker", "version", "--format", "{{.Server.Version}}"]).stdout.strip()
-    return {"cores": os.cpu_count(), "memory_mib": mem, "kernel": platform.release(),
-            "docker_engine": engine, "python": platform.python_version()}
-
-
-def render_markdown(results: dict[str, Any]) -> str:
-    """docs/benchmarks.md from results.json: every number comes from it."""
-    m = results["machine"]
-    lines = [
-        "# Benchmarks",
-        "",
-        f"Measured by `make bench{' QUICK=1' if results['quick'] else ''}` on "
-        f"{results['when']}: {m['cores']} cores, {m['memory_mib']} MiB memory, "
-        f"Docker Engine {m['docker_engine']}, kernel {m['kernel']}. "
-        "Regenerate with `make bench`; this file is written from `bench/results.json`.",
-        "",
-        "| figure | median | min | max | runs | unit | note |",
-        "|---|---:|---:|---:|---:|---|---|",
-    ]
-
-    def fmt(v: float | None) -> str:
-        return "-" if v is None else (f"{v:.0f}" if abs(v) >= 100 else f"{v:.2f}")
-
-    for f in results["figures"]:
-        lines.append(f"| {f['name']} | {fmt(f['median'])} | {fmt(f['min'])} | {fmt(f['max'])} "
-                     f"| {len(f['runs'])} | {f['unit']} | {f['note']} |")
-    if results.get("memory_mib"):
-        lines += ["", "Memory of the running lab (idle, MiB):", "",
-                  "| host | MiB |", "|---|---:|"]
-        for host, mib in results["memory_mib"].items():
-            lines.append(f"| {host} | {mib:.1f} |")
-    if results.get("scenarios"):
-        lines += ["", f"Scenario suite ({results['scenarios_source']}):", "",
-                  "| scenario | seconds |", "|---|---:|"]
-        for name, secs in results["scenarios"].items():
-            lines.append(f"| {name} | {secs:.1f} |")
-    return "\n".join(lines) + "\n"
-
-
-def write_results(results: dict[str, Any], folder: Path, doc: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "results.json").write_text(json.dumps(results, indent=2))
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(render_markdown(results))
+def run_part(lab: Lab, part: str, quick: bool, progress: Progress) -> list[Figure]:
+    if part not in PARTS:
+        raise LabError(f"unknown bench part {part!r}", hint=f"one of {', '.join(PARTS)}")
+    return PARTS[part](lab, 1 if quick else 3, progress)
 
 
 def run_bench(lab: Lab, quick: bool, progress: Progress) -> dict[str, Any]:

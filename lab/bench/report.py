@@ -1,0 +1,99 @@
+"""The bench's results document: bench/results.json and docs/benchmarks.md
+rendered from it (every number from the file, none typed), a part measured
+again merged in, and the scenario suite's times from a JUnit report."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from lab.engine.process import run
+from lab.model.figures import Figure
+
+
+def scenario_times(junit: Path) -> dict[str, float]:
+    """Seconds per scenario test from a pytest JUnit XML report."""
+    import xml.etree.ElementTree as ET
+
+    times: dict[str, float] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        if "scenarios" in case.get("classname", ""):
+            name = f"{case.get('classname', '').split('.')[-1]}::{case.get('name')}"
+            times[name] = float(case.get("time", 0))
+    return times
+
+
+def machine() -> dict[str, Any]:
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) // 1024
+    engine = run(["docker", "version", "--format", "{{.Server.Version}}"]).stdout.strip()
+    return {"cores": os.cpu_count(), "memory_mib": mem, "kernel": platform.release(),
+            "docker_engine": engine, "python": platform.python_version()}
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """docs/benchmarks.md from results.json: every number comes from it."""
+    m = results["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `make bench{' QUICK=1' if results['quick'] else ''}` on "
+        f"{results['when']}: {m['cores']} cores, {m['memory_mib']} MiB memory, "
+        f"Docker Engine {m['docker_engine']}, kernel {m['kernel']}. "
+        "Regenerate with `make bench`; this file is written from `bench/results.json`.",
+        "",
+        "| figure | median | min | max | runs | unit | note |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    if results.get("parts"):
+        lines[3:3] = [" ".join(f"Part `{p}` measured again on {when} (`foolab bench --only {p}`)."
+                               for p, when in results["parts"].items()), ""]
+
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else (f"{v:.0f}" if abs(v) >= 100 else f"{v:.2f}")
+
+    for f in results["figures"]:
+        lines.append(f"| {f['name']} | {fmt(f['median'])} | {fmt(f['min'])} | {fmt(f['max'])} "
+                     f"| {len(f['runs'])} | {f['unit']} | {f['note']} |")
+    if results.get("memory_mib"):
+        lines += ["", "Memory of the running lab (idle, MiB):", "",
+                  "| host | MiB |", "|---|---:|"]
+        for host, mib in results["memory_mib"].items():
+            lines.append(f"| {host} | {mib:.1f} |")
+    if results.get("scenarios"):
+        lines += ["", f"Scenario suite ({results['scenarios_source']}):", "",
+                  "| scenario | seconds |", "|---|---:|"]
+        for name, secs in results["scenarios"].items():
+            lines.append(f"| {name} | {secs:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def read_results(folder: Path) -> dict[str, Any]:
+    path = folder / "results.json"
+    return dict(json.loads(path.read_text())) if path.exists() else {
+        "when": None, "quick": False, "machine": machine(), "figures": []}
+
+
+def write_results(results: dict[str, Any], folder: Path, doc: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(results, indent=2))
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(render_markdown(results))
+
+
+def merge_part(results: dict[str, Any], part: str, figures: list[Figure]) -> dict[str, Any]:
+    """The results document with one part measured again: figures of the same
+    name replaced in place, new ones added, and when the part was measured."""
+    fresh = {f.name: f.as_dict() for f in figures}
+    kept = [fresh.pop(f["name"], f) for f in results.get("figures", [])]
+    merged = dict(results, figures=kept + list(fresh.values()))
+    merged["parts"] = dict(results.get("parts", {}),
+                           **{part: time.strftime("%Y-%m-%d %H:%M:%S %Z")})
+    return merged
