@@ -3,6 +3,7 @@
 Subpackages by family, arrows pointing down only (tests/test_layers.py):
   cli        the only layer that prints; subcommands mirror the Makefile
   bench      make bench: figures measured and written to bench/, docs/
+  exercises  seeded breakages for students, the grader (goals read from the lab)
   load       the load study: Locust generator, statistics, report, plots
   drills     faults (nemesis), workloads (generator), verdicts (checker),
              runbooks: the step engine and the article's procedures

@@ -14,6 +14,7 @@ import pytest
 
 LAB = Path(__file__).resolve().parent.parent / "lab"
 FLOOR = {"model": 0, "engine": 1, "probes": 2, "drills": 3, "admin": 3, "load": 4,
+         "exercises": 4,
          "bench": 5, "cli": 6}
 
 

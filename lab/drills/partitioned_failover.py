@@ -66,14 +66,6 @@ def _semi_sync_status(lab: Lab) -> str:
     return str(rows[0]["Value"]) if rows else ""
 
 
-def _run(lab: Lab, book: runbooks.Runbook) -> None:
-    result = runbooks.execute(lab, book)
-    if not result.ok:
-        failed = result.failed
-        raise LabError(f"runbook {book.name} failed",
-                       failed.checked or failed.output if failed else "")
-
-
 def run_partitioned_failover(lab: Lab, mode: str) -> PartitionedFailover:
     """Partition db2 from db1 under writes, kill db1, promote db2 (taking
     db1's address). Leaves db2 the master and db1 dead: the caller rejoins
@@ -81,7 +73,7 @@ def run_partitioned_failover(lab: Lab, mode: str) -> PartitionedFailover:
     if mode not in MODES:
         raise LabError(f"unknown mode {mode!r}", hint=f"one of {', '.join(MODES)}")
     if mode != "async":
-        _run(lab, runbooks.semi_sync(lab, on=True, lossless=mode == "semisync-lossless"))
+        runbooks.run(lab, runbooks.semi_sync(lab, on=True, lossless=mode == "semisync-lossless"))
     master_address = lab.topology.address("db1")  # db2 takes it over when promoted
     password = admin_password(lab)
     w = LedgerWriter(lab, f"ack-{mode[:8]}-{uuid.uuid4().hex[:6]}", via=("web1", DIRECT),
@@ -108,7 +100,7 @@ def run_partitioned_failover(lab: Lab, mode: str) -> PartitionedFailover:
             faults.inject(lab, Fault("kill", "db1"))
             killed_at = w.elapsed()
         # The partition is healed; db1 stays dead: promote db2.
-        _run(lab, runbooks.promote_replica(lab))
+        runbooks.run(lab, runbooks.promote_replica(lab))
         promoted_at = w.elapsed()
         for via in ("web1", DIRECT):
             def accepted(v: str = via) -> bool:

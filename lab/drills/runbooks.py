@@ -9,8 +9,10 @@ from collections.abc import Callable
 from lab.drills.failover import promote_replica, rejoin_old_master, switch_back
 from lab.drills.replication import check_replication, rebuild_replica, semi_sync
 from lab.drills.steps import ENGINE, Runbook, RunbookResult, Step, StepResult, execute
+from lab.engine.lab import Lab
+from lab.model.errors import LabError
 
-__all__ = ["ENGINE", "RUNBOOKS", "Runbook", "RunbookResult", "Step", "StepResult", "execute",
+__all__ = ["ENGINE", "RUNBOOKS", "run", "Runbook", "RunbookResult", "Step", "StepResult", "execute",
            "check_replication", "promote_replica", "rebuild_replica", "rejoin_old_master",
            "semi_sync", "switch_back"]
 
@@ -22,3 +24,13 @@ RUNBOOKS: dict[str, Callable[..., Runbook]] = {
     "rejoin-old-master": rejoin_old_master,
     "switch-back": switch_back,
 }
+
+
+def run(lab: Lab, book: Runbook) -> RunbookResult:
+    """Run a runbook silently; a one-line LabError naming the step that failed."""
+    result = execute(lab, book)
+    failed = result.failed
+    if failed is not None:
+        raise LabError(f"runbook {book.name} failed at {failed.step.title!r}",
+                       failed.checked or failed.output)
+    return result

@@ -17,6 +17,9 @@ from pathlib import Path
 
 from lab.admin import balancer, lb, sessions
 from lab.admin.status import HostStatus, lab_status
+from lab.cli.balancer import add_balancer_commands, cmd_balancer, cmd_dns
+from lab.cli.exercises import add_exercise_commands, cmd_check, cmd_exercise, cmd_grade
+from lab.cli.output import say
 from lab.drills import faults, runbooks
 from lab.engine.lab import Lab
 from lab.engine.process import quote, require_engine
@@ -25,10 +28,6 @@ from lab.load.settings import MODES as CACHE_MODES
 from lab.model.article import WWW
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError, TopologyError
-
-
-def say(msg: str) -> None:
-    print(f"foolab: {msg}", flush=True)
 
 
 def render_table(rows: Sequence[HostStatus]) -> str:
@@ -326,54 +325,15 @@ def parser() -> argparse.ArgumentParser:
     ld.add_argument("--processes", type=int, default=1,
                     help="--ceiling: Locust worker processes = wrk threads (default 1)")
     add_balancer_commands(sub)
+    add_exercise_commands(sub)
     return p
-
-
-def add_balancer_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`foolab balancer` and `foolab dns` (F22, lab/admin/lb.py)."""
-    bl = sub.add_parser("balancer", help="lb's policy and what its health checks see")
-    bl.add_argument("--policy", choices=balancer.POLICIES,
-                    help="switch: write haproxy.cfg again and reload haproxy")
-    dn = sub.add_parser("dns", help="point www.foo.com at the web servers or at lb")
-    dn.add_argument("name", choices=["www"])
-    dn.add_argument("--to", required=True, choices=lb.MODES,
-                    help="web: the three web servers (the article); lb: the balancer alone")
-
-
-def cmd_balancer(lab: Lab, args: argparse.Namespace) -> int:
-    """F22: show lb's policy and servers; --policy switches it (reload, no restart)."""
-    lab.require_up()
-    lb.require(lab)
-    if args.policy:
-        change = lb.set_policy(lab, args.policy)
-        say(f"policy {change.old} -> {change.new}: haproxy reloaded in {change.reload_s:.1f} s")
-    states = lb.servers(lab)
-    address = lab.topology.address(lb.HOST)
-    print(f"policy {lb.policy(lab)}; " + ", ".join(f"{n} {s}" for n, s in states.items()))
-    print(f"{WWW} points at: {lb.www_mode(lab)}; stats: http://{address}:"
-          f"{balancer.STATS_PORT}{balancer.STATS_PATH} (user {balancer.STATS_USER}, "
-          "password: foolab status --secrets)")
-    return 0
-
-
-def cmd_dns(lab: Lab, args: argparse.Namespace) -> int:
-    """Point www at the web servers or at lb: zone edit on ns1, serial, NOTIFY."""
-    lab.require_up()
-    change = lb.point_www(lab, args.to)
-    if change is None:
-        say(f"{WWW} already points at {args.to}")
-    else:
-        how = ("the earlier zone file put back whole; ns2 told to copy it (rndc retransfer)"
-               if change.forced_transfer else "ns2 followed by NOTIFY")
-        say(f"{WWW} -> {', '.join(change.www)} (serial {change.old_serial} -> "
-            f"{change.new_serial}; {how})")
-    return 0
 
 
 COMMANDS = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "shell": cmd_shell,
             "diagram": cmd_diagram, "fault": cmd_fault, "heal": cmd_heal,
             "runbook": cmd_runbook, "bench": cmd_bench, "load": cmd_load, "sessions": cmd_sessions,
-            "balancer": cmd_balancer, "dns": cmd_dns}
+            "balancer": cmd_balancer, "dns": cmd_dns, "exercise": cmd_exercise,
+            "check": cmd_check, "grade": cmd_grade}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

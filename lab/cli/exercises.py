@@ -1,0 +1,73 @@
+"""foolab exercise | check | grade: a broken lab to repair, and the grader."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from lab.cli.output import say
+from lab.engine.lab import Lab
+from lab.model.config import REPO
+from lab.model.errors import LabError
+
+
+def add_exercise_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ex = sub.add_parser("exercise", help="set a broken lab to repair (list, start, stop)")
+    ex.add_argument("action", choices=["list", "start", "stop"])
+    ex.add_argument("name", nargs="?", help="start: which exercise (see list)")
+    ex.add_argument("--seed", help="start: the student's seed (e.g. an e-mail address): the "
+                    "same seed, the same breakage")
+    sub.add_parser("check", help="a student's self-check of the running exercise")
+    gr = sub.add_parser("grade", help="grade the running exercise (teacher)")
+    gr.add_argument("--class", dest="whole_class", action="store_true",
+                    help="every lab of the class (today: the single lab)")
+    gr.add_argument("--format", choices=["md", "csv", "json"], default="md")
+
+
+def cmd_exercise(lab: Lab, args: argparse.Namespace) -> int:
+    """Exercises: the lab breaks itself in a seeded way; students repair it."""
+    from lab.exercises import grader
+    from lab.exercises.catalog import EXERCISES
+
+    if args.action == "list":
+        for ex in EXERCISES:
+            print(f"{ex.name:24} {ex.section}\n{'':24} the student notices: {ex.notice}")
+        return 0
+    if args.action == "stop":
+        lab.require_up()
+        say(f"exercise {grader.stop(lab)} stopped; the lab is healthy again")
+        return 0
+    if not args.name or not args.seed:
+        raise LabError("exercise start needs a NAME and --seed", hint="`foolab exercise list`")
+    exercise, started = grader.start(lab, args.name, args.seed)
+    print(f"== {exercise.name} (seed {started.seed}): {exercise.section}\n")
+    print(exercise.brief(started.params))
+    print("\nfoolab check: which goals hold, with hints.")
+    return 0
+
+
+def cmd_check(lab: Lab, args: argparse.Namespace) -> int:
+    """A student's self-check: goals held, hints for the others, never the fix."""
+    from lab.exercises import grader, report
+
+    lab.require_up()
+    result = grader.grade(lab)
+    text = report.self_check(result)
+    folder = REPO / "reports" / "exercises"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"check-{result.lab}-{time.strftime('%Y%m%d-%H%M%S')}.txt").write_text(text + "\n")
+    print(text)
+    return 0 if result.points == result.out_of else 1
+
+
+def cmd_grade(lab: Lab, args: argparse.Namespace) -> int:
+    """The teacher's grade table (one row per lab), printed and under reports/."""
+    from lab.exercises import grader, report
+
+    lab.require_up()
+    grades = [grader.grade(lab)]  # --class: every lab of the class (the single lab today)
+    paths = grader.write_reports(grades, REPO / "reports" / "exercises",
+                                 time.strftime("grades-%Y%m%d-%H%M%S"))
+    print(report.render(grades, args.format), end="")
+    say("written: " + ", ".join(str(p.relative_to(REPO)) for p in paths))
+    return 0

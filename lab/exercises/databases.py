@@ -1,0 +1,263 @@
+"""Exercises on the databases (F10, F18, F19): the replica stopped on a
+conflicting row, the master dead under writes, the old master back, the
+replica dead under the readers. Each breaks the lab in a seeded way; its
+solution is the project's own runbook; its cheats are the shortcuts a
+grader must catch."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from lab.drills import faults, runbooks
+from lab.drills.common import admin_password, point_web
+from lab.drills.faults import Fault
+from lab.drills.steps import Runbook
+from lab.engine import client
+from lab.engine.lab import Lab
+from lab.engine.waiting import wait_for
+from lab.exercises import goals
+from lab.exercises.model import DATA, REPAIR, SYMPTOM, Exercise, Goal, Started
+from lab.probes import mysql
+
+NOTES = ("invoice", "parcel", "voucher", "refund", "receipt", "coupon")
+
+
+def _sql(lab: Lab, host: str, statement: str) -> None:
+    mysql.query(lab.address_of(host), admin_password(lab), statement)
+
+
+def _runbook(factory: Callable[[Lab], Runbook]) -> Callable[[Lab, Started], None]:
+    """An exercise's solution: one of the article's runbooks, built when it runs."""
+
+    def solve(lab: Lab, _s: Started) -> None:
+        runbooks.run(lab, factory(lab))
+
+    return solve
+
+
+def restore_roles(lab: Lab, _s: Started) -> None:
+    """db1 master at .21, db2 its replica at .22, web servers as the article
+    has them, no fault: whatever an exercise or a student left."""
+    faults.heal_all(lab)
+    for host in ("db1", "db2"):
+        if lab.states()[host].status != "running":
+            client.start(lab.topology.host(host).container)
+
+        def running(h: str = host) -> bool:
+            return lab.states()[h].status == "running"
+
+        wait_for(f"{host} running", running, timeout=60)
+    pw = admin_password(lab)
+    t = lab.topology
+    db1_rs = mysql.replica_status(lab.address_of("db1"), pw)
+    db2_master = mysql.replica_status(lab.address_of("db2"), pw) is None
+    if lab.address_of("db1") != t.address("db1") or db1_rs is not None or db2_master:
+        if db1_rs is None or not db1_rs.running:
+            runbooks.run(lab, runbooks.rejoin_old_master(lab))
+        runbooks.run(lab, runbooks.switch_back(lab))
+    home = {h: (h, t.address(h)) for h in ("db1", "db2")}
+    runbooks.run(lab, Runbook("article roles", "", tuple(
+        point_web(w, home["db1"], home[t.read_server(w)]) for w in t.webs)))
+    rs = mysql.replica_status(lab.address_of("db2"), pw)
+    if rs is None or not rs.running or not goals.identical("db1", "db2", timeout=10)(lab, _s)[0]:
+        # stopped on a conflict, or running but different (a skipped error): rebuild it
+        runbooks.run(lab, runbooks.rebuild_replica(lab, online=True))
+
+
+# --- 1. replica-broken (F18) ----------------------------------------------------------------
+
+
+def _conflict(lab: Lab, s: Started) -> None:
+    row = int(mysql.query(lab.address_of("db1"), admin_password(lab),
+                          "SELECT COALESCE(MAX(id), 0) AS n FROM foo.ledger")[0]["n"])
+    row += s.params["offset"]
+    note = s.params["note"]
+    _sql(lab, "db2", f"INSERT INTO foo.ledger (id, writer, note) VALUES ({row}, 'clerk', "
+                     f"'{note} typed on db2')")
+    _sql(lab, "db1", f"INSERT INTO foo.ledger (id, writer, note) VALUES ({row}, 'shop', "
+                     f"'{note} {row}')")
+    wait_for("db2's SQL thread stops", lambda: (
+        (r := mysql.replica_status(lab.address_of("db2"), admin_password(lab)))
+        and r.sql_running == "No"), timeout=30)
+    s.baseline["row"] = row
+
+
+def _skip_the_error(lab: Lab, _s: Started) -> None:
+    _sql(lab, "db2", "STOP SLAVE")
+    _sql(lab, "db2", "SET GLOBAL sql_slave_skip_counter = 1")
+    _sql(lab, "db2", "START SLAVE")
+
+
+def _delete_on_replica_only(lab: Lab, s: Started) -> None:
+    _sql(lab, "db2", "STOP SLAVE")
+    _sql(lab, "db2", f"DELETE FROM foo.ledger WHERE id = {s.baseline['row']}")
+    _sql(lab, "db2", "START SLAVE")
+
+
+def _choose_conflict(r: random.Random) -> dict[str, Any]:
+    return {"offset": r.randint(20, 400), "note": r.choice(NOTES)}
+
+
+REPLICA_BROKEN = Exercise(
+    name="replica-broken", section="When the slave has a serious error (F18)",
+    notice="web2 and web3 show numbers that stopped growing; web1's keep growing",
+    choose=_choose_conflict,
+    brief=lambda p: (
+        "Since this morning, visitors on web2 and web3 see an order count that no longer "
+        "changes, while web1 shows new orders. Every machine is up. Find out why and "
+        "make db2 a faithful copy of db1 again, without losing an order."),
+    goals=(
+        Goal("replication runs", SYMPTOM, 2, "what does SHOW SLAVE STATUS on db2 say?",
+             goals.replicates("db2", "db1")),
+        Goal("databases identical", DATA, 2, "compare the tables of db1 and db2 "
+             "(row counts, CHECKSUM TABLE), every database", goals.identical("db1", "db2")),
+        Goal("every acknowledged order kept once", DATA, 2,
+             "are all of the shop's orders on both servers, once?",
+             goals.writes_kept("db1", "db2")),
+    ),
+    breaks=_conflict,
+    solve=_runbook(lambda lab: runbooks.rebuild_replica(lab, online=True)),
+    heal=restore_roles,
+    cheats={"skip the error": (_skip_the_error, "databases identical"),
+            "delete the row on the replica only": (_delete_on_replica_only,
+                                                   "databases identical")},
+    uses_writer=True,
+)
+
+
+# --- 2. master-dead (F19) ------------------------------------------------------------------
+
+
+def _kill_master(lab: Lab, s: Started) -> None:
+    faults.inject(lab, Fault(s.params["how"], "db1"))
+
+
+def _point_web_at_replica(lab: Lab, _s: Started) -> None:
+    db2 = ("db2", lab.address_of("db2"))
+    runbooks.run(lab, Runbook("point web", "", tuple(
+        point_web(w, db2, db2) for w in lab.topology.webs)))
+
+
+def _start_db1_again(lab: Lab, _s: Started) -> None:
+    faults.heal_all(lab)
+
+
+MASTER_DEAD = Exercise(
+    name="master-dead", section="When the master is down for long (F19)",
+    notice="no web server can save an order; pages still show",
+    choose=lambda r: {"how": r.choice(["kill", "stop"])},
+    brief=lambda p: (
+        "The order form fails on every web server with a database error; reading pages "
+        "still works on web2 and web3. db1 is dead and will not come back today. Make the "
+        "site take orders again, without losing one that was confirmed."),
+    goals=(
+        Goal("orders accepted through every web server", SYMPTOM, 2,
+             "what does /db.php?write=1 answer on each web server?",
+             goals.writes_through_every_web),
+        Goal("db2 is the master", REPAIR, 1, "can db2 take writes, and does it still "
+             "follow a master?", goals.is_master("db2")),
+        Goal("every acknowledged order kept once", DATA, 2,
+             "are all confirmed orders on the server that now takes them?",
+             goals.writes_kept("db2")),
+    ),
+    breaks=_kill_master,
+    solve=_runbook(runbooks.promote_replica),
+    heal=restore_roles,
+    cheats={"point the web servers at the read-only replica": (_point_web_at_replica,
+                                                               "orders accepted through "
+                                                               "every web server"),
+            "start the dead master again": (_start_db1_again, "db2 is the master")},
+    uses_writer=True,
+)
+
+
+# --- 3. old-master-back (F19) ---------------------------------------------------------------
+
+
+def _old_master_back(lab: Lab, s: Started) -> None:
+    faults.inject(lab, Fault("kill", "db1"))
+    runbooks.run(lab, runbooks.promote_replica(lab, take_address=False))
+    faults.heal_all(lab)  # db1 repaired: it starts as the master it was
+    wait_for("db1 healthy", lambda: lab.states()["db1"].is_healthy, timeout=90)
+    # The classic danger: orders the old master took that the new one never saw.
+    for i in range(s.params["stray"]):
+        _sql(lab, "db1", "INSERT INTO foo.ledger (writer, note) VALUES ('stray', "
+                         f"'taken by db1 alone {i}')")
+
+
+def _just_change_master(lab: Lab, _s: Started) -> None:
+    from lab.drills.common import change_master
+
+    _sql(lab, "db1", change_master(lab, lab.address_of("db2")))
+    _sql(lab, "db1", "SET GLOBAL read_only = ON")
+    _sql(lab, "db1", "START SLAVE")
+
+
+OLD_MASTER_BACK = Exercise(
+    name="old-master-back", section="The repaired old master comes back as the slave (F19)",
+    notice="db1 answers again but takes no part in replication",
+    choose=lambda r: {"stray": r.randint(2, 9)},
+    brief=lambda p: (
+        "db2 took over as master yesterday and the site runs on it. db1 is repaired and "
+        "back on the network. Make db1 a faithful copy of db2 again, so it can take over "
+        "next time."),
+    goals=(
+        Goal("db1 replicates from db2", SYMPTOM, 2, "what does SHOW SLAVE STATUS on db1 say?",
+             goals.replicates("db1", "db2")),
+        Goal("databases identical", DATA, 2, "did db1 keep anything db2 never had?",
+             goals.identical("db2", "db1")),
+        Goal("db1 is read-only", REPAIR, 1, "could the application write on db1 by mistake?",
+             goals.read_only("db1")),
+        Goal("every acknowledged order kept once", DATA, 1,
+             "are all confirmed orders on both servers, once?",
+             goals.writes_kept("db2", "db1")),
+    ),
+    breaks=_old_master_back,
+    solve=_runbook(runbooks.rejoin_old_master),
+    heal=restore_roles,
+    cheats={"CHANGE MASTER without a reload": (_just_change_master, "databases identical")},
+    uses_writer=True,
+)
+
+
+# --- 7. reads-from-dead-replica (F10) --------------------------------------------------------
+
+
+def _point_reads(webs: tuple[str, ...]) -> Any:
+    def repair(lab: Lab, _s: Started) -> None:
+        db1 = ("db1", lab.address_of("db1"))
+        runbooks.run(lab, Runbook("reads to db1", "", tuple(point_web(w, db1, db1)
+                                                             for w in webs)))
+
+    return repair
+
+
+def _start_replica_again(lab: Lab, _s: Started) -> None:
+    faults.heal_all(lab)
+
+
+READS_FROM_DEAD_REPLICA = Exercise(
+    name="reads-from-dead-replica", section="Reads split between master and slave (F10)",
+    notice="pages that list orders fail on web2 and web3; web1 works",
+    choose=lambda r: {"how": r.choice(["kill", "stop"])},
+    brief=lambda p: (
+        "Pages that list orders fail on web2 and web3 with a database error; web1 is fine. "
+        "db2 is broken and waits for spare parts. Make every web server show orders "
+        "again."),
+    goals=(
+        Goal("reads succeed on web2 and web3", SYMPTOM, 2,
+             "what does /db.php answer on web2 and web3?",
+             goals.reads_succeed(("web2", "web3"))),
+        Goal("web2 and web3 read from the master", REPAIR, 2,
+             "which database does each web server read now?",
+             goals.reads_from(("web2", "web3"), "db1")),
+    ),
+    breaks=lambda lab, s: faults.inject(lab, Fault(s.params["how"], "db2")),
+    solve=_point_reads(("web2", "web3")),
+    heal=restore_roles,
+    cheats={"only web2": (_point_reads(("web2",)), "reads succeed on web2 and web3"),
+            "start the broken replica again": (_start_replica_again,
+                                               "web2 and web3 read from the master")},
+)

@@ -1,0 +1,179 @@
+"""Goal checks: each reads the real lab through the probes (SQL status and
+data, DNS answers, HTTP through each web server, files on the hosts) and
+returns (held, what it saw). The data goals are the scenarios' proofs:
+every table of every user database equal, the writer's acknowledged writes
+present exactly once, the same content on the web servers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from lab.drills import verdicts
+from lab.drills.common import admin_password
+from lab.engine.lab import Lab
+from lab.engine.waiting import wait_for
+from lab.exercises import writer
+from lab.exercises.model import Started
+from lab.model.errors import LabError
+from lab.probes import mysql, pages
+
+Check = Callable[[Lab, Started], tuple[bool, str]]
+
+
+def _running(lab: Lab, host: str) -> bool:
+    return lab.states()[host].status == "running"
+
+
+def replicates(replica: str, master: str) -> Check:
+    """`replica`'s IO and SQL threads run, following `master`'s address now."""
+
+    def check(lab: Lab, _s: Started) -> tuple[bool, str]:
+        if not _running(lab, replica):
+            return False, f"{replica} is not running"
+        rs = mysql.replica_status(lab.address_of(replica), admin_password(lab))
+        if rs is None:
+            return False, f"{replica} has no replication settings"
+        want = lab.address_of(master)
+        seen = (f"IO {rs.io_running}, SQL {rs.sql_running}, from {rs.master_host}"
+                + (f", error: {rs.last_sql_error or rs.last_io_error}"
+                   if rs.last_sql_error or rs.last_io_error else ""))
+        return rs.running and rs.master_host == want, seen
+
+    return check
+
+
+def identical(master: str, replica: str, timeout: float = 20) -> Check:
+    """Row counts and checksums of every table of every user database equal
+    (given a moment for the replica to apply what the writer just wrote)."""
+
+    def check(lab: Lab, _s: Started) -> tuple[bool, str]:
+        if not (_running(lab, master) and _running(lab, replica)):
+            return False, f"{master} or {replica} is not running"
+        pw = admin_password(lab)
+        last: list[str] = []
+
+        def same() -> bool:
+            v = verdicts.consistency(master, mysql.table_states(lab.address_of(master), pw),
+                                     replica, mysql.table_states(lab.address_of(replica), pw))
+            last[:] = v.differing
+            return v.equal
+
+        try:
+            wait_for(f"{replica} equal to {master}", same, timeout=timeout, every=1)
+        except LabError:
+            return False, "tables that differ: " + ", ".join(last)
+        return True, "every table equal"
+
+    return check
+
+
+def writes_kept(*hosts: str, timeout: float = 20) -> Check:
+    """Every write the in-lab writer saw acknowledged is on `hosts`, once."""
+
+    def check(lab: Lab, s: Started) -> tuple[bool, str]:
+        acked, tried = writer.history(lab, s.writer)
+        pw = admin_password(lab)
+        seen = []
+        for host in hosts:
+            if not _running(lab, host):
+                return False, f"{host} is not running"
+            last: list[verdicts.Ledger] = []
+
+            def whole(h: str = host, last: list[verdicts.Ledger] = last) -> bool:
+                rows = mysql.query(lab.address_of(h), pw, "SELECT seq FROM foo.ledger "
+                                   f"WHERE writer = '{s.writer}'")
+                last[:] = [verdicts.ledger(tried, acked, [int(r["seq"]) for r in rows])]
+                return last[0].ok
+
+            try:
+                wait_for(f"the writer's rows on {host}", whole, timeout=timeout, every=1)
+            except LabError:
+                v = last[0] if last else None
+                return False, (f"{host}: lost {v.lost[:10]}, duplicated {v.duplicated[:10]}"
+                               if v else f"{host}: unreadable")
+            seen.append(f"{host}: {len(acked)} acknowledged, all there once")
+        return True, "; ".join(seen)
+
+    return check
+
+
+def writes_through_every_web(lab: Lab, _s: Started) -> tuple[bool, str]:
+    """A write through each web server's /db.php is acknowledged."""
+    failed = []
+    for web in lab.topology.webs:
+        try:
+            r = pages.fetch(lab.address_of(web), "/db.php?write=1&writer=grader", timeout=4)
+            if r.status != 200:
+                failed.append(f"{web}: HTTP {r.status}")
+        except OSError as exc:
+            failed.append(f"{web}: {exc}")
+    return not failed, "; ".join(failed) or "every web server wrote"
+
+
+def is_master(host: str) -> Check:
+    """`host` takes writes: no replication settings, not read-only."""
+
+    def check(lab: Lab, _s: Started) -> tuple[bool, str]:
+        if not _running(lab, host):
+            return False, f"{host} is not running"
+        address, pw = lab.address_of(host), admin_password(lab)
+        ro = int(mysql.query(address, pw, "SELECT @@read_only AS ro")[0]["ro"])
+        rs = mysql.replica_status(address, pw)
+        return (not ro and rs is None,
+                f"read_only={ro}, " + ("replicating from " + rs.master_host if rs else
+                                       "no replication settings"))
+
+    return check
+
+
+def read_only(host: str) -> Check:
+    def check(lab: Lab, _s: Started) -> tuple[bool, str]:
+        if not _running(lab, host):
+            return False, f"{host} is not running"
+        ro = int(mysql.query(lab.address_of(host), admin_password(lab),
+                             "SELECT @@read_only AS ro")[0]["ro"])
+        return bool(ro), f"read_only={ro}"
+
+    return check
+
+
+def reads_from(webs: tuple[str, ...], db: str) -> Check:
+    """Reads through each of `webs` succeed and go to `db`'s address."""
+
+    def check(lab: Lab, _s: Started) -> tuple[bool, str]:
+        want, seen, ok = lab.address_of(db), [], True
+        for web in webs:
+            try:
+                r = pages.fetch(lab.address_of(web), "/db.php", timeout=5)
+                host = r.json().get("read_host")
+            except (OSError, ValueError) as exc:
+                ok = False
+                seen.append(f"{web}: {exc}")
+                continue
+            ok = ok and r.status == 200 and host == want
+            seen.append(f"{web}: HTTP {r.status}, reads {host}")
+        return ok, "; ".join(seen)
+
+    return check
+
+
+def reads_succeed(webs: tuple[str, ...]) -> Check:
+    def check(lab: Lab, _s: Started) -> tuple[bool, str]:
+        seen, ok = [], True
+        for web in webs:
+            try:
+                status = pages.fetch(lab.address_of(web), "/db.php", timeout=5).status
+            except OSError as exc:
+                status, ok = 0, False
+                seen.append(f"{web}: {exc}")
+                continue
+            ok = ok and status == 200
+            seen.append(f"{web}: HTTP {status}")
+        return ok, "; ".join(seen)
+
+    return check
+
+
+def probe_name() -> str:
+    return f".grader-{uuid.uuid4().hex[:8]}"
