@@ -67,6 +67,9 @@ class Exercise:
     def params(self, seed: str) -> dict[str, Any]:
         return self.choose(rng(self.name, seed))
 
+    def goal(self, name: str) -> Goal:
+        return next(g for g in self.goals if g.name == name)
+
 
 @dataclass
 class Started:
