@@ -44,9 +44,9 @@ def test_partition_then_master_killed(mode, lab, restore_roles, record_property,
         assert not any(a.ok for a in result.during_partition), "acknowledged without db2"
         assert result.blocked, "no write blocked: the partition did not hold semi-sync up"
     else:
-        # The writes acknowledged during the partition never reached db2.
+        # What was lost was acknowledged while db2 was cut off (or on its way).
         assert ledger.lost, f"{mode}: no acknowledged write lost; the partition did not bite"
-        assert set(ledger.lost) <= {a.seq for a in result.during_partition if a.ok}
+        assert set(ledger.lost) <= result.exposed
     # Repair: db1 rejoins as db2's replica, then the article's roles again.
     run(lab, runbooks.rejoin_old_master(lab))
     lossy = mode != "semisync-lossless"

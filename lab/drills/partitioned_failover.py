@@ -33,7 +33,8 @@ class PartitionedFailover:
     mode: str
     writer: LedgerWriter
     ledger: verdicts.Ledger
-    partitioned_at: float  # seconds into the writer's run
+    caught_up_at: float  # seconds into the writer's run: db2 had every write acked so far
+    partitioned_at: float
     killed_at: float
     promoted_at: float
     first_ack_after_kill: float  # kill -> first write acknowledged through web1, s
@@ -41,6 +42,13 @@ class PartitionedFailover:
     @property
     def during_partition(self) -> list[Attempt]:
         return [a for a in self.writer.attempts if self.partitioned_at <= a.at < self.killed_at]
+
+    @property
+    def exposed(self) -> set[int]:
+        """Writes acknowledged after db2 was last seen to have them all: the
+        only ones the partition can have taken (some were sent just before
+        the partition was in place)."""
+        return {a.seq for a in self.writer.attempts if a.ok and a.at + a.took >= self.caught_up_at}
 
     @property
     def blocked(self) -> list[Attempt]:
@@ -81,8 +89,12 @@ def run_partitioned_failover(lab: Lab, mode: str) -> PartitionedFailover:
     with w:
         wait_for("writes acknowledged", lambda: len(w.acknowledged) >= 10, timeout=30)
         # Everything so far has reached db2: the partition is the only cause of loss.
-        wait_for("db2 caught up before the partition", lambda: set(w.acknowledged) <= set(
-            w.stored(lab.address_of("db2"), password)), timeout=20)
+        def caught_up() -> float | None:
+            now = w.elapsed()  # every write acknowledged before now is on db2
+            acked = set(w.acknowledged)
+            return now if acked <= set(w.stored(lab.address_of("db2"), password)) else None
+
+        caught_up_at = wait_for("db2 caught up before the partition", caught_up, timeout=20)
         with faults.injected(lab, Fault("partition", "db2", ("db1",))):
             t0 = w.elapsed()
             if mode == "async":
@@ -110,4 +122,5 @@ def run_partitioned_failover(lab: Lab, mode: str) -> PartitionedFailover:
     first = min(a.at + a.took for a in w.attempts if a.ok and a.via == "web1" and a.at > killed_at)
     stored = w.stored(lab.address_of("db2"), password)
     ledger = verdicts.ledger(w.attempted, w.acknowledged, stored, failed=w.failed)
-    return PartitionedFailover(mode, w, ledger, t0, killed_at, promoted_at, first - killed_at)
+    return PartitionedFailover(mode, w, ledger, caught_up_at, t0, killed_at, promoted_at,
+                               first - killed_at)
