@@ -4,6 +4,7 @@ Subpackages by family, arrows pointing down only (tests/test_layers.py):
   cli        the only layer that prints; subcommands mirror the Makefile
   bench      make bench: figures measured and written to bench/, docs/
   load       the load study: Locust generator, statistics, report, plots
+  dashboard  the live page for the projector: state pushed by server-sent events
   drills     faults (nemesis), workloads (generator), verdicts (checker),
              runbooks: the step engine and the article's procedures
   admin      what an administrator changes: zone, balancer, sessions, status
