@@ -15,34 +15,38 @@ from lab.drills import faults, runbooks
 from lab.model.topology import Role, Topology
 
 WIDTH = 960
-BOX_W, BOX_H = 200, 92
-ROWS = (Role.DNS, Role.LB, Role.WEB, Role.DB)
-ROW_Y = {Role.DNS: 20, Role.LB: 150, Role.WEB: 280, Role.DB: 420}
-HEIGHT = 530
+BOX_W, BOX_H = 220, 92
+ROWS = (Role.DNS, Role.LB, Role.WEB, Role.DB)  # top to bottom; a role with no host: no row
+ROW_STEP = 128
 
 
 def positions(topo: Topology) -> dict[str, tuple[int, int]]:
     """Top-left corner of each host's box: hosts of one role side by side,
     centred on their row."""
     found: dict[str, tuple[int, int]] = {}
-    for role in ROWS:
-        hosts = topo.by_role(role)
-        gap = 60
+    rows = [topo.by_role(role) for role in ROWS if topo.by_role(role)]
+    for r, hosts in enumerate(rows):
+        gap = 50
         total = len(hosts) * BOX_W + (len(hosts) - 1) * gap
         x0 = (WIDTH - total) // 2
         for i, h in enumerate(hosts):
-            found[h.name] = (x0 + i * (BOX_W + gap), ROW_Y[role])
+            found[h.name] = (x0 + i * (BOX_W + gap), 12 + r * ROW_STEP)
     return found
+
+
+def height(topo: Topology) -> int:
+    return 12 + max(y for _, y in positions(topo).values()) + BOX_H + 8
 
 
 def svg(topo: Topology) -> str:
     """The cluster as SVG: a box per host with its name, role and address,
     a line for its state (and fault) and one for its facts."""
-    parts = [f'<svg id="cluster" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+    parts = [f'<svg id="cluster" viewBox="0 0 {WIDTH} {height(topo)}" role="img" '
              f'aria-label="the lab\'s hosts" xmlns="http://www.w3.org/2000/svg">',
              '<g id="links"></g>']
+    where = positions(topo)
     for h in topo.hosts:
-        x, y = positions(topo)[h.name]
+        x, y = where[h.name]
         name = escape(h.name)
         parts.append(
             f'<g class="host" data-host="{name}" data-role="{h.role.value}" data-state="stopped"'
@@ -52,7 +56,7 @@ def svg(topo: Topology) -> str:
             f'<text class="name" x="12" y="26">{name}</text>'
             f'<text class="addr" x="{BOX_W - 12}" y="26" text-anchor="end">'
             f'{escape(h.address)}</text>'
-            f'<text class="role" x="12" y="46">{escape(h.duty)[:30]}</text>'
+            f'<text class="role" x="12" y="46">{escape(h.duty[:32])}</text>'
             f'<text class="state" x="12" y="66">stopped</text>'
             f'<text class="facts" x="12" y="84"></text></g>')
     parts.append("</svg>")

@@ -5,7 +5,7 @@
   const $ = (sel, root) => (root || document).querySelector(sel);
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
   const SVGNS = "http://www.w3.org/2000/svg";
-  const BOX_W = 200, BOX_H = 92, WINDOW_S = 600;
+  const BOX_W = 220, BOX_H = 92, WINDOW_S = 300;
   let last = null;
 
   function text(el, value) { if (el && el.textContent !== value) el.textContent = value; }
@@ -60,10 +60,12 @@
       const view = doc.up ? h.view : "stopped";
       if (g.dataset.state !== view) g.dataset.state = view;
       let state = view;
-      if (h.fault) state += ": " + h.fault;
-      else if (view !== "healthy") state += " (" + h.state + (h.health !== "none" ? "/" + h.health : "") + ")";
+      if (view !== "healthy" && !h.fault) state += " (" + h.state + (h.health !== "none" ? "/" + h.health : "") + ")";
       text($(".state", g), state.slice(0, 32));
-      text($(".facts", g), hostFacts(h).slice(0, 34));
+      // a faulted host shows its fault (without its own name) where its facts were
+      const facts = h.fault ? h.fault.split("; ").map(f => f.replace(h.name + " ", "")).join("; ")
+        : hostFacts(h);
+      text($(".facts", g), facts.slice(0, 34));
       text($("title", g), h.duty + (h.fault ? "; fault: " + h.fault : ""));
     }
   }
@@ -112,9 +114,9 @@
     const now = Date.now() / 1000, start = now - WINDOW_S, strip = $("#strip");
     const x = t => Math.max(0, (t - start) / WINDOW_S * 960);
     strip.replaceChildren();
-    for (let m = 0; m <= 10; m++) {
+    for (let m = 0; m <= 5; m++) {
       const t = start + m * 60;
-      strip.appendChild(svgEl("text", { x: x(t) + 2, y: 56 })).textContent = m === 10 ? "now" : "-" + (10 - m) + "m";
+      strip.appendChild(svgEl("text", { x: x(t) + 2, y: 56 })).textContent = m === 5 ? "now" : "-" + (5 - m) + "m";
     }
     for (const i of doc.intervals) {
       const end = i.end == null ? now : i.end;
