@@ -43,3 +43,16 @@ def test_scenario_times_from_junit(tmp_path: Path):
         '<testcase classname="tests.test_bench" name="test_b" time="0.1"/>'
         '</testsuite></testsuites>')
     assert scenario_times(xml) == {"test_replication::test_a": 12.5}
+
+
+def test_dashboard_figures_read_pushed_documents_and_cpu_ticks():
+    import os
+    import queue
+
+    from lab.bench import dashboard
+
+    docs: queue.Queue = queue.Queue()
+    docs.put((5.0, {"hosts": [{"name": "web3", "state": "running"}]}))
+    docs.put((5.5, {"hosts": [{"name": "web3", "state": "paused"}]}))
+    assert dashboard._seen(docs, 5.0, want="paused") == 0.5
+    assert dashboard._cpu_ticks(os.getpid()) > 0
