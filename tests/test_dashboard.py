@@ -1,5 +1,6 @@
 """The dashboard without Docker: colours, the document, the page, the routes."""
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -133,3 +134,15 @@ def test_port_in_use_is_a_one_line_error() -> None:
         assert "in use" in str(err.value) and "\n" not in str(err.value)
     finally:
         sock.close()
+
+
+def test_requests_per_second_only_while_a_load_run_writes_them(lab: Lab,
+                                                                tmp_path: Path) -> None:
+    assert state.load_now(lab) is None  # no run
+    live = tmp_path / "live.json"
+    lab.config.load_marker.write_text(json.dumps({"live": str(live)}))
+    live.write_text(json.dumps({"t": time.time(), "rps": {"web1": 2.5}}))
+    assert state.load_now(lab) == {"t": pytest.approx(time.time(), abs=5),
+                                   "rps": {"web1": 2.5}}
+    live.write_text(json.dumps({"t": time.time() - 10, "rps": {"web1": 2.5}}))
+    assert state.load_now(lab) is None  # stale: the run is over

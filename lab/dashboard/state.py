@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lab.admin.status import HostStatus, lab_status
@@ -60,9 +61,20 @@ def _names(lab: Lab) -> dict[str, str]:
     return {h.address: h.name for h in lab.topology.hosts}
 
 
+def load_now(lab: Lab, fresh_s: float = 3.0) -> dict[str, Any] | None:
+    """Requests per second per web server while `foolab load` runs (its
+    locustfile rewrites the tally each second), else None."""
+    try:
+        live = Path(json.loads(lab.config.load_marker.read_text())["live"])
+        doc: dict[str, Any] = json.loads(live.read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return doc if time.time() - float(doc.get("t", 0)) < fresh_s else None
+
+
 def build(lab: Lab, states: dict[str, HostState] | None, facts: Facts | None,
           active: list[faults.Fault], log: list[events.Event], engine_error: str = "",
-          ) -> dict[str, Any]:
+          load: dict[str, Any] | None = None) -> dict[str, Any]:
     """The dashboard's document. `hosts` holds the rows of `foolab status
     --json` (state and health as fresh as the engine loop), each with its
     colour (`view`) and the faults on it (`fault`)."""
@@ -107,6 +119,7 @@ def build(lab: Lab, states: dict[str, HostState] | None, facts: Facts | None,
         "faults": [{"host": f.host, "kind": f.kind, "text": f.describe()} for f in active],
         "events": [e.as_dict() for e in shown],
         "intervals": [vars(i) for i in events.intervals(log)],
+        "load": load,
         "probe_s": round(facts.seconds, 2) if facts else None,
         "healthy": sum(1 for d in by_name.values() if d["view"] == "healthy"),
     }
@@ -147,6 +160,7 @@ class Watcher:
         self._active: list[faults.Fault] = []
         self._log: list[events.Event] = []
         self._log_stamp: tuple[float, int] = (0.0, 0)
+        self._load: dict[str, Any] | None = None
         self._threads: list[threading.Thread] = []
 
     # -- reading --
@@ -215,6 +229,7 @@ class Watcher:
         except Exception as exc:  # noqa: BLE001 - the engine went away: the lab is down
             self._states, self._engine_error = None, str(exc)[:200]
         self._active = faults.active(self.lab)
+        self._load = load_now(self.lab)
         file = events.path(self.lab.config.state_dir)
         stamp = (file.stat().st_mtime, file.stat().st_size) if file.exists() else (0.0, 0)
         if stamp != self._log_stamp:  # read the record again only when it changed
@@ -229,7 +244,7 @@ class Watcher:
 
     def _publish(self) -> None:
         doc = build(self.lab, self._states, self._facts, self._active, self._log,
-                    self._engine_error)
+                    self._engine_error, self._load)
         key = json.dumps({k: v for k, v in doc.items() if k != "probe_s"}, sort_keys=True,
                          default=str)
         with self._lock:
