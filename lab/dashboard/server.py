@@ -74,8 +74,7 @@ class Dashboard:
                             headers={"Cache-Control": "no-store"})
 
     async def state(self, request: Request) -> Response:
-        self.watcher.touch()
-        return JSONResponse(self.watcher.latest()[1])
+        return JSONResponse(await asyncio.to_thread(self.watcher.current))
 
     async def stream(self, request: Request) -> Response:
         async def messages() -> AsyncIterator[str]:
@@ -114,6 +113,7 @@ class Dashboard:
 
     def _start(self, what: str, action: Callable[[], None]) -> Response:
         """Run one action on a thread of its own; one at a time."""
+        self.watcher.touch()  # a change is coming: poll at full speed
         if not self._busy.acquire(blocking=False):
             return JSONResponse({"error": "another action is still running"}, status_code=409)
 

@@ -149,6 +149,7 @@ class Watcher:
         self.viewers = 0  # pages connected to the event stream
         self._seen = 0.0  # when /api/state was last asked for
         self._wakes: list[threading.Event] = []
+        self._rounds = [0.0, 0.0]  # when each loop last finished a round (monotonic)
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._version = 0
@@ -178,6 +179,19 @@ class Watcher:
         with self._lock:
             return self._version, self._doc
 
+    def current(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The document as of now: when a loop has been slow (nobody was
+        watching), wake both and wait for a round of each that began after
+        this call (at most `timeout` seconds)."""
+        asked = time.monotonic()
+        if min(self._rounds) > asked - 2 * max(self.every, self.facts_every):
+            return self.latest()[1]
+        self.touch()
+        with self._lock:
+            self._lock.wait_for(lambda: min(self._rounds) > asked or self._stop.is_set(),
+                                timeout=timeout)
+            return self._doc
+
     def wait_newer(self, version: int, timeout: float) -> tuple[int, dict[str, Any]]:
         """Block until the version passes `version` (or the timeout)."""
         with self._lock:
@@ -192,11 +206,10 @@ class Watcher:
         facts_lab = Lab(self.lab.config)  # its own docker client calls, its own thread
         self._wakes = [threading.Event(), threading.Event()]
         self._threads = [
-            threading.Thread(target=self._loop, args=(self._engine_round, self.every,
-                                                      self._wakes[0]),
+            threading.Thread(target=self._loop, args=(self._engine_round, self.every, 0),
                              name="dashboard-engine", daemon=True),
             threading.Thread(target=self._loop, args=(lambda: self._facts_round(facts_lab),
-                                                      self.facts_every, self._wakes[1]),
+                                                      self.facts_every, 1),
                              name="dashboard-facts", daemon=True)]
         for t in self._threads:
             t.start()
@@ -210,14 +223,15 @@ class Watcher:
         for t in self._threads:
             t.join(timeout=10)
 
-    def _loop(self, round_: Callable[[], None], every: float, wake: threading.Event) -> None:
+    def _loop(self, round_: Callable[[], None], every: float, index: int) -> None:
+        wake = self._wakes[index]
         while not self._stop.is_set():
             t0 = time.monotonic()
             try:
                 round_()
             except Exception as exc:  # noqa: BLE001 - the page says what failed and goes on
                 self._engine_error = f"{type(exc).__name__}: {exc}"[:200]
-            self._publish()
+            self._publish(index, t0)
             pause = every if self.watched() else self.idle_every
             wake.wait(max(0.05, pause - (time.monotonic() - t0)))
             wake.clear()
@@ -242,13 +256,14 @@ class Watcher:
             return
         self._facts = probe_facts(lab)
 
-    def _publish(self) -> None:
+    def _publish(self, index: int, began: float) -> None:
         doc = build(self.lab, self._states, self._facts, self._active, self._log,
                     self._engine_error, self._load)
         key = json.dumps({k: v for k, v in doc.items() if k != "probe_s"}, sort_keys=True,
                          default=str)
         with self._lock:
+            self._rounds[index] = began
             if key != self._key:
                 self._key, self._doc = key, doc
                 self._version += 1
-                self._lock.notify_all()
+            self._lock.notify_all()
