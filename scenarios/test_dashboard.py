@@ -5,6 +5,10 @@ The page must show the lab's hosts, see db2 leave the healthy state within
 5 s of `docker stop` and come back after `docker start`, and show a fault
 injected with the CLI's own functions on its timeline. Screenshots go to
 reports/ (docs/dashboard.png in the README is one of them).
+
+The page's own budget is 2 s from a change to the screen (`make bench`
+measures it); the waits here allow 5 s, since `make test` shares a busy
+machine, and record what they saw (dashboard_*_seen_s in the JUnit report).
 """
 
 from __future__ import annotations
@@ -151,16 +155,16 @@ def test_fault_shows_on_host_and_timeline(lab: Lab, page: Any, record_property: 
     t0 = time.monotonic()
     faults.inject(lab, fault)
     try:
-        until(page, "web3 faulted", lambda d: state_of(d, "web3") == "faulted", timeout=2.5)
+        until(page, "web3 faulted", lambda d: state_of(d, "web3") == "faulted", timeout=5)
         record_property("dashboard_fault_seen_s", round(time.monotonic() - t0, 2))
-        until(page, "the injection on the timeline", on_timeline("fault-injected"), timeout=2.5)
+        until(page, "the injection on the timeline", on_timeline("fault-injected"), timeout=5)
         until(page, "web3's fault interval shaded", lambda d: d.find_elements(
-            By.CSS_SELECTOR, '#strip rect.span[data-host="web3"]'), timeout=2.5)
+            By.CSS_SELECTOR, '#strip rect.span[data-host="web3"]'), timeout=5)
         assert "slowed to 50%" in page.find_element(
             By.CSS_SELECTOR, '#cluster [data-host="web3"] .facts').text
         assert text in page.find_element(By.CSS_SELECTOR, '#fault-list [data-host="web3"]').text
         shot(page, "fault")
     finally:
         faults.heal(lab, fault)
-    until(page, "the healing on the timeline", on_timeline("fault-healed"), timeout=2.5)
+    until(page, "the healing on the timeline", on_timeline("fault-healed"), timeout=5)
     until(page, "web3 healthy again", lambda d: state_of(d, "web3") == "healthy", timeout=5)
