@@ -8,7 +8,7 @@ USERS    ?= 30
 DURATION ?= 60s
 CACHE    ?= none
 
-.PHONY: help lab-up lab-down lab-status test unit scenarios engine lint bench load
+.PHONY: help lab-up lab-down lab-status test unit scenarios engine browser lint bench load dashboard
 
 help:
 	@echo "make lab-up      install what is missing, build, start the seven hosts, print status"
@@ -21,6 +21,7 @@ help:
 	@echo "make load        load study with Locust (USERS=30 DURATION=60s CACHE=none|ttl|sticky)"
 	@echo "make bench       measure the lab's figures (QUICK=1: a reduced set, < 5 min;"
 	@echo "                 ONLY=writes: one part again, merged into bench/results.json)"
+	@echo "make dashboard   live page on http://127.0.0.1:8080/ (PORT=8080, CONTROL=1: buttons)"
 
 $(VENV)/.installed: pyproject.toml scripts/install-python-env.sh
 	scripts/install-python-env.sh $(VENV)
@@ -29,8 +30,12 @@ $(VENV)/.installed: pyproject.toml scripts/install-python-env.sh
 engine:
 	@scripts/install-engine.sh
 
+# Debian's chromium + chromium-driver: the dashboard's browser test drives them.
+browser:
+	@scripts/install-browser.sh
+
 # BALANCER=1: also lb, HAProxy in front of web1-3 (compose/balancer.yml).
-lab-up: $(VENV)/.installed engine
+lab-up: $(VENV)/.installed engine browser
 	$(FOOLAB) up $(if $(filter-out 0,$(BALANCER)),--with balancer)
 
 lab-down: $(VENV)/.installed
@@ -70,6 +75,16 @@ $(VENV)/.installed-load: $(VENV)/.installed pyproject.toml
 
 load: $(VENV)/.installed-load
 	$(FOOLAB) load --users $(USERS) --duration $(DURATION) --cache $(CACHE)
+
+# The live dashboard (issue 12): serves on 127.0.0.1 only, until Ctrl-C.
+PORT    ?= 8080
+CONTROL ?=
+$(VENV)/.installed-dashboard: $(VENV)/.installed pyproject.toml
+	$(VENV)/bin/pip install -q -e '.[dashboard]'
+	@touch $@
+
+dashboard: $(VENV)/.installed-dashboard
+	$(FOOLAB) dashboard --port $(PORT) $(if $(filter-out 0,$(CONTROL)),--control)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/pip install -q -e '.[test,dev]'

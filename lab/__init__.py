@@ -5,6 +5,7 @@ Subpackages by family, arrows pointing down only (tests/test_layers.py):
   bench      make bench: figures measured and written to bench/, docs/
   exercises  seeded breakages for students, the grader (goals read from the lab)
   load       the load study: Locust generator, statistics, report, plots
+  dashboard  the live page for the projector: state pushed by server-sent events
   drills     faults (nemesis), workloads (generator), verdicts (checker),
              runbooks: the step engine and the article's procedures
   admin      what an administrator changes: zone, balancer, sessions, status

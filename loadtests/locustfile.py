@@ -52,6 +52,9 @@ def add_options(parser: Any) -> None:
                         help="web1=ADDR,web2=ADDR,...: to name the server behind an address")
     parser.add_argument("--visits-file", default="/out/visits.json",
                         help="where the per-server tally goes (JSON)")
+    parser.add_argument("--live-file", default="",
+                        help="rewritten once a second: requests per second per server "
+                        "over the last 3 s (JSON; the dashboard shows it)")
     parser.add_argument("--target", default="",
                         help="the balancer's address (F22): visitors go there instead of "
                         "resolving www; X-Served-By names the server")
@@ -93,6 +96,25 @@ def watch_locust_cpu(environment: Environment) -> None:
         gevent.sleep(1.0)
         if environment.runner is not None:
             locust_cpu.append(float(environment.runner.current_cpu_usage))
+        if options.live_file:
+            write_live(options.live_file)
+
+
+def write_live(path: str, window: int = 3) -> None:
+    """Answered requests per second and server over the last `window` full
+    seconds, for the dashboard."""
+    last = int(time.time() - started) - 1
+    first = max(0, last - window + 1)
+    counts: Counter[str] = Counter()
+    for (s, server, _page, outcome), n in list(tally.items()):
+        if first <= s <= last and outcome == "ok":
+            counts[server] += n
+    span = max(1, last - first + 1)
+    rps = {w: 0.0 for w in web_by_address.values()} | {k: n / span for k, n in counts.items()}
+    doc = {"t": time.time(), "second": last, "window_s": span, "rps": rps}
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+    os.replace(path + ".tmp", path)
 
 
 @events.request.add_listener

@@ -56,3 +56,16 @@ def test_a_part_measured_again_replaces_its_figures_and_says_when():
     assert "writes" in new["parts"] and new["when"] == "then"
     assert "measured again" in render_markdown(dict(new, quick=False, machine={
         "cores": 2, "memory_mib": 1, "docker_engine": "x", "kernel": "k"}))
+
+
+def test_dashboard_figures_read_pushed_documents_and_cpu_ticks():
+    import os
+    import queue
+
+    from lab.bench import dashboard
+
+    docs: queue.Queue = queue.Queue()
+    docs.put((5.0, {"hosts": [{"name": "web3", "state": "running"}]}))
+    docs.put((5.5, {"hosts": [{"name": "web3", "state": "paused"}]}))
+    assert dashboard._seen(docs, 5.0, want="paused") == 0.5
+    assert dashboard._cpu_ticks(os.getpid()) > 0

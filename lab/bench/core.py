@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lab.bench.dashboard import dashboard_figures
 from lab.bench.report import machine
 from lab.drills import faults, runbooks
 from lab.drills import partitioned_failover as pf
@@ -291,6 +292,7 @@ def run_bench(lab: Lab, quick: bool, progress: Progress) -> dict[str, Any]:
     figures += partitioned_failover_figures(lab, reps, progress)
     figures += load_figures(lab, quick, progress)
     figures += balancestudy.bench_figures(lab, quick, progress)  # F22: lb against DNS
+    figures += dashboard_figures(lab, reps, progress)  # issue 12: change -> page, idle CPU
 
     return {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),

@@ -254,6 +254,19 @@ def cmd_bench(lab: Lab, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(lab: Lab, args: argparse.Namespace) -> int:
+    """The live dashboard on 127.0.0.1 (lab/dashboard); runs until Ctrl-C."""
+    try:
+        from lab.dashboard.server import serve
+    except ImportError:
+        raise LabError("starlette or uvicorn is missing", hint="pip install -e '.[dashboard]'"
+                       ) from None
+    mode = "with --control: buttons change the lab" if args.control else "read-only"
+    serve(lab, args.port, args.control, ready=lambda url: say(f"dashboard on {url} ({mode}; "
+                                                                 "Ctrl-C stops it)"))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="foolab", description=__doc__.splitlines()[0])
     p.add_argument("--subnet", help="lab subnet, a /24 (env FOOLAB_SUBNET; default 10.1.1.0/24)")
@@ -324,6 +337,9 @@ def parser() -> argparse.ArgumentParser:
                     help="--ceiling: alternating Locust/wrk rounds (default 3)")
     ld.add_argument("--processes", type=int, default=1,
                     help="--ceiling: Locust worker processes = wrk threads (default 1)")
+    db = sub.add_parser("dashboard", help="live page of the lab on 127.0.0.1 (make dashboard)")
+    db.add_argument("--port", type=int, default=8080, help="default 8080")
+    db.add_argument("--control", action="store_true", help="buttons: faults, heal, runbooks")
     add_balancer_commands(sub)
     add_exercise_commands(sub)
     return p
@@ -333,7 +349,7 @@ COMMANDS = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "shell": cmd_s
             "diagram": cmd_diagram, "fault": cmd_fault, "heal": cmd_heal,
             "runbook": cmd_runbook, "bench": cmd_bench, "load": cmd_load, "sessions": cmd_sessions,
             "balancer": cmd_balancer, "dns": cmd_dns, "exercise": cmd_exercise,
-            "check": cmd_check, "grade": cmd_grade}
+            "check": cmd_check, "grade": cmd_grade, "dashboard": cmd_dashboard}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

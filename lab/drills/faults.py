@@ -32,6 +32,7 @@ from lab.engine import client
 from lab.engine.lab import Lab
 from lab.engine.process import run
 from lab.engine.waiting import wait_for
+from lab.model import events
 from lab.model.errors import LabError
 
 TAG = "foolab-fault"  # comment on every firewall rule a fault adds
@@ -54,6 +55,11 @@ class Fault:
 
     def describe(self) -> str:
         return KIND[self.kind].describe(self)
+
+    @property
+    def key(self) -> str:
+        """Pairs this fault's injection with its healing in the event record."""
+        return f"{self.kind}:{self.host}:{','.join(self.peers)}:{self.amount:g}"
 
 
 def partition(split: dict[str, list[str]]) -> list[Fault]:
@@ -285,6 +291,8 @@ def inject(lab: Lab, fault: Fault) -> None:
     lab.topology.host(fault.host)  # an unknown host fails before anything is recorded
     _save(lab, [*active(lab), fault])
     KIND[fault.kind].inject(lab, fault)
+    events.record(lab.config.state_dir, events.FAULT_INJECTED, fault.describe(), fault.host,
+                  key=fault.key)
 
 
 def heal(lab: Lab, fault: Fault, wait_healthy: float = 60) -> None:
@@ -293,6 +301,8 @@ def heal(lab: Lab, fault: Fault, wait_healthy: float = 60) -> None:
     kind = KIND[fault.kind]
     kind.heal(lab, fault)
     _forget(lab, fault)
+    events.record(lab.config.state_dir, events.FAULT_HEALED, "healed: " + fault.describe(),
+                  fault.host, key=fault.key)
     if wait_healthy and kind.restarts:
         wait_for(f"{fault.host} healthy again", lambda: lab.states()[fault.host].is_healthy,
                  timeout=wait_healthy, every=0.25)
@@ -309,9 +319,11 @@ def heal_all(lab: Lab) -> list[str]:
         if st.status == "paused":
             client.unpause(st.host.container)
             healed.append(f"{name} unpaused")
+            events.record(lab.config.state_dir, events.FAULT_HEALED, healed[-1], name)
         if st.status == "running" and os.geteuid() == 0:
             if _clear_firewall(lab, name):
                 healed.append(f"{name} firewall rules removed")
+                events.record(lab.config.state_dir, events.FAULT_HEALED, healed[-1], name)
     return healed
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lab.engine.lab import Lab
 from lab.engine.process import run
+from lab.model import events
 from lab.model.errors import LabError
 
 Check = Callable[[Lab], str]  # returns what it saw; raises LabError when the check fails
@@ -71,6 +72,8 @@ def execute(lab: Lab, book: Runbook, on_step: Callable[[StepResult], None] | Non
             ) -> RunbookResult:
     """Run the steps in order; stop at the first command or check that fails."""
     result = RunbookResult(book.name)
+    state_dir = lab.config.state_dir
+    events.record(state_dir, events.RUNBOOK_STARTED, f"runbook {book.name}: {book.summary}")
     for step in book.steps:
         t0 = time.monotonic()
         code, output = _run_command(lab, step)
@@ -82,10 +85,15 @@ def execute(lab: Lab, book: Runbook, on_step: Callable[[StepResult], None] | Non
                 checked, ok = str(exc), False
         done = StepResult(step, code, output, checked, ok, time.monotonic() - t0)
         result.steps.append(done)
+        events.record(state_dir, events.RUNBOOK_STEP, f"{book.name}: {step.title}"
+                      + ("" if ok else f" FAILED: {(checked or output)[-120:]}"),
+                      "" if step.where == ENGINE else step.where, ok=ok)
         if on_step:
             on_step(done)
         if not ok:
             break
+    events.record(state_dir, events.RUNBOOK_DONE, f"runbook {book.name} "
+                  + ("done and checked" if result.ok else "failed"), ok=result.ok)
     return result
 
 

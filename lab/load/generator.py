@@ -177,6 +177,7 @@ class LoadGen:
             "--csv", "/out/locust", "--html", "/out/locust.html",
             "--dns-cache", settings.cache, "--ttl-scale", f"{settings.ttl_scale:g}",
             "--name-servers", names, "--web-hosts", webs, "--visits-file", "/out/visits.json",
+            "--live-file", "/out/live.json",  # read by the dashboard while the run lasts
         ]
         if settings.balancer:  # F22: the same visitors, sent to lb with this policy
             if lb.policy(self.lab) != settings.balancer:
@@ -188,7 +189,14 @@ class LoadGen:
                       f"{settings.label} (Locust in {self.container} at {self.address})")
         visits_file = out / "visits.json"
         visits_file.unlink(missing_ok=True)
-        code, cpu, wall = self._docker_run(argv, out, settings.duration_s + GRACE_S, self.webs)
+        marker = self.lab.config.load_marker  # tells the dashboard where to look
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps({"live": str((out / "live.json").resolve())}))
+        try:
+            code, cpu, wall = self._docker_run(argv, out, settings.duration_s + GRACE_S,
+                                               self.webs)
+        finally:
+            marker.unlink(missing_ok=True)
         if not visits_file.exists():  # Locust exits 1 when requests failed: that is data
             tail = (out / "loadgen.log").read_text().strip().splitlines()[-1:] or [""]
             raise LabError(f"Locust wrote no results (exit {code})", tail[0],

@@ -75,6 +75,12 @@ class LabConfig:
         return self.state_dir / "secrets.env"
 
     @property
+    def load_marker(self) -> Path:
+        """Present while `foolab load` runs: where its per-second tally is
+        (JSON {"live": PATH}); the dashboard reads requests/s from there."""
+        return self.state_dir / "load-run.json"
+
+    @property
     def log_dir(self) -> Path:
         return self.state_dir / "logs"
 

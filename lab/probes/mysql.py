@@ -18,10 +18,12 @@ def connect(address: str, user: str, password: str, database: str | None = None,
             timeout: float = 3.0, read_timeout: float = 10.0,
             ) -> pymysql.connections.Connection[Any]:
     require_lab_route(address)
+    # The lab's servers have no TLS (have_ssl DISABLED); without ssl_disabled
+    # PyMySQL 1.2 builds a TLS context for every connection anyway (~0.1 s of CPU).
     return pymysql.connect(
         host=address, user=user, password=password, database=database,
         connect_timeout=timeout, read_timeout=read_timeout, write_timeout=read_timeout,
-        cursorclass=pymysql.cursors.DictCursor, autocommit=True,
+        cursorclass=pymysql.cursors.DictCursor, autocommit=True, ssl_disabled=True,
     )
 
 
