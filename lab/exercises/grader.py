@@ -12,6 +12,7 @@ from lab.engine.lab import Lab
 from lab.exercises import report, writer
 from lab.exercises.catalog import EXERCISES
 from lab.exercises.model import Exercise, GoalResult, Grade, Started, find
+from lab.model import events
 from lab.model.errors import LabError
 
 RECORD = "exercise.json"
@@ -52,6 +53,8 @@ def start(lab: Lab, name: str, seed: str) -> tuple[Exercise, Started]:
         stop(lab)
         raise
     started.save(_record(lab))  # with what the breakage noted (baseline)
+    events.record(lab.config.state_dir, events.EXERCISE_STARTED,
+                  f"exercise {name} started (seed {seed})")
     return exercise, started
 
 
@@ -65,7 +68,11 @@ def grade(lab: Lab, name: str = "") -> Grade:
         except Exception as exc:  # noqa: BLE001 - a probe that fails is a goal not met
             passed, seen = False, f"{type(exc).__name__}: {exc}"[:200]
         results.append(GoalResult(goal.name, passed, goal.points, goal.hint, goal.kind, seen))
-    return Grade(name or lab.config.project, exercise.name, started.seed, tuple(results))
+    result = Grade(name or lab.config.project, exercise.name, started.seed, tuple(results))
+    events.record(lab.config.state_dir, events.EXERCISE_GRADED,
+                  f"exercise {exercise.name} graded: {result.points}/{result.out_of}",
+                  ok=result.points == result.out_of)
+    return result
 
 
 def stop(lab: Lab) -> str:
@@ -76,6 +83,8 @@ def stop(lab: Lab) -> str:
         writer.stop(lab, started.writer)
     exercise.heal(lab, started)
     _record(lab).unlink(missing_ok=True)
+    events.record(lab.config.state_dir, events.EXERCISE_STOPPED,
+                  f"exercise {exercise.name} stopped, lab healed")
     return exercise.name
 
 

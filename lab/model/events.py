@@ -26,6 +26,9 @@ FAULT_HEALED = "fault-healed"
 RUNBOOK_STARTED = "runbook-started"
 RUNBOOK_STEP = "runbook-step"
 RUNBOOK_DONE = "runbook-done"
+EXERCISE_STARTED = "exercise-started"
+EXERCISE_GRADED = "exercise-graded"
+EXERCISE_STOPPED = "exercise-stopped"
 NOTE = "note"  # anything else worth a line (a failed button press, ...)
 
 
