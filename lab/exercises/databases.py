@@ -74,8 +74,10 @@ def _conflict(lab: Lab, s: Started) -> None:
                           "SELECT COALESCE(MAX(id), 0) AS n FROM foo.ledger")[0]["n"])
     row += s.params["offset"]
     note = s.params["note"]
+    # A clerk typed two rows straight into the replica; the master's next
+    # row takes the first one's id (the second is far out of its way).
     _sql(lab, "db2", f"INSERT INTO foo.ledger (id, writer, note) VALUES ({row}, 'clerk', "
-                     f"'{note} typed on db2')")
+                     f"'{note} typed on db2'), ({row + 10**9}, 'clerk', '{note} on db2')")
     _sql(lab, "db1", f"INSERT INTO foo.ledger (id, writer, note) VALUES ({row}, 'shop', "
                      f"'{note} {row}')")
     wait_for("db2's SQL thread stops", lambda: (
