@@ -40,6 +40,9 @@ def _runbook(factory: Callable[[Lab], Runbook]) -> Callable[[Lab, Started], None
 def restore_roles(lab: Lab, _s: Started) -> None:
     """db1 master at .21, db2 its replica at .22, web servers as the article
     has them, no fault: whatever an exercise or a student left."""
+    if lab.address_of("db2") == lab.topology.address("db1"):
+        # db2 took over db1's address: db1 must come back on db2's (the runbook's way)
+        runbooks.run(lab, runbooks.rejoin_old_master(lab))
     faults.heal_all(lab)
     for host in ("db1", "db2"):
         if lab.states()[host].status != "running":
