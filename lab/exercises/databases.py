@@ -147,6 +147,7 @@ def _point_web_at_replica(lab: Lab, _s: Started) -> None:
 
 def _start_db1_again(lab: Lab, _s: Started) -> None:
     faults.heal_all(lab)
+    wait_for("db1 healthy", lambda: lab.states()["db1"].is_healthy, timeout=90)
 
 
 MASTER_DEAD = Exercise(
@@ -241,6 +242,7 @@ def _point_reads(webs: tuple[str, ...]) -> Any:
 
 def _start_replica_again(lab: Lab, _s: Started) -> None:
     faults.heal_all(lab)
+    wait_for("db2 healthy", lambda: lab.states()["db2"].is_healthy, timeout=90)
 
 
 READS_FROM_DEAD_REPLICA = Exercise(
