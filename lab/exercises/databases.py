@@ -48,10 +48,10 @@ def restore_roles(lab: Lab, _s: Started) -> None:
         if lab.states()[host].status != "running":
             client.start(lab.topology.host(host).container)
 
-        def running(h: str = host) -> bool:
-            return lab.states()[h].status == "running"
+        def answers(h: str = host) -> bool:
+            return bool(mysql.query(lab.address_of(h), admin_password(lab), "SELECT 1 AS one"))
 
-        wait_for(f"{host} running", running, timeout=60)
+        wait_for(f"{host} answering", answers, timeout=90)
     pw = admin_password(lab)
     t = lab.topology
     db1_rs = mysql.replica_status(lab.address_of("db1"), pw)
