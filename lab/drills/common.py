@@ -81,6 +81,18 @@ def healthy(host: str, timeout: float = 60) -> Check:
     return check
 
 
+def answering(host: str, timeout: float = 90) -> Check:
+    """The database server on `host` takes connections (healthy or not: a
+    repaired old master may still carry broken replication settings)."""
+
+    def check(lab: Lab) -> str:
+        wait_for(f"{host} answering", lambda: mysql.query(
+            lab.address_of(host), admin_password(lab), "SELECT 1 AS one"), timeout, 0.5)
+        return f"{host} answers at {lab.address_of(host)}"
+
+    return check
+
+
 def stopped(*hosts: str) -> Check:
     def check(lab: Lab) -> str:
         states = lab.states()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from lab.drills.common import (
     LOAD_SILENTLY,
     admin_password,
+    answering,
     change_master,
     dump_command,
     dump_has_position,
@@ -104,7 +105,7 @@ def rejoin_old_master(lab: Lab, old: str = "db1", new: str = "db2") -> Runbook:
                                    f"docker network connect --ip {lab.topology.address(new)} "
                                    f"{net} {old_c}")))
     steps += [
-        Step(f"start the repaired {old}", ENGINE, docker("start", old_c), healthy(old)),
+        Step(f"start the repaired {old}", ENGINE, docker("start", old_c), answering(old)),
         Step(f"keep writes off {old}", old, sql("SET GLOBAL read_only = ON")),
         Step(f"dump the new master {new}", new, dump_command(lab, new), stdout_to=dump,
              check=dump_has_position(dump)),
