@@ -73,6 +73,11 @@ def _ns1_notifies(lab: Lab, _s: Started) -> tuple[bool, str]:
     return ok, "ns1 notifies ns2" if ok else "ns1 does not notify ns2"
 
 
+def _primary_serves_secondary(lab: Lab, s: Started) -> tuple[bool, str]:
+    (transfer, seen_t), (notify, seen_n) = _ns2_may_transfer(lab, s), _ns1_notifies(lab, s)
+    return transfer and notify, f"{seen_t}; {seen_n}"
+
+
 def _fix_dns(lab: Lab, s: Started) -> None:
     """What the entrypoint would write, then reconfig; ns2 is told to copy."""
     lab.sh("ns1", "cp /etc/bind/named.conf.primary /tmp/p && "
@@ -121,13 +126,13 @@ NS2_STALE = Exercise(
     goals=(
         Goal("ns2 answers like ns1", SYMPTOM, 2, "ask ns1 and ns2 for the SOA and the new "
              "name: do they agree?", _ns2_follows),
-        Goal("ns2 may copy the zone from ns1", REPAIR, 1, "can ns2 do a zone transfer from "
-             "ns1 (dig AXFR on ns2)?", _ns2_may_transfer),
-        Goal("ns1 tells ns2 of changes", REPAIR, 1, "what does ns1's zone configuration say "
-             "about NOTIFY?", _ns1_notifies),
+        Goal("ns1 lets ns2 copy the zone and tells it of changes", REPAIR, 2,
+             "can ns2 do a zone transfer from ns1 (dig AXFR on ns2)? what does ns1's zone "
+             "configuration say about NOTIFY?", _primary_serves_secondary),
     ),
     breaks=_break_dns, solve=_fix_dns, heal=_heal_dns,
-    cheats={"copy the zone by hand": (_copy_zone_by_hand, "ns2 may copy the zone from ns1")},
+    cheats={"copy the zone by hand": (_copy_zone_by_hand,
+                                      "ns1 lets ns2 copy the zone and tells it of changes")},
 )
 
 
