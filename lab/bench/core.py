@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from lab.bench import failovers
 from lab.drills import faults, runbooks
 from lab.drills import partitioned_failover as pf
 from lab.drills.faults import Fault
@@ -279,6 +280,9 @@ def render_markdown(results: dict[str, Any]) -> str:
                   "| host | MiB |", "|---|---:|"]
         for host, mib in results["memory_mib"].items():
             lines.append(f"| {host} | {mib:.1f} |")
+    if results.get("failover_compare"):
+        lines += ["", "The same kill of db1 under the same writes, three ways "
+                  "(`foolab failover compare`):", "", failovers.table(results["failover_compare"])]
     if results.get("scenarios"):
         lines += ["", f"Scenario suite ({results['scenarios_source']}):", "",
                   "| scenario | seconds |", "|---|---:|"]
@@ -347,6 +351,9 @@ def run_bench(lab: Lab, quick: bool, progress: Progress) -> dict[str, Any]:
         figures += [took, lost]
 
     figures += partitioned_failover_figures(lab, reps, progress)
+    progress("the same kill three ways: runbook, MHA, keepalived")
+    ha_figures, ha_rows = failovers.bench_figures(lab, quick, progress)
+    figures += ha_figures
     figures += load_figures(lab, quick, progress)
     figures += balancestudy.bench_figures(lab, quick, progress)  # F22: lb against DNS
 
@@ -356,6 +363,7 @@ def run_bench(lab: Lab, quick: bool, progress: Progress) -> dict[str, Any]:
         "machine": machine(),
         "figures": [f.as_dict() for f in figures],
         "memory_mib": mem,
+        "failover_compare": ha_rows,
     }
 
 
