@@ -7,10 +7,12 @@ seven hosts (packages that cannot be installed, an address already taken).
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 from lab.engine import client
 from lab.engine.lab import Lab
+from lab.engine.process import run
 from lab.engine.waiting import wait_for
 from lab.model import secrets
 from lab.model.config import HA_METHODS, REPO
@@ -120,6 +122,13 @@ def compose_rm(lab: Lab, *services: str) -> None:
 
 def container(lab: Lab, service: str) -> str:
     return f"{lab.config.project}-{service}"
+
+
+def node_exec(lab: Lab, service: str, script: str, timeout: float = 30,
+              ) -> subprocess.CompletedProcess[str]:
+    """A shell line in an optional container that is no host of its own
+    (db1-mha, db2-vrrp, ...); the result is returned, never raised."""
+    return run(["docker", "exec", container(lab, service), "sh", "-c", script], timeout=timeout)
 
 
 def wait_running(lab: Lab, *services: str, timeout: float = 90) -> None:
