@@ -85,11 +85,12 @@ def cmd_failover(lab: Lab, args: argparse.Namespace) -> int:
         return 0
     rows = failovers.compare(lab, args.reps, args.lossless_reps,
                              tuple(args.method or af.METHODS), say)
-    out = REPO / "reports" / "failover-compare.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(rows, indent=1))
+    from lab.bench.core import merge_results
+
+    merge_results("failover_compare", rows, failovers.figures_of(rows), REPO / "bench",
+                  REPO / "docs" / "benchmarks.md")
     print(failovers.table(rows))
-    say(f"every run in {out}")
+    say("every run in bench/results.json (failover_compare), table in docs/benchmarks.md")
     return 0
 
 

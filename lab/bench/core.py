@@ -298,6 +298,20 @@ def write_results(results: dict[str, Any], folder: Path, doc: Path) -> None:
     doc.write_text(render_markdown(results))
 
 
+def merge_results(key: str, value: Any, figures: list[Figure], folder: Path, doc: Path) -> None:
+    """Put one measured part (e.g. `foolab failover compare`) into the last
+    results file, replacing its figures of the same names; rewrite the doc."""
+    path = folder / "results.json"
+    results: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "quick": True, "machine": machine(),
+        "figures": []}
+    names = {f.name for f in figures}
+    results["figures"] = [f for f in results["figures"] if f["name"] not in names] + [
+        f.as_dict() for f in figures]
+    results[key], results[f"{key}_when"] = value, time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    write_results(results, folder, doc)
+
+
 def run_bench(lab: Lab, quick: bool, progress: Progress) -> dict[str, Any]:
     """Measure everything; return the results document (see write_results)."""
     reps = 1 if quick else 3
