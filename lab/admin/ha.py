@@ -147,13 +147,13 @@ def wait_running(lab: Lab, *services: str, timeout: float = 90) -> None:
 
 
 def holder(lab: Lab) -> str | None:
-    """The database host whose eth0 carries the floating address now."""
+    """The database host that carries the floating address now."""
     address = lab.topology.float_address
     states = lab.states()
     for h in DATABASES:
         if states[h].status != "running":
             continue
-        out = lab.exec(h, ["ip", "-o", "-4", "addr", "show", "dev", "eth0"], timeout=10)
+        out = lab.exec(h, ["ip", "-o", "-4", "addr", "show"], timeout=10)
         if f" {address}/" in out.stdout:
             return h
     return None

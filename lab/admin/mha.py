@@ -80,8 +80,9 @@ def arm(lab: Lab, timeout: float = 180) -> None:
     address = f"{lab.topology.float_address}/{lab.topology.network.prefixlen}"
     for node, db in zip(NODES, ha.DATABASES, strict=True):
         verb = "replace" if db == "db1" else "del"
-        ha.node_exec(lab, node, f"ip addr {verb} {address} dev eth0"
-                     + (f" && arping -q -U -c 1 -I eth0 {address.split('/')[0]}"
+        # lab-iface: the node's interface (eth0 unless a runbook moved the host)
+        ha.node_exec(lab, node, f"ip addr {verb} {address} dev $(lab-iface)"
+                     + (f" && arping -q -U -c 1 -I $(lab-iface) {address.split('/')[0]}"
                         if verb == "replace" else "; true"))
     if ha.holder(lab) != "db1":
         raise LabError("the floating master address is not on db1")
@@ -102,7 +103,7 @@ def remove(lab: Lab) -> None:
         ha.point_writes(lab, lab.address_of("db1"))
     for node in NODES:
         ha.node_exec(lab, node, f"ip addr del {lab.topology.float_address}/"
-                     f"{lab.topology.network.prefixlen} dev eth0; true")
+                     f"{lab.topology.network.prefixlen} dev $(lab-iface); true")
     ha.compose_rm(lab, HOST, *NODES)
     ha.remember(lab, "mha", False)
 

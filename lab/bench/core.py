@@ -281,8 +281,9 @@ def render_markdown(results: dict[str, Any]) -> str:
         for host, mib in results["memory_mib"].items():
             lines.append(f"| {host} | {mib:.1f} |")
     if results.get("failover_compare"):
-        lines += ["", "The same kill of db1 under the same writes, three ways "
-                  "(`foolab failover compare`):", "", failovers.table(results["failover_compare"])]
+        lines += ["", "The same kill of db1 under the same writes, three ways (`foolab failover "
+                  f"compare`, {results.get('failover_compare_when', results['when'])}):", "",
+                  failovers.table(results["failover_compare"])]
     if results.get("scenarios"):
         lines += ["", f"Scenario suite ({results['scenarios_source']}):", "",
                   "| scenario | seconds |", "|---|---:|"]
