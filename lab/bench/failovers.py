@@ -55,14 +55,16 @@ def rearm(lab: Lab, method: str) -> None:
         keepalived.arm(lab)
 
 
-def measure(lab: Lab, method: str, mode: str) -> af.Takeover:
-    """One kill under writes; the roles (and the method) restored after."""
+def measure(lab: Lab, method: str, mode: str) -> tuple[af.Takeover, str]:
+    """One kill under writes, and MHA's own failover report (read before it
+    is re-armed); the roles (and the method) restored after."""
     if method == "runbook":
         address, promote = lab.topology.address("db1"), af.promote_by_runbook
     else:
         address, promote = lab.topology.float_address, None
     try:
-        return af.run_takeover(lab, method, mode, address, promote)
+        run = af.run_takeover(lab, method, mode, address, promote)
+        return run, mha.failover_report(lab)[-1500:] if method == "mha" else ""
     finally:
         restore_roles(lab)
         rearm(lab, method)
@@ -98,13 +100,11 @@ def _compare(lab: Lab, rows: list[dict[str, Any]], reps: int, lossless_reps: int
             for mode, n in (("async", reps), ("semisync-lossless", lossless_reps)):
                 for i in range(n):
                     progress(f"{method}, {mode}: kill {i + 1}/{n}")
-                    run = measure(lab, method, mode)
-                    rows.append(run.figures())
+                    run, report = measure(lab, method, mode)
+                    rows.append({**run.figures(), **({"mha_report": report} if report else {})})
                     progress(f"  first acknowledged write through web1 after "
                              f"{run.first_ack_s:.1f} s, {len(run.lost)} lost; "
                              f"{run.comeback}")
-                    if method == "mha":
-                        rows[-1]["mha_report"] = mha.failover_report(lab)[-1500:]
         finally:
             if started:
                 disarm(lab, method)
