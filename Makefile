@@ -12,7 +12,8 @@ CACHE    ?= none
 
 help:
 	@echo "make lab-up      install what is missing, build, start the seven hosts, print status"
-	@echo "                 (BALANCER=1: and lb, HAProxy in front of web1-3)"
+	@echo "                 (BALANCER=1: and lb, HAProxy in front of web1-3;"
+	@echo "                  MHA=1 or KEEPALIVED=1: automatic failover of db1)"
 	@echo "make lab-down    remove every container, network and volume of the lab"
 	@echo "make lab-status  the status table"
 	@echo "make test        unit tests, then the scenarios against the lab (brought up if needed)"
@@ -36,7 +37,8 @@ browser:
 
 # BALANCER=1: also lb, HAProxy in front of web1-3 (compose/balancer.yml).
 lab-up: $(VENV)/.installed engine browser
-	$(FOOLAB) up $(if $(filter-out 0,$(BALANCER)),--with balancer)
+	$(FOOLAB) up $(if $(filter-out 0,$(BALANCER)),--with balancer) \
+	  $(if $(filter-out 0,$(MHA)),--with mha) $(if $(filter-out 0,$(KEEPALIVED)),--with keepalived)
 
 lab-down: $(VENV)/.installed
 	$(FOOLAB) down

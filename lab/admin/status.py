@@ -8,7 +8,7 @@ from typing import Any
 
 import pymysql
 
-from lab.admin import balancer, lb
+from lab.admin import balancer, lb, mha
 from lab.engine.lab import Lab
 from lab.model import article
 from lab.model.errors import LabError
@@ -53,9 +53,13 @@ def _facts(lab: Lab, host: Host, address: str) -> dict[str, Any]:
                 lag_s=rs.seconds_behind,
             )
         return facts
+    if host.role is Role.MHA:
+        out = lab.exec(host.name, ["masterha_check_status", f"--conf={mha.CONF}"], timeout=20)
+        return {"manager": "watching db1" if "PING_OK" in out.stdout else "not running"}
     page = pages.fetch(address, "/db.php", timeout=3).json()
     reads = page.get("read_host", "?")
     names = {lab.address_of(h.name): h.name for h in lab.topology.by_role(Role.DB)}
+    names[lab.topology.float_address] = "floating"  # MHA's or keepalived's (issue 15)
     writes = page.get("write_host", "?")
     return {"reads_from": names.get(reads, reads), "writes_to": names.get(writes, writes)}
 

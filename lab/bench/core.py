@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lab.bench import failovers
 from lab.bench.dashboard import dashboard_figures
 from lab.bench.report import machine
 from lab.drills import faults, runbooks
@@ -290,6 +291,9 @@ def run_bench(lab: Lab, quick: bool, progress: Progress) -> dict[str, Any]:
         figures += [took, lost]
 
     figures += partitioned_failover_figures(lab, reps, progress)
+    progress("the same kill three ways: runbook, MHA, keepalived")
+    ha_figures, ha_rows = failovers.bench_figures(lab, quick, progress)
+    figures += ha_figures
     figures += load_figures(lab, quick, progress)
     figures += balancestudy.bench_figures(lab, quick, progress)  # F22: lb against DNS
     figures += dashboard_figures(lab, reps, progress)  # issue 12: change -> page, idle CPU
@@ -300,6 +304,7 @@ def run_bench(lab: Lab, quick: bool, progress: Progress) -> dict[str, Any]:
         "machine": machine(),
         "figures": [f.as_dict() for f in figures],
         "memory_mib": mem,
+        "failover_compare": ha_rows,
     }
 
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lab.bench import failovers
 from lab.engine.process import run
 from lab.model.figures import Figure
 
@@ -67,6 +68,10 @@ def render_markdown(results: dict[str, Any]) -> str:
                   "| host | MiB |", "|---|---:|"]
         for host, mib in results["memory_mib"].items():
             lines.append(f"| {host} | {mib:.1f} |")
+    if results.get("failover_compare"):
+        lines += ["", "The same kill of db1 under the same writes, three ways (`foolab failover "
+                  f"compare`, {results.get('failover_compare_when', results['when'])}):", "",
+                  failovers.table(results["failover_compare"])]
     if results.get("scenarios"):
         lines += ["", f"Scenario suite ({results['scenarios_source']}):", "",
                   "| scenario | seconds |", "|---|---:|"]
@@ -97,3 +102,11 @@ def merge_part(results: dict[str, Any], part: str, figures: list[Figure]) -> dic
     merged["parts"] = dict(results.get("parts", {}),
                            **{part: time.strftime("%Y-%m-%d %H:%M:%S %Z")})
     return merged
+
+
+def merge_results(key: str, value: Any, figures: list[Figure], folder: Path, doc: Path) -> None:
+    """Put one measured part (e.g. `foolab failover compare`) into the last
+    results file, replacing its figures of the same names; rewrite the doc."""
+    results = merge_part(read_results(folder), key, figures)
+    results[key], results[f"{key}_when"] = value, time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    write_results(results, folder, doc)

@@ -15,19 +15,21 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from lab.admin import balancer, lb, sessions
+from lab.admin import balancer, keepalived, lb, mha, sessions
 from lab.admin.status import HostStatus, lab_status
 from lab.cli.balancer import add_balancer_commands, cmd_balancer, cmd_dns
 from lab.cli.exercises import add_exercise_commands, cmd_check, cmd_exercise, cmd_grade
 from lab.cli.output import say
 from lab.drills import faults, runbooks
 from lab.engine.lab import Lab
-from lab.engine.process import quote, require_engine
+from lab.engine.process import require_engine
 from lab.load.settings import DEFAULT_TTL_SCALE
 from lab.load.settings import MODES as CACHE_MODES
 from lab.model.article import WWW
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError, TopologyError
+
+HA = {"mha": mha, "keepalived": keepalived}  # optional automatic failover (issue 15)
 
 
 def render_table(rows: Sequence[HostStatus]) -> str:
@@ -48,13 +50,46 @@ def render_table(rows: Sequence[HostStatus]) -> str:
 def cmd_up(lab: Lab, args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     already = lab.is_up()
+    extra = [HA[m] for m in args.with_ if m in HA]
+    for admin in extra:  # images and addresses first: a bad --with starts nothing
+        admin.check(lab)
     lab.up()
     say(("lab was already up" if already else "lab up") + f" in {time.monotonic() - t0:.1f} s")
+    for admin in extra:
+        say(f"{admin.__name__.rsplit('.', 1)[-1]}: " + ("started" if admin.add(lab) else
+            "already running") + f", floating master address {lab.topology.float_address}")
     return cmd_status(lab, args)
 
 
 def cmd_down(lab: Lab, args: argparse.Namespace) -> int:
+    if args.only:  # one optional part; the seven hosts stay
+        lab.require_up()
+        HA[args.only].remove(lab)
+        say(f"{args.only} removed; the web servers write to db1 again")
+        return 0
     say("lab removed (containers, network, volumes)" if lab.down() else "no lab to remove")
+    return 0
+
+
+def cmd_failover(lab: Lab, args: argparse.Namespace) -> int:
+    """Issue 15: the same kill three ways (compare), or a failover by hand."""
+    from lab.bench import failovers
+    from lab.drills import autofailover as af
+
+    lab.require_up()
+    if args.action == "promote":
+        af.require_master_dead(lab)
+        print(mha.switch_dead_master(lab)) if args.via == "mha" else af.promote_by_runbook(lab)
+        say(f"db2 promoted ({args.via}); the roles back: runbooks rejoin-old-master, switch-back")
+        return 0
+    rows = failovers.compare(lab, args.reps, args.lossless_reps,
+                             tuple(args.method or af.METHODS), say)
+    from lab.bench.report import merge_results
+
+    merge_results("failover_compare", rows, failovers.figures_of(rows), REPO / "bench",
+                  REPO / "docs" / "benchmarks.md")
+    print(failovers.table(rows))
+    say("every run in bench/results.json (failover_compare), table in docs/benchmarks.md")
     return 0
 
 
@@ -115,33 +150,6 @@ def cmd_heal(lab: Lab, args: argparse.Namespace) -> int:
     return 0
 
 
-def render_step(result: runbooks.StepResult, number: int, secrets: Sequence[str]) -> str:
-    """One narrated runbook step: what runs where, its real output, the check."""
-
-    def hide(text: str) -> str:
-        for s in secrets:
-            text = text.replace(s, "****")
-        return text
-
-    step = result.step
-    where = "this machine" if step.where == runbooks.ENGINE else step.where
-    shown = (f"mysql> {step.command[2]}" if step.command[:2] == ("mariadb", "-e")
-             else f"$ {quote(step.command)}" if step.command else "(check only)")
-    lines = [f"-- step {number}: {step.title} (on {where})", hide(shown)]
-    if step.stdin_from:
-        lines[-1] += f" < {step.stdin_from.name}"
-    if result.output:
-        lines += ["  " + line for line in hide(result.output).splitlines()[:25]]
-    if step.article:
-        lines.append(f"   2006: {step.article}")
-    if step.modern:
-        lines.append(f"   today: {step.modern}")
-    status = "ok" if result.ok else f"FAILED (exit {result.exit_code})"
-    checked = f": {hide(result.checked)}" if result.checked else ""
-    lines.append(f"   check {status}{checked} [{result.seconds:.1f} s]")
-    return "\n".join(lines)
-
-
 def cmd_runbook(lab: Lab, args: argparse.Namespace) -> int:
     lab.require_up()
     options: dict[str, bool] = {}
@@ -158,7 +166,7 @@ def cmd_runbook(lab: Lab, args: argparse.Namespace) -> int:
     if args.narrate:
         print(f"== runbook {book.name}: {book.summary}")
     result = runbooks.execute(
-        lab, book, (lambda r: print(render_step(r, next(count), secrets), flush=True))
+        lab, book, (lambda r: print(runbooks.narrate(r, next(count), secrets), flush=True))
         if args.narrate else None)
     failed = result.failed
     if failed:
@@ -272,9 +280,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--subnet", help="lab subnet, a /24 (env FOOLAB_SUBNET; default 10.1.1.0/24)")
     sub = p.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="build, start and wait for the seven hosts (make lab-up)")
-    up.add_argument("--with", dest="with_", action="append", choices=["balancer"], default=[],
-                    help="balancer: also lb, HAProxy in front of web1-3 (env FOOLAB_BALANCER=1)")
-    sub.add_parser("down", help="remove every container, network and volume (make lab-down)")
+    up.add_argument("--with", dest="with_", action="append", default=[],
+                    choices=["balancer", *HA], help="balancer: also lb, HAProxy in front of "
+                    "web1-3 (env FOOLAB_BALANCER=1); mha, keepalived: automatic failover")
+    dw = sub.add_parser("down", help="remove every container, network and volume (make lab-down)")
+    dw.add_argument("--only", choices=list(HA), help="remove only this optional part")
+    fo = sub.add_parser("failover", help="compare: db1 killed under writes, three ways; "
+                        "promote: fail over by hand (only while db1 is dead)")
+    fo.add_argument("action", choices=["compare", "promote"])
+    fo.add_argument("--reps", type=int, default=3, help="compare: async runs per method")
+    fo.add_argument("--lossless-reps", type=int, default=1, help="compare: semi-sync lossless")
+    fo.add_argument("--method", action="append", choices=["runbook", *HA])
+    fo.add_argument("--via", choices=["runbook", "mha"], default="runbook")
     st = sub.add_parser("status", help="the status table (make lab-status)")
     st.add_argument("--json", action="store_true", help="machine-readable")
     st.add_argument("--secrets", action="store_true", help="also show the per-lab passwords")
@@ -349,7 +366,8 @@ COMMANDS = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "shell": cmd_s
             "diagram": cmd_diagram, "fault": cmd_fault, "heal": cmd_heal,
             "runbook": cmd_runbook, "bench": cmd_bench, "load": cmd_load, "sessions": cmd_sessions,
             "balancer": cmd_balancer, "dns": cmd_dns, "exercise": cmd_exercise,
-            "check": cmd_check, "grade": cmd_grade, "dashboard": cmd_dashboard}
+            "check": cmd_check, "grade": cmd_grade, "dashboard": cmd_dashboard,
+            "failover": cmd_failover}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,13 +8,21 @@ from collections.abc import Callable
 
 from lab.drills.failover import promote_replica, rejoin_old_master, switch_back
 from lab.drills.replication import check_replication, rebuild_replica, semi_sync
-from lab.drills.steps import ENGINE, Runbook, RunbookResult, Step, StepResult, execute
+from lab.drills.steps import (
+    ENGINE,
+    Runbook,
+    RunbookResult,
+    Step,
+    StepResult,
+    execute,
+    narrate,
+)
 from lab.engine.lab import Lab
 from lab.model.errors import LabError
 
-__all__ = ["ENGINE", "RUNBOOKS", "run", "Runbook", "RunbookResult", "Step", "StepResult", "execute",
-           "check_replication", "promote_replica", "rebuild_replica", "rejoin_old_master",
-           "semi_sync", "switch_back"]
+__all__ = ["ENGINE", "RUNBOOKS", "run", "Runbook", "RunbookResult", "Step", "StepResult",
+           "execute", "narrate", "check_replication", "promote_replica", "rebuild_replica",
+           "rejoin_old_master", "semi_sync", "switch_back"]
 
 RUNBOOKS: dict[str, Callable[..., Runbook]] = {
     "semi-sync": semi_sync,

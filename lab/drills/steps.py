@@ -11,12 +11,12 @@ carries the article's form and the modern one.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.engine.lab import Lab
-from lab.engine.process import run
+from lab.engine.process import quote, run
 from lab.model import events
 from lab.model.errors import LabError
 
@@ -120,3 +120,31 @@ def sql(statement: str) -> tuple[str, ...]:
 
 def docker(*args: str) -> tuple[str, ...]:
     return ("docker", *args)
+
+
+def narrate(result: StepResult, number: int, secrets: Sequence[str]) -> str:
+    """One narrated runbook step as text (the CLI prints it): what runs where,
+    its real output, the check, with the lab's secrets hidden."""
+
+    def hide(text: str) -> str:
+        for s in secrets:
+            text = text.replace(s, "****")
+        return text
+
+    step = result.step
+    where = "this machine" if step.where == ENGINE else step.where
+    shown = (f"mysql> {step.command[2]}" if step.command[:2] == ("mariadb", "-e")
+             else f"$ {quote(step.command)}" if step.command else "(check only)")
+    lines = [f"-- step {number}: {step.title} (on {where})", hide(shown)]
+    if step.stdin_from:
+        lines[-1] += f" < {step.stdin_from.name}"
+    if result.output:
+        lines += ["  " + line for line in hide(result.output).splitlines()[:25]]
+    if step.article:
+        lines.append(f"   2006: {step.article}")
+    if step.modern:
+        lines.append(f"   today: {step.modern}")
+    status = "ok" if result.ok else f"FAILED (exit {result.exit_code})"
+    checked = f": {hide(result.checked)}" if result.checked else ""
+    lines.append(f"   check {status}{checked} [{result.seconds:.1f} s]")
+    return "\n".join(lines)

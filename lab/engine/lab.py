@@ -101,6 +101,8 @@ class Lab:
             LAB_BRIDGE=topo.bridge,
             LAB_IMAGE_TAG=image_tag(),
             LB_ADDR=topo.lb_address,
+            DB_FLOAT_ADDR=topo.float_address,
+            MHA_ADDR=topo.mha_address,
             LB_CONF_DIR=str(self.config.lb_dir.resolve()),
         )
         values.update(secrets.load_or_create(self.config.secrets_file))
@@ -110,6 +112,12 @@ class Lab:
         """Add lb to this lab's hosts and compose files (or drop it); `up`
         or lab.lb.add then starts it."""
         self.config = replace(self.config, balancer=on)
+        self.topology = self.config.topology
+
+    def use(self, **optional: bool) -> None:
+        """Add optional hosts to this lab's compose files (or drop them),
+        e.g. use(mha=True); lab.admin.mha.add then starts them."""
+        self.config = replace(self.config, **optional)  # type: ignore[arg-type]
         self.topology = self.config.topology
 
     def secrets(self) -> dict[str, str]:

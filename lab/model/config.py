@@ -12,6 +12,7 @@ from lab.model.topology import DEFAULT_SUBNET, Topology, topology
 
 REPO = Path(__file__).resolve().parents[2]
 LB_CONFIG_NAME = "haproxy.cfg"  # lb's configuration, in the lab's state folder
+HA_METHODS = ("mha", "keepalived")  # optional automatic failover (compose/<name>.yml)
 _PROJECT = re.compile(r"foolab[a-z0-9]{0,8}")  # bridge names are at most 15 characters
 
 
@@ -25,6 +26,8 @@ class LabConfig:
     FOOLAB_PROJECT (default foolab: a second lab on the same machine needs
     another name starting with "foolab", another subnet and state dir),
     FOOLAB_BALANCER=1 (the optional eighth host lb, HAProxy; compose/balancer.yml).
+    mha / keepalived: automatic failover (compose/mha.yml, compose/keepalived.yml),
+    added to a running lab by lab.admin.mha / lab.admin.keepalived.
     """
 
     subnet: str = DEFAULT_SUBNET
@@ -34,6 +37,8 @@ class LabConfig:
     health_timeout: float = 180.0
     balancer: bool = False
     balancer_file: Path = REPO / "compose" / "balancer.yml"
+    mha: bool = False
+    keepalived: bool = False
 
     @property
     def topology(self) -> Topology:
@@ -42,7 +47,7 @@ class LabConfig:
                 f"bad project name {self.project!r}: foolab followed by up to 8 lowercase "
                 "letters or digits (it names the containers and the bridge)"
             )
-        return topology(self.subnet, self.project, balancer=self.balancer)
+        return topology(self.subnet, self.project, balancer=self.balancer, mha=self.mha)
 
     @property
     def bridge(self) -> str:
@@ -52,18 +57,28 @@ class LabConfig:
     @property
     def compose_files(self) -> tuple[Path, ...]:
         """The seven hosts, then each optional host the lab asked for."""
-        return (self.compose_file, *([self.balancer_file] if self.balancer else []))
+        extra = [self.balancer_file] if self.balancer else []
+        extra += [REPO / "compose" / f"{m}.yml" for m in HA_METHODS if getattr(self, m)]
+        return (self.compose_file, *extra)
 
     @property
     def per_lab_files(self) -> tuple[Path, ...]:
         """Files made for one lab and forgotten by `down` (new secrets next time)."""
-        return (self.env_file, self.secrets_file, self.lb_dir / LB_CONFIG_NAME)
+        return (self.env_file, self.secrets_file, self.lb_dir / LB_CONFIG_NAME,
+                *(self.ha_marker(m) for m in HA_METHODS))
+
+    def ha_marker(self, method: str) -> Path:
+        """A file that marks a lab running MHA or keepalived (until `down`)."""
+        return self.state_dir / "ha" / method
 
     def remembered(self) -> LabConfig:
         """This configuration with the optional hosts a running lab was brought
         up with: its balancer configuration marks a lab that runs lb."""
         if not self.balancer and (self.lb_dir / LB_CONFIG_NAME).exists():
-            return replace(self, balancer=True)
+            return replace(self, balancer=True).remembered()
+        for m in HA_METHODS:
+            if not getattr(self, m) and self.ha_marker(m).exists():
+                return replace(self, **{m: True}).remembered()  # type: ignore[arg-type]
         return self
 
     @property

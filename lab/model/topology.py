@@ -26,6 +26,7 @@ class Role(Enum):
     WEB = "web"
     DB = "db"
     LB = "lb"  # the optional balancer beside the article's seven (F22)
+    MHA = "mha"  # the optional MHA manager (automatic failover, issue 15)
 
 
 def image_tag() -> str:
@@ -74,6 +75,13 @@ DEFAULT_SUBNET = "10.1.1.0/24"
 LB = "lb"
 LB_OCTET = 10
 LB_DUTY = "HAProxy in front of web1-3"
+
+# Automatic failover (not the article's): the MHA manager at .30, and the
+# floating master address .20 that MHA or keepalived moves to the new master.
+MHA = "mha"
+MHA_OCTET = 30
+MHA_DUTY = "MHA manager, watching db1"
+FLOAT_OCTET = 20
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,16 @@ class Topology:
         """Where the balancer sits (or would sit) on the lab's subnet: .10."""
         return str(self.network.network_address + LB_OCTET)
 
+    @property
+    def float_address(self) -> str:
+        """The floating master address (.20) of MHA and keepalived."""
+        return str(self.network.network_address + FLOAT_OCTET)
+
+    @property
+    def mha_address(self) -> str:
+        """Where the MHA manager sits (or would sit): .30."""
+        return str(self.network.network_address + MHA_OCTET)
+
     def data_volume(self, host: str) -> str:
         """The Compose volume that holds a database host's data directory."""
         if self.host(host).role is not Role.DB:
@@ -145,10 +163,11 @@ class Topology:
 
 
 def topology(subnet: str = DEFAULT_SUBNET, project: str = "foolab",
-             balancer: bool = False) -> Topology:
+             balancer: bool = False, mha: bool = False) -> Topology:
     """The article's seven hosts on ``subnet`` (a /24; default 10.1.1.0/24);
     their containers are named after the lab's ``project``. With
-    ``balancer`` an eighth host follows them: lb, HAProxy at .10."""
+    ``balancer`` an eighth host follows them: lb, HAProxy at .10; with
+    ``mha`` the MHA manager at .30."""
     try:
         net = ipaddress.IPv4Network(subnet, strict=True)
     except ValueError as exc:
@@ -165,4 +184,6 @@ def topology(subnet: str = DEFAULT_SUBNET, project: str = "foolab",
     )
     if balancer:
         hosts += (Host(LB, Role.LB, str(base + LB_OCTET), LB_DUTY, f"{project}-{LB}"),)
+    if mha:
+        hosts += (Host(MHA, Role.MHA, str(base + MHA_OCTET), MHA_DUTY, f"{project}-{MHA}"),)
     return Topology(subnet=str(net), hosts=hosts, project=project)
