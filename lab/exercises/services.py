@@ -35,7 +35,7 @@ _DNS_BREAK = {  # sed on ns1's named.conf.local: what the seed breaks
 
 def _break_dns(lab: Lab, s: Started) -> None:
     s.baseline["zone"] = zone.zone_text(lab)
-    lab.sh("ns1", f"sed -i -E '{_DNS_BREAK[s.params['variant']]}' {NS_CONF} && rndc reconfig")
+    lab.sh("ns1", f"sed -i -E '{_DNS_BREAK[s.params['variant']]}' {NS_CONF} && rndc reload")
     text = s.baseline["zone"].rstrip("\n") + (
         f"\n{s.params['name']} IN A {lab.topology.address(s.params['web'])}\n")
     text = zone.with_serial(text, zone.next_serial(zone.serial_of(text), _today()))
@@ -67,11 +67,14 @@ def _ns2_may_transfer(lab: Lab, _s: Started) -> tuple[bool, str]:
 
 
 def _ns1_notifies(lab: Lab, _s: Started) -> tuple[bool, str]:
+    """ns1's effective zone configuration (named-checkconf -p) has NOTIFY on
+    and ns2 among the servers it tells."""
     conf = lab.sh("ns1", "named-checkconf -p")
-    block = conf[conf.find(f'zone "{ZONE}"'):]
-    block = block[:block.find("};\n", block.find("{")) + 3]
+    start = conf.find(f'zone "{ZONE}"')
+    block = conf[start:conf.find("\n};", start)] if start >= 0 else ""
+    also = re.search(r"also-notify\s*\{([^}]*)\}", block)
     ns2 = lab.topology.address("ns2")
-    ok = "notify no;" not in block and ns2 in block.split("also-notify", 1)[-1].split("}")[0]
+    ok = bool(block) and "notify no;" not in block and also is not None and ns2 in also.group(1)
     return ok, "ns1 notifies ns2" if ok else "ns1 does not notify ns2"
 
 
@@ -84,7 +87,7 @@ def _fix_dns(lab: Lab, s: Started) -> None:
     """What the entrypoint would write, then reconfig; ns2 is told to copy."""
     lab.sh("ns1", "cp /etc/bind/named.conf.primary /tmp/p && "
                   f"sed -i 's/NS2_ADDR/{lab.topology.address('ns2')}/g' /tmp/p && "
-                  f"mv /tmp/p {NS_CONF} && rndc reconfig")
+                  f"mv /tmp/p {NS_CONF} && rndc reload")
     lab.sh("ns2", f"rndc retransfer {ZONE}")
     wait_for("ns2 serves ns1's serial", lambda: _same_serial(lab), timeout=30)
 
@@ -103,7 +106,7 @@ def _copy_zone_by_hand(lab: Lab, s: Started) -> None:
         lab.exec("ns2", ["bash", "-c", "cat > /tmp/z && "
                          "sed -i 's/type secondary;/type primary;/; /primaries/d' "
                          f"{NS_CONF} && cp /tmp/z /var/cache/bind/db.foo.com && "
-                         "chown bind:bind /var/cache/bind/db.foo.com && rndc reconfig && "
+                         "chown bind:bind /var/cache/bind/db.foo.com && rndc reload && "
                          "rndc reload"], input=text, timeout=30)
     wait_for("ns2 serves the new zone", lambda: _ns2_follows(lab, s)[0], timeout=30)
 
@@ -111,7 +114,7 @@ def _copy_zone_by_hand(lab: Lab, s: Started) -> None:
 def _heal_dns(lab: Lab, s: Started) -> None:
     lab.sh("ns2", "cp /etc/bind/named.conf.secondary /tmp/q && "
                   f"sed -i 's/NS1_ADDR/{lab.topology.address('ns1')}/g' /tmp/q && "
-                  f"mv /tmp/q {NS_CONF} && rndc reconfig")
+                  f"mv /tmp/q {NS_CONF} && rndc reload")
     _fix_dns(lab, s)
     if s.baseline.get("zone"):
         zone.restore(lab, s.baseline["zone"])
