@@ -244,9 +244,21 @@ def _session_follows(lab: Lab, s: Started) -> tuple[bool, str]:
 
 
 def _one_place(lab: Lab, _s: Started) -> tuple[bool, str]:
+    """Every web server keeps sessions in the same folder, and it is one
+    folder: a file made there on web1 is seen there by the others."""
     paths = {w: pages.fetch(lab.address_of(w), "/session.php").json().get("save_path")
              for w in lab.topology.webs}
-    return len(set(paths.values())) == 1, ", ".join(f"{w}: {p}" for w, p in paths.items())
+    seen = ", ".join(f"{w}: {p}" for w, p in paths.items())
+    if len(set(paths.values())) != 1:
+        return False, seen
+    marker = f"{paths['web1']}/{goals.probe_name()}"
+    lab.sh("web1", f"touch {marker}")
+    try:
+        shared = all(lab.exec(w, ["test", "-e", marker]).returncode == 0
+                     for w in lab.topology.webs)
+    finally:
+        lab.sh("web1", f"rm -f {marker}")
+    return shared, seen + ("; one folder" if shared else "; the same name, not the same folder")
 
 
 def _same_path_not_shared(lab: Lab, _s: Started) -> None:
@@ -275,8 +287,9 @@ SESSIONS_LOST = Exercise(
         Goal("a session survives moving between web servers", SYMPTOM, 3,
              "visit /session.php on one server, then on another with the same cookie",
              _session_follows),
-        Goal("all web servers keep sessions in one place", REPAIR, 1,
-             "where does PHP keep sessions on each web server?", _one_place),
+        Goal("all web servers keep sessions in one shared place", REPAIR, 1,
+             "where does PHP keep sessions on each web server, and do they see each "
+             "other's files there?", _one_place),
     ),
     breaks=_sessions(shared=False), solve=_sessions(shared=True), heal=_sessions(shared=False),
     cheats={"the same folder name on each server": (_same_path_not_shared,
