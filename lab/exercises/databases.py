@@ -139,15 +139,25 @@ def _kill_master(lab: Lab, s: Started) -> None:
     faults.inject(lab, Fault(s.params["how"], "db1"))
 
 
-def _point_web_at_replica(lab: Lab, _s: Started) -> None:
-    db2 = ("db2", lab.address_of("db2"))
-    runbooks.run(lab, Runbook("point web", "", tuple(
-        point_web(w, db2, db2) for w in lab.topology.webs)))
+def _point(webs: tuple[str, ...] | None, db: str) -> Callable[[Lab, Started], None]:
+    """Point web servers (None: all) at `db` for writes and reads."""
+
+    def repair(lab: Lab, _s: Started) -> None:
+        there = (db, lab.address_of(db))
+        runbooks.run(lab, Runbook(f"point at {db}", "", tuple(
+            point_web(w, there, there) for w in webs or lab.topology.webs)))
+
+    return repair
 
 
-def _start_db1_again(lab: Lab, _s: Started) -> None:
-    faults.heal_all(lab)
-    wait_for("db1 healthy", lambda: lab.states()["db1"].is_healthy, timeout=90)
+def _start_again(host: str) -> Callable[[Lab, Started], None]:
+    """Undo the fault and wait for the host, as a student restarting it would."""
+
+    def repair(lab: Lab, _s: Started) -> None:
+        faults.heal_all(lab)
+        wait_for(f"{host} healthy", lambda: lab.states()[host].is_healthy, timeout=90)
+
+    return repair
 
 
 MASTER_DEAD = Exercise(
@@ -171,10 +181,10 @@ MASTER_DEAD = Exercise(
     breaks=_kill_master,
     solve=_runbook(runbooks.promote_replica),
     heal=restore_roles,
-    cheats={"point the web servers at the read-only replica": (_point_web_at_replica,
+    cheats={"point the web servers at the read-only replica": (_point(None, "db2"),
                                                                "orders accepted through "
                                                                "every web server"),
-            "start the dead master again": (_start_db1_again, "db2 is the master")},
+            "start the dead master again": (_start_again("db1"), "db2 is the master")},
     uses_writer=True,
 )
 
@@ -240,20 +250,6 @@ OLD_MASTER_BACK = Exercise(
 # --- 7. reads-from-dead-replica (F10) --------------------------------------------------------
 
 
-def _point_reads(webs: tuple[str, ...]) -> Any:
-    def repair(lab: Lab, _s: Started) -> None:
-        db1 = ("db1", lab.address_of("db1"))
-        runbooks.run(lab, Runbook("reads to db1", "", tuple(point_web(w, db1, db1)
-                                                             for w in webs)))
-
-    return repair
-
-
-def _start_replica_again(lab: Lab, _s: Started) -> None:
-    faults.heal_all(lab)
-    wait_for("db2 healthy", lambda: lab.states()["db2"].is_healthy, timeout=90)
-
-
 READS_FROM_DEAD_REPLICA = Exercise(
     name="reads-from-dead-replica", section="Reads split between master and slave (F10)",
     notice="pages that list orders fail on web2 and web3; web1 works",
@@ -271,9 +267,9 @@ READS_FROM_DEAD_REPLICA = Exercise(
              goals.reads_from(("web2", "web3"), "db1")),
     ),
     breaks=lambda lab, s: faults.inject(lab, Fault(s.params["how"], "db2")),
-    solve=_point_reads(("web2", "web3")),
+    solve=_point(("web2", "web3"), "db1"),
     heal=restore_roles,
-    cheats={"only web2": (_point_reads(("web2",)), "reads succeed on web2 and web3"),
-            "start the broken replica again": (_start_replica_again,
+    cheats={"only web2": (_point(("web2",), "db1"), "reads succeed on web2 and web3"),
+            "start the broken replica again": (_start_again("db2"),
                                                "web2 and web3 read from the master")},
 )
