@@ -103,3 +103,11 @@ def test_the_checks_can_fail():
 @pytest.mark.parametrize("path", sorted(LAB.rglob("*.py")), ids=lambda p: module_name(p))
 def test_no_module_over_400_lines(path: Path) -> None:
     assert len(path.read_text().splitlines()) <= 400
+
+
+def test_test_modules_have_unique_names():
+    """tests/ and scenarios/ are collected in one run without packages: two
+    files of one name stop pytest before it runs anything."""
+    root = LAB.parent
+    names = [p.name for d in ("tests", "scenarios") for p in (root / d).glob("test_*.py")]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []
