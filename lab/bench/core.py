@@ -23,6 +23,7 @@ from lab.bench.report import machine
 from lab.drills import faults, runbooks
 from lab.drills import partitioned_failover as pf
 from lab.drills.faults import Fault
+from lab.drills.roles import restore_article_roles
 from lab.drills.workload import DIRECT, LedgerWriter
 from lab.engine.lab import Lab
 from lab.engine.process import run
@@ -211,10 +212,7 @@ def partitioned_failover_figures(lab: Lab, reps: int, progress: Progress) -> lis
 
 def _restore_roles(lab: Lab) -> None:
     """db1 master, db2 its replica, no fault, semi-sync off."""
-    faults.heal_all(lab)
-    if mysql.replica_status(lab.address_of("db2"), lab.secrets()["DB_ADMIN_PASSWORD"]) is None:
-        _ok(lab, runbooks.rejoin_old_master(lab))
-        _ok(lab, runbooks.switch_back(lab))
+    restore_article_roles(lab)
     _ok(lab, runbooks.semi_sync(lab, on=False))
 
 

@@ -13,8 +13,8 @@ from typing import Any
 from lab.drills import faults, runbooks
 from lab.drills.common import admin_password, point_web
 from lab.drills.faults import Fault
+from lab.drills.roles import restore_article_roles
 from lab.drills.steps import Runbook
-from lab.engine import client
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.exercises import goals
@@ -38,35 +38,8 @@ def _runbook(factory: Callable[[Lab], Runbook]) -> Callable[[Lab, Started], None
 
 
 def restore_roles(lab: Lab, _s: Started) -> None:
-    """db1 master at .21, db2 its replica at .22, web servers as the article
-    has them, no fault: whatever an exercise or a student left."""
-    if lab.address_of("db2") == lab.topology.address("db1"):
-        # db2 took over db1's address: db1 must come back on db2's (the runbook's way)
-        runbooks.run(lab, runbooks.rejoin_old_master(lab))
-    faults.heal_all(lab)
-    for host in ("db1", "db2"):
-        if lab.states()[host].status != "running":
-            client.start(lab.topology.host(host).container)
-
-        def answers(h: str = host) -> bool:
-            return bool(mysql.query(lab.address_of(h), admin_password(lab), "SELECT 1 AS one"))
-
-        wait_for(f"{host} answering", answers, timeout=90)
-    pw = admin_password(lab)
-    t = lab.topology
-    db1_rs = mysql.replica_status(lab.address_of("db1"), pw)
-    db2_master = mysql.replica_status(lab.address_of("db2"), pw) is None
-    if lab.address_of("db1") != t.address("db1") or db1_rs is not None or db2_master:
-        if db1_rs is None or not db1_rs.running:
-            runbooks.run(lab, runbooks.rejoin_old_master(lab))
-        runbooks.run(lab, runbooks.switch_back(lab))
-    home = {h: (h, t.address(h)) for h in ("db1", "db2")}
-    runbooks.run(lab, Runbook("article roles", "", tuple(
-        point_web(w, home["db1"], home[t.read_server(w)]) for w in t.webs)))
-    rs = mysql.replica_status(lab.address_of("db2"), pw)
-    if rs is None or not rs.running or not goals.identical("db1", "db2", timeout=10)(lab, _s)[0]:
-        # stopped on a conflict, or running but different (a skipped error): rebuild it
-        runbooks.run(lab, runbooks.rebuild_replica(lab, online=True))
+    """An exercise on the databases ends with the article's roles again."""
+    restore_article_roles(lab)
 
 
 # --- 1. replica-broken (F18) ----------------------------------------------------------------

@@ -1,0 +1,61 @@
+"""Back to the article's roles, whatever a drill, an exercise or a student
+left: db1 master at .21, db2 its replica at .22, the web servers reading
+and writing as F10 says, no fault, the two databases equal. Used by the
+exercises' `stop`, the bench between runs, and anyone after a bad day."""
+
+from __future__ import annotations
+
+from lab.drills import faults, runbooks, verdicts
+from lab.drills.common import admin_password, point_web
+from lab.drills.steps import Runbook
+from lab.engine import client
+from lab.engine.lab import Lab
+from lab.engine.waiting import wait_for
+from lab.model.errors import LabError
+from lab.probes import mysql
+
+
+def _equal(lab: Lab, timeout: float = 10) -> bool:
+    pw = admin_password(lab)
+
+    def same() -> bool:
+        return verdicts.consistency(
+            "db1", mysql.table_states(lab.address_of("db1"), pw),
+            "db2", mysql.table_states(lab.address_of("db2"), pw)).equal
+
+    try:
+        wait_for("db1 and db2 equal", same, timeout=timeout, every=1)
+    except LabError:
+        return False
+    return True
+
+
+def restore_article_roles(lab: Lab) -> None:
+    if lab.address_of("db2") == lab.topology.address("db1"):
+        # db2 took over db1's address: db1 must come back on db2's (the runbook's
+        # way); Docker would refuse to start it on its own ("Address already in use").
+        runbooks.run(lab, runbooks.rejoin_old_master(lab))
+    faults.heal_all(lab)
+    pw = admin_password(lab)
+    for host in ("db1", "db2"):
+        if lab.states()[host].status != "running":
+            client.start(lab.topology.host(host).container)
+
+        def answers(h: str = host) -> bool:
+            return bool(mysql.query(lab.address_of(h), pw, "SELECT 1 AS one"))
+
+        wait_for(f"{host} answering", answers, timeout=90)
+    t = lab.topology
+    db1_rs = mysql.replica_status(lab.address_of("db1"), pw)
+    db2_master = mysql.replica_status(lab.address_of("db2"), pw) is None
+    if lab.address_of("db1") != t.address("db1") or db1_rs is not None or db2_master:
+        if db1_rs is None or not db1_rs.running:
+            runbooks.run(lab, runbooks.rejoin_old_master(lab))
+        runbooks.run(lab, runbooks.switch_back(lab))
+    home = {h: (h, t.address(h)) for h in ("db1", "db2")}
+    runbooks.run(lab, Runbook("article roles", "", tuple(
+        point_web(w, home["db1"], home[t.read_server(w)]) for w in t.webs)))
+    rs = mysql.replica_status(lab.address_of("db2"), pw)
+    if rs is None or not rs.running or not _equal(lab):
+        # stopped on a conflict, or running but different (a skipped error): rebuild it
+        runbooks.run(lab, runbooks.rebuild_replica(lab, online=True))
