@@ -227,6 +227,7 @@ def _ok(lab: Lab, book: runbooks.Runbook) -> None:
 # --only NAME`); their figures replace those of the same name in results.json.
 PARTS: dict[str, Callable[[Lab, int, Progress], list[Figure]]] = {
     "writes": partitioned_failover_figures,
+    "dashboard": dashboard_figures,
 }
 
 
