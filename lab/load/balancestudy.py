@@ -211,6 +211,7 @@ def burst(address: str, seconds: float = 8.0, workers: int = 6,
 class PolicyRun:
     policy: str
     served: Counter[str]
+    running: str = ""  # the policy HAProxy's statistics showed during the burst
 
     @property
     def pages(self) -> int:
@@ -235,7 +236,8 @@ def policies_with_a_slow_server(lab: Lab, policies: tuple[str, ...] = ("roundrob
                     lb.set_policy(lab, policy)
                 if progress:
                     progress(f"policy {policy}: {seconds:g} s of {HEAVY_PAGE}, {slow} slowed")
-                runs.append(PolicyRun(policy, burst(address, seconds)))
+                running = lb.running_policy(lab)
+                runs.append(PolicyRun(policy, burst(address, seconds), running))
     finally:
         if before and lb.policy(lab) != before:
             lb.set_policy(lab, before)
