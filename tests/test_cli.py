@@ -31,3 +31,13 @@ def test_bad_subnet_is_a_one_line_error(capsys):
 def test_unknown_subcommand_is_refused():
     with pytest.raises(SystemExit):
         cli.main(["explode"])
+
+
+def test_python_dash_m_runs_the_cli():
+    """The bench starts `python -m lab.cli dashboard`: the package must run."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "lab.cli", "--help"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and "dashboard" in out.stdout
