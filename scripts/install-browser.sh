@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian's chromium and chromium-driver, for the dashboard's browser test
-# (scenarios/test_dashboard.py, Selenium). Nothing is downloaded at test time.
+# (scenarios/test_dashboard_in_browser.py, Selenium). Nothing is downloaded at test time.
 #   install-browser.sh     install them when missing (root, or sudo)
 set -euo pipefail
 say() { printf 'foolab: %s\n' "$*" >&2; }
