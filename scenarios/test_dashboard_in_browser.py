@@ -82,10 +82,14 @@ def state_of(driver: Any, host: str) -> str | None:
 
 
 def until(driver: Any, what: str, check: Any, timeout: float) -> Any:
-    """Wait until the page shows something (polling the DOM, never a blind sleep)."""
+    """Wait until the page shows something (polling the DOM, never a blind sleep).
+    The page redraws what changed, so an element read a moment ago may be gone:
+    that is "not yet", not a failure."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(
+    return WebDriverWait(driver, timeout, poll_frequency=0.1,
+                         ignored_exceptions=[StaleElementReferenceException]).until(
         lambda d: check(d), message=f"the page did not show {what} within {timeout:g} s")
 
 
@@ -103,9 +107,9 @@ def test_page_shows_every_host_healthy(lab: Lab, page: Any) -> None:
           lambda d: all(state_of(d, n) == "healthy" for n in names), timeout=10)
     from selenium.webdriver.common.by import By
 
-    drawn = [e.get_attribute("data-host")
-             for e in page.find_elements(By.CSS_SELECTOR, "#cluster [data-host]")]
-    assert drawn == names
+    until(page, "the hosts drawn in the topology's order", lambda d: [
+        e.get_attribute("data-host") for e in d.find_elements(
+            By.CSS_SELECTOR, "#cluster [data-host]")] == names, timeout=5)
     until(page, "db2 replicating from db1", lambda d: "db2 follows db1" in d.find_element(
         By.ID, "replicas").text, timeout=5)
     shot(page, "healthy")
@@ -160,9 +164,10 @@ def test_fault_shows_on_host_and_timeline(lab: Lab, page: Any, record_property: 
         until(page, "the injection on the timeline", on_timeline("fault-injected"), timeout=5)
         until(page, "web3's fault interval shaded", lambda d: d.find_elements(
             By.CSS_SELECTOR, '#strip rect.span[data-host="web3"]'), timeout=5)
-        assert "slowed to 50%" in page.find_element(
-            By.CSS_SELECTOR, '#cluster [data-host="web3"] .facts').text
-        assert text in page.find_element(By.CSS_SELECTOR, '#fault-list [data-host="web3"]').text
+        until(page, "the fault named on web3", lambda d: "slowed to 50%" in d.find_element(
+            By.CSS_SELECTOR, '#cluster [data-host="web3"] .facts').text, timeout=5)
+        until(page, "the fault in the fault list", lambda d: text in d.find_element(
+            By.CSS_SELECTOR, '#fault-list [data-host="web3"]').text, timeout=5)
         shot(page, "fault")
     finally:
         faults.heal(lab, fault)
