@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from lab.admin import balancer, keepalived, lb, mha, sessions
+from lab.admin import balancer, lb, sessions
 from lab.admin.status import HostStatus, lab_status
 from lab.cli.balancer import add_balancer_commands, cmd_balancer, cmd_dns
+from lab.cli.classes import add_class_commands, cmd_class, lab_config
 from lab.cli.exercises import add_exercise_commands, cmd_check, cmd_exercise, cmd_grade
+from lab.cli.failover import HA, cmd_failover
 from lab.cli.output import say
 from lab.drills import faults, runbooks
 from lab.engine.lab import Lab
@@ -28,8 +30,6 @@ from lab.load.settings import MODES as CACHE_MODES
 from lab.model.article import WWW
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError, TopologyError
-
-HA = {"mha": mha, "keepalived": keepalived}  # optional automatic failover (issue 15)
 
 
 def render_table(rows: Sequence[HostStatus]) -> str:
@@ -55,10 +55,11 @@ def cmd_up(lab: Lab, args: argparse.Namespace) -> int:
         admin.check(lab)
     lab.up()
     say(("lab was already up" if already else "lab up") + f" in {time.monotonic() - t0:.1f} s")
-    for admin in extra:
-        say(f"{admin.__name__.rsplit('.', 1)[-1]}: " + ("started" if admin.add(lab) else
-            "already running") + f", floating master address {lab.topology.float_address}")
-    return cmd_status(lab, args)
+    with lab.network():  # a class lab: from inside it
+        for admin in extra:
+            say(f"{admin.__name__.rsplit('.', 1)[-1]}: " + ("started" if admin.add(lab) else
+                "already running") + f", floating master address {lab.topology.float_address}")
+        return cmd_status(lab, args)
 
 
 def cmd_down(lab: Lab, args: argparse.Namespace) -> int:
@@ -68,28 +69,6 @@ def cmd_down(lab: Lab, args: argparse.Namespace) -> int:
         say(f"{args.only} removed; the web servers write to db1 again")
         return 0
     say("lab removed (containers, network, volumes)" if lab.down() else "no lab to remove")
-    return 0
-
-
-def cmd_failover(lab: Lab, args: argparse.Namespace) -> int:
-    """Issue 15: the same kill three ways (compare), or a failover by hand."""
-    from lab.bench import failovers
-    from lab.drills import autofailover as af
-
-    lab.require_up()
-    if args.action == "promote":
-        af.require_master_dead(lab)
-        print(mha.switch_dead_master(lab)) if args.via == "mha" else af.promote_by_runbook(lab)
-        say(f"db2 promoted ({args.via}); the roles back: runbooks rejoin-old-master, switch-back")
-        return 0
-    rows = failovers.compare(lab, args.reps, args.lossless_reps,
-                             tuple(args.method or af.METHODS), say)
-    from lab.bench.report import merge_results
-
-    merge_results("failover_compare", rows, failovers.figures_of(rows), REPO / "bench",
-                  REPO / "docs" / "benchmarks.md")
-    print(failovers.table(rows))
-    say("every run in bench/results.json (failover_compare), table in docs/benchmarks.md")
     return 0
 
 
@@ -278,6 +257,8 @@ def cmd_dashboard(lab: Lab, args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="foolab", description=__doc__.splitlines()[0])
     p.add_argument("--subnet", help="lab subnet, a /24 (env FOOLAB_SUBNET; default 10.1.1.0/24)")
+    p.add_argument("--lab", help="one lab of a class, e.g. s03 (env FOOLAB_LAB; default: the "
+                   "single lab)")
     sub = p.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="build, start and wait for the seven hosts (make lab-up)")
     up.add_argument("--with", dest="with_", action="append", default=[],
@@ -360,6 +341,7 @@ def parser() -> argparse.ArgumentParser:
     db.add_argument("--control", action="store_true", help="buttons: faults, heal, runbooks")
     add_balancer_commands(sub)
     add_exercise_commands(sub)
+    add_class_commands(sub)
     return p
 
 
@@ -368,16 +350,24 @@ COMMANDS = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "shell": cmd_s
             "runbook": cmd_runbook, "bench": cmd_bench, "load": cmd_load, "sessions": cmd_sessions,
             "balancer": cmd_balancer, "dns": cmd_dns, "exercise": cmd_exercise,
             "check": cmd_check, "grade": cmd_grade, "dashboard": cmd_dashboard,
-            "failover": cmd_failover}
+            "failover": cmd_failover, "class": cmd_class}
+# Commands that do not talk to the lab's addresses from this process (or
+# enter a class lab's network themselves).
+OUTSIDE = {"up", "down", "class", "shell", "diagram", "dashboard", "bench"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        config = LabConfig.from_env(
-            subnet=args.subnet, balancer=True if "balancer" in getattr(args, "with_", []) else None)
+        config = lab_config(LabConfig.from_env(
+            subnet=args.subnet, lab=args.lab,
+            balancer=True if "balancer" in getattr(args, "with_", []) else None), args.command)
         lab = Lab(config, progress=say, prepare=[lb.prepare])
-        return COMMANDS[args.command](lab, args)
+        command = COMMANDS[args.command]
+        if lab.config.in_class and args.command not in OUTSIDE:
+            with lab.network():  # a class lab's addresses are reached from inside it
+                return command(lab, args)
+        return command(lab, args)
     except (LabError, TopologyError) as exc:
         print(f"foolab: error: {exc}", file=sys.stderr)
         return 2

@@ -94,6 +94,12 @@ def inspect_network(name: str) -> dict[str, Any] | None:
     return _lookup(f"docker network inspect {name}", lambda: api().inspect_network(name))
 
 
+def class_networks() -> list[str]:
+    """The names of the networks of every class lab on this machine."""
+    nets = call("docker network ls", lambda: api().networks(filters={"label": "org.foolab.class"}))
+    return [str(n["Name"]) for n in nets]
+
+
 def pid(container: str) -> int | None:
     """The container's main process as seen from this machine; None if it is
     not running (or not there)."""

@@ -11,17 +11,19 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from lab.engine import client
+from lab.engine import client, netns, network
 from lab.engine.images import context_digest, image_digest_label
 from lab.engine.network import subnet_conflict
 from lab.engine.process import compose_command, require_engine, run
-from lab.model import article, secrets
+from lab.engine.waiting import wait_for
+from lab.model import article, classroom, secrets
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError
 from lab.model.figures import Progress
@@ -92,13 +94,24 @@ class Lab:
         values.update(REPLICATION_USER=article.REPLICATION_USER,
                       CONNECT_RETRY=str(article.CONNECT_RETRY_S),
                       APP_DATABASE=article.APP_DATABASE)
+        wire = self.config.wire_subnet or topo.subnet  # the same, but in a class
+        addresses = {f"{h.name.upper()}_ADDR": h.address for h in topo.hosts}
+        addresses.update(LB_ADDR=topo.lb_address, MHA_ADDR=topo.mha_address,
+                         DB_FLOAT_ADDR=topo.float_address)
+        values.update({k.replace("_ADDR", "_WIRE"): classroom.same_octet(a, wire)
+                       for k, a in addresses.items()})
         values.update(
+            CONSOLE_ADDR=topo.gateway,
+            CONSOLE_WIRE=classroom.same_octet("0.0.0.254", wire),  # .1 is the wire's gateway
+            LAB_WIRE_SUBNET=wire,
+            LAB_WIRE_GATEWAY=classroom.same_octet("0.0.0.1", wire),
+            LAB_NAME=self.config.lab,
             LAB_SUBNET=topo.subnet,
             LAB_GATEWAY=topo.gateway,
             LAB_NET=str(topo.network.network_address),
             LAB_MASK=str(topo.network.netmask),
             LAB_PROJECT=self.config.project,
-            LAB_BRIDGE=topo.bridge,
+            LAB_BRIDGE=self.config.bridge,
             LAB_IMAGE_TAG=image_tag(),
             LB_ADDR=topo.lb_address,
             DB_FLOAT_ADDR=topo.float_address,
@@ -158,7 +171,36 @@ class Lab:
         ip = endpoint.get("IPAddress")
         if not ip:  # stopped or cut off: docker keeps the configured address
             ip = (endpoint.get("IPAMConfig") or {}).get("IPv4Address")
-        return str(ip or self.topology.address(host))
+        if not ip:
+            return self.topology.address(host)
+        # A class lab's Docker knows the wire address; its hosts use the lab's.
+        return classroom.same_octet(str(ip), self.topology.subnet)
+
+    def wire_address(self, host: str) -> str:
+        """The address Docker gives a host: its lab address, but in a class
+        the same last octet on the lab's wire subnet."""
+        return classroom.same_octet(self.topology.address(host),
+                                    self.config.wire_subnet or self.topology.subnet)
+
+    @property
+    def console(self) -> str:
+        """A class lab's console container (compose/class.yml)."""
+        return f"{self.config.project}-console"
+
+    @contextmanager
+    def network(self) -> Iterator[None]:
+        """Where this process reaches the lab's addresses: from this machine
+        for the single lab; from inside the console's network namespace for
+        a class lab (this thread, and what it starts, until the block ends)."""
+        if not self.config.in_class:
+            yield
+            return
+        pid = client.pid(self.console)
+        if pid is None:
+            raise LabError(f"lab {self.config.lab} is not up (its console is not running)",
+                           hint=f"`foolab --lab {self.config.lab} up`")
+        with netns.inside(pid):
+            yield
 
     def is_up(self) -> bool:
         """True when any host of the lab exists (up, half-up or faulted)."""
@@ -248,7 +290,11 @@ class Lab:
         require_engine()
         compose_command()
         already = self.is_up()
-        if not already:
+        if self.config.in_class:
+            self.config = network.with_wire(self.config)
+            self.topology = self.config.topology
+            network.add_class_rules((self.topology.subnet,))
+        elif not already:
             conflict = subnet_conflict(self.topology.subnet, self.config.project)
             if conflict:
                 raise LabError(
@@ -262,7 +308,10 @@ class Lab:
         self.build()
         self._started_here = not already
         try:
-            return self._start_and_wait()
+            healthy = self._start_and_wait()
+            if self.config.in_class:
+                wait_for("the lab's console", lambda: client.pid(self.console), timeout=30)
+            return healthy
         except BaseException:
             if self._started_here:
                 self.progress("start failed: removing what was started")
@@ -330,5 +379,10 @@ class Lab:
         if forget_secrets:
             for path in self.config.per_lab_files:
                 path.unlink(missing_ok=True)
+        if self.config.in_class and forget_secrets:
+            (self.config.state_dir / classroom.RECORD_NAME).unlink(missing_ok=True)
+            self.config = replace(self.config, wire_subnet="")
+            if not client.class_networks():  # the last lab of every class
+                network.remove_class_rules()
         self._started_here = False
         return had

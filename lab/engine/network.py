@@ -6,8 +6,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import threading
+from dataclasses import replace
 
+from lab.engine import netns
 from lab.engine.process import run
+from lab.model import classroom
+from lab.model.config import LabConfig
 from lab.model.errors import LabError
 
 # Lab bridges are named after the project (compose/lab.yml): foolab0, ...
@@ -16,7 +21,10 @@ LAB_BRIDGE = re.compile(r"foolab[a-z0-9]*0")
 
 def require_lab_route(address: str) -> None:
     """Refuse to send a packet to a lab address unless it routes to the lab's
-    bridge: with the lab down, 10.1.1.x would leave the machine."""
+    bridge: with the lab down, 10.1.1.x would leave the machine. Inside a
+    class lab's namespace nothing can leave: no check needed."""
+    if netns.in_other_namespace():
+        return
     out = run(["ip", "-o", "route", "get", address], timeout=10)
     dev = re.search(r" dev (\S+)", out.stdout)
     if out.returncode != 0 or not dev or not LAB_BRIDGE.fullmatch(dev.group(1)):
@@ -53,3 +61,88 @@ def subnet_conflict(subnet: str, project: str = "foolab") -> str | None:
                 if ":" not in sub and sub and net.overlaps(ipaddress.IPv4Network(sub)):
                     return f"docker network {n['Name']} ({sub})"
     return None
+
+
+# --- a class: labs that share the article's addresses ------------------------------
+
+CLASS_TAG = "foolab-class"  # comment on the host rules a class adds
+_claims = threading.Lock()  # labs of a class start in parallel threads
+
+
+def claim_wire(taken_by_records: set[str]) -> str:
+    """The first wire subnet (198.18.N.0/24) no Docker network and no class
+    lab's record holds (called under a lock: see with_wire)."""
+    nets = run(["docker", "network", "ls", "-q"], timeout=20).stdout.split()
+    used = set(taken_by_records)
+    if nets:
+        inspect = run(["docker", "network", "inspect", *nets], timeout=20)
+        for n in json.loads(inspect.stdout or "[]"):
+            for c in (n.get("IPAM") or {}).get("Config") or []:
+                used.add(str(c.get("Subnet", "")))
+    for index in range(1, classroom.MAX_LABS + 1):
+        wire = classroom.wire_subnet(index)
+        if not any(u and ":" not in u and ipaddress.IPv4Network(wire).overlaps(
+                ipaddress.IPv4Network(u)) for u in used):
+            return wire
+    raise LabError("no free wire subnet for another class lab",
+                   f"{classroom.MAX_LABS} in use", "remove labs with `foolab class down`")
+
+
+def with_wire(config: LabConfig) -> LabConfig:
+    """A class lab's configuration with its wire subnet: the one it has, or
+    a free one, recorded in its state folder before another lab can claim it."""
+    if config.wire_subnet:
+        return config
+    with _claims:
+        records = (classroom.LabRecord.load(d) for d in config.class_root.glob("*")
+                   if d.is_dir() and d.name != config.lab)
+        wire = claim_wire({r.wire for r in records if r is not None})
+        classroom.LabRecord(config.lab, config.subnet, wire).save(config.state_dir)
+    return replace(config, wire_subnet=wire)
+
+
+def _default_device() -> str | None:
+    out = run(["ip", "-o", "-4", "route", "show", "default"], timeout=10).stdout
+    dev = re.search(r" dev (\S+)", out)
+    return dev.group(1) if dev else None
+
+
+def class_rules(subnets: tuple[str, ...]) -> list[list[str]]:
+    """This machine's rules for a class (DESIGN.md, "several labs"): bridged
+    packets between lab hosts pass Docker's internal-network rule although
+    their 10.1.1.x sources are outside the wire subnet; the host answers
+    nothing on a class bridge (not even ARP); and, a last guard, nothing for
+    the wires or the labs' subnets goes out of the default interface."""
+    any_bridge = classroom.BRIDGE_PREFIX + "+"
+    tag = ["-m", "comment", "--comment", CLASS_TAG]
+    rules = [["DOCKER-USER", "-i", any_bridge, "-o", any_bridge, "-m", "physdev",
+              "--physdev-is-bridged", *tag, "-j", "ACCEPT"],
+             ["INPUT", "-i", any_bridge, *tag, "-j", "DROP"]]
+    dev = _default_device()
+    if dev:
+        for subnet in (str(classroom.WIRE_RANGE), *subnets):
+            rules.append(["OUTPUT", "-o", dev, "-d", subnet, *tag, "-j", "DROP"])
+    return rules
+
+
+def add_class_rules(subnets: tuple[str, ...]) -> None:
+    """Insert the class rules that are not there yet (they do not survive a
+    reboot of the machine, nor need to: `class up` adds them again)."""
+    for rule in class_rules(subnets):
+        if run(["iptables", "-C", *rule], timeout=10).returncode != 0:
+            out = run(["iptables", "-I", *rule], timeout=10)
+            if out.returncode != 0:
+                raise LabError(f"iptables -I {' '.join(rule)} failed", out.stderr.strip(),
+                               "a class needs root and iptables")
+
+
+def remove_class_rules() -> int:
+    """Remove every rule a class added; how many."""
+    removed = 0
+    for chain in ("DOCKER-USER", "INPUT", "OUTPUT"):
+        for line in run(["iptables", "-S", chain], timeout=10).stdout.splitlines():
+            if CLASS_TAG in line and line.startswith("-A "):
+                spec = [s.strip('"') for s in line.split()[1:]]
+                if run(["iptables", "-D", *spec], timeout=10).returncode == 0:
+                    removed += 1
+    return removed

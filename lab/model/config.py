@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from lab.model import classroom
 from lab.model.errors import TopologyError
 from lab.model.topology import DEFAULT_SUBNET, Topology, topology
 
@@ -26,6 +27,8 @@ class LabConfig:
     FOOLAB_PROJECT (default foolab: a second lab on the same machine needs
     another name starting with "foolab", another subnet and state dir),
     FOOLAB_BALANCER=1 (the optional eighth host lb, HAProxy; compose/balancer.yml).
+    FOOLAB_LAB=NAME (or --lab NAME): one lab of a class (lab.model.classroom),
+    with its own project foolabNAME and state folder .lab/class/NAME/.
     mha / keepalived: automatic failover (compose/mha.yml, compose/keepalived.yml),
     added to a running lab by lab.admin.mha / lab.admin.keepalived.
     """
@@ -39,6 +42,9 @@ class LabConfig:
     balancer_file: Path = REPO / "compose" / "balancer.yml"
     mha: bool = False
     keepalived: bool = False
+    lab: str = ""  # a class lab's name ("" = the single lab)
+    wire_subnet: str = ""  # a class lab's Docker subnet (lab.model.classroom)
+    class_root: Path = field(default_factory=lambda: REPO / ".lab" / "class")
 
     @property
     def topology(self) -> Topology:
@@ -51,14 +57,32 @@ class LabConfig:
 
     @property
     def bridge(self) -> str:
-        """The Linux bridge of the lab network, e.g. foolab0."""
-        return f"{self.project}0"
+        """The Linux bridge of the lab network: foolab0, or foolab-s03 for a
+        class lab (the host's class rules match the common prefix)."""
+        return f"{classroom.BRIDGE_PREFIX}{self.lab}" if self.lab else f"{self.project}0"
+
+    @property
+    def in_class(self) -> bool:
+        """A class lab: addresses set inside the containers, reached from
+        inside its network namespace (compose/class.yml)."""
+        return bool(self.lab)
+
+    def for_lab(self, name: str) -> LabConfig:
+        """This configuration for the class lab `name`: its project, state
+        folder and, once it has been up, its recorded subnets."""
+        classroom.check_name(name, self.project)
+        folder = self.class_root / name
+        record = classroom.LabRecord.load(folder) or classroom.LabRecord(name, self.subnet)
+        return replace(self, lab=name, project=f"foolab{name}", state_dir=folder,
+                       subnet=record.subnet, wire_subnet=record.wire)
 
     @property
     def compose_files(self) -> tuple[Path, ...]:
         """The seven hosts, then each optional host the lab asked for."""
         extra = [self.balancer_file] if self.balancer else []
         extra += [REPO / "compose" / f"{m}.yml" for m in HA_METHODS if getattr(self, m)]
+        if self.in_class:
+            extra.insert(0, REPO / "compose" / "class.yml")
         return (self.compose_file, *extra)
 
     @property
@@ -113,7 +137,8 @@ class LabConfig:
         if env.get("FOOLAB_SUBNET"):
             cfg = replace(cfg, subnet=env["FOOLAB_SUBNET"])
         if env.get("FOOLAB_STATE_DIR"):
-            cfg = replace(cfg, state_dir=Path(env["FOOLAB_STATE_DIR"]))
+            root = Path(env["FOOLAB_STATE_DIR"])
+            cfg = replace(cfg, state_dir=root, class_root=root / "class")
         if env.get("FOOLAB_PROJECT"):
             cfg = replace(cfg, project=env["FOOLAB_PROJECT"])
         if env.get("FOOLAB_HEALTH_TIMEOUT"):
@@ -121,4 +146,6 @@ class LabConfig:
         if env.get("FOOLAB_BALANCER", "") not in ("", "0"):
             cfg = replace(cfg, balancer=True)
         given = {k: v for k, v in flags.items() if v is not None}
-        return replace(cfg, **given)  # type: ignore[arg-type]
+        name = str(given.pop("lab", None) or env.get("FOOLAB_LAB", ""))
+        cfg = replace(cfg, **given)  # type: ignore[arg-type]
+        return cfg.for_lab(name) if name else cfg

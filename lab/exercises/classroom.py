@@ -1,0 +1,174 @@
+"""A class of labs on one machine: started, watched and removed together.
+
+Each lab is a whole `Lab` (compose/lab.yml + compose/class.yml) with its own
+project, secrets, volumes and state folder (.lab/class/NAME/). Labs start in
+parallel, a few at a time; a lab that fails is named with the reason and
+removed (Lab.up does that), the others stay up.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pymysql
+
+from lab.drills import faults
+from lab.drills.common import admin_password
+from lab.engine import client
+from lab.engine.lab import Lab
+from lab.exercises import grader
+from lab.model import classroom
+from lab.model.config import LabConfig
+from lab.model.errors import LabError, TopologyError
+from lab.model.figures import Progress
+from lab.probes import mysql
+
+PARALLEL = 4  # labs started at once: more only queue for the same two cores
+
+
+def labs(base: LabConfig) -> list[str]:
+    """Every class lab this machine knows: a state folder with its record,
+    or containers labelled with its name."""
+    names = {d.name for d in base.class_root.glob("*")
+             if (d / classroom.RECORD_NAME).exists() and classroom.NAME.fullmatch(d.name)}
+    names.update(n.removeprefix("foolab") for n in client.class_networks())
+    return sorted(names)
+
+
+def require_lab(base: LabConfig, name: str) -> None:
+    """`--lab NAME` for a lab that exists, or one line listing the labs."""
+    known = labs(base)
+    if name not in known:
+        raise LabError(f"no lab {name!r}",
+                       "labs: " + (", ".join(known) if known else "none"),
+                       "start one with `foolab class up N` or `foolab --lab NAME up`")
+
+
+def available_mib() -> int:
+    """MemAvailable of this machine, MiB."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def how_many_fit(free_mib: int, reserve_mib: int = 512) -> int:
+    """Labs this much free memory holds at MEMORY_PER_LAB_MIB each, keeping
+    `reserve_mib` for the machine itself."""
+    return max(0, (free_mib - reserve_mib) // classroom.MEMORY_PER_LAB_MIB)
+
+
+@dataclass
+class Outcome:
+    """What starting (or removing) one lab came to."""
+
+    name: str
+    ok: bool
+    seconds: float = 0.0
+    subnet: str = ""
+    wire: str = ""
+    error: str = ""
+
+
+@dataclass
+class ClassUp:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+
+def configs(base: LabConfig, count: int, prefix: str = "s",
+            subnet_per_lab: bool = False) -> list[LabConfig]:
+    """The class's labs s01..sNN; with `subnet_per_lab` lab i has
+    10.1.(100+i).0/24 instead of the article's 10.1.1.0/24."""
+    result = []
+    for i, name in enumerate(classroom.class_names(count, prefix), start=1):
+        cfg = base.for_lab(name)
+        if subnet_per_lab and not cfg.wire_subnet:
+            cfg = replace(cfg, subnet=classroom.per_lab_subnet(i))
+        result.append(cfg)
+    return result
+
+
+def up(cfgs: list[LabConfig], progress: Progress,
+       prepare: tuple[Callable[[Lab], None], ...] = ()) -> ClassUp:
+    """Start every lab not yet up, PARALLEL at a time, after checking that
+    the machine's memory holds them all (else LabError, nothing started)."""
+    new = [c for c in cfgs if not Lab(c).is_up()]
+    fit = how_many_fit(available_mib())
+    if len(new) > fit:
+        raise LabError(f"{len(new)} more labs do not fit in this machine's memory",
+                       f"{available_mib()} MiB available, {classroom.MEMORY_PER_LAB_MIB} MiB "
+                       f"per lab: {fit} fit", f"`foolab class up {len(cfgs) - len(new) + fit}`")
+    if cfgs:  # the images once, not once per lab in parallel
+        Lab(cfgs[0], progress=progress).build()
+    result = ClassUp()
+
+    def start(cfg: LabConfig) -> Outcome:
+        say = _prefixed(progress, cfg.lab)
+        lab = Lab(cfg, progress=say, prepare=prepare)
+        try:
+            seconds = max(lab.up().values(), default=0.0)
+        except (LabError, TopologyError) as exc:
+            say(f"failed: {exc}")
+            return Outcome(cfg.lab, False, error=str(exc).splitlines()[0])
+        return Outcome(cfg.lab, True, seconds, lab.topology.subnet, lab.config.wire_subnet)
+
+    with cf.ThreadPoolExecutor(PARALLEL) as pool:
+        result.outcomes = list(pool.map(start, cfgs))
+    return result
+
+
+def down(cfgs: list[LabConfig], progress: Progress) -> list[Outcome]:
+    """Remove every lab in `cfgs`, in parallel."""
+    def remove(cfg: LabConfig) -> Outcome:
+        try:
+            had = Lab(cfg, progress=_prefixed(progress, cfg.lab)).down()
+        except LabError as exc:
+            return Outcome(cfg.lab, False, error=str(exc).splitlines()[0])
+        return Outcome(cfg.lab, had)
+
+    with cf.ThreadPoolExecutor(PARALLEL) as pool:
+        return list(pool.map(remove, cfgs))
+
+
+def _prefixed(progress: Progress, name: str) -> Progress:
+    return lambda msg: progress(f"[{name}] {msg}")
+
+
+def lab_row(cfg: LabConfig) -> dict[str, Any]:
+    """One lab's line of `class status`: hosts healthy, db2's replication
+    and lag, faults. Read from the lab itself (inside its network)."""
+    lab = Lab(cfg)
+    states = lab.states()
+    row: dict[str, Any] = {
+        "lab": cfg.lab, "subnet": lab.topology.subnet, "wire": cfg.wire_subnet,
+        "healthy": sum(s.is_healthy for s in states.values()), "hosts": len(states),
+        "replicating": False, "lag_s": None,
+        "faults": [f.describe() for f in faults.active(lab)],
+        "exercise": (ex.exercise if (ex := grader.running(lab)) else ""),
+    }
+    if states["db2"].status != "running":
+        return row
+    try:
+        with lab.network():
+            rs = mysql.replica_status(lab.address_of("db2"), admin_password(lab))
+    except (LabError, OSError, pymysql.MySQLError) as exc:
+        row["error"] = str(exc).splitlines()[0][:100]
+        return row
+    if rs is not None:
+        row["replicating"] = rs.running
+        row["lag_s"] = rs.seconds_behind
+    return row
+
+
+def status(cfgs: list[LabConfig]) -> list[dict[str, Any]]:
+    """`class status`: one row per lab, read in parallel."""
+    with cf.ThreadPoolExecutor(PARALLEL) as pool:
+        return list(pool.map(lab_row, cfgs))
