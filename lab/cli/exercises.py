@@ -7,6 +7,7 @@ import time
 
 from lab.cli.output import say
 from lab.engine.lab import Lab
+from lab.exercises.model import Grade
 from lab.model.config import REPO
 from lab.model.errors import LabError
 
@@ -20,7 +21,7 @@ def add_exercise_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     sub.add_parser("check", help="a student's self-check of the running exercise")
     gr = sub.add_parser("grade", help="grade the running exercise (teacher)")
     gr.add_argument("--class", dest="whole_class", action="store_true",
-                    help="every lab of the class (today: the single lab)")
+                    help="every lab of the class that runs an exercise (foolab class up)")
     gr.add_argument("--format", choices=["md", "csv", "json"], default="md")
 
 
@@ -64,10 +65,36 @@ def cmd_grade(lab: Lab, args: argparse.Namespace) -> int:
     """The teacher's grade table (one row per lab), printed and under reports/."""
     from lab.exercises import grader, report
 
-    lab.require_up()
-    grades = [grader.grade(lab)]  # --class: every lab of the class (the single lab today)
+    if args.whole_class:
+        grades = grade_class(lab)
+    else:
+        lab.require_up()
+        grades = [grader.grade(lab, lab.config.lab)]
     paths = grader.write_reports(grades, REPO / "reports" / "exercises",
                                  time.strftime("grades-%Y%m%d-%H%M%S"))
     print(report.render(grades, args.format), end="")
     say("written: " + ", ".join(str(p.relative_to(REPO)) for p in paths))
     return 0
+
+
+def grade_class(base: Lab) -> list[Grade]:
+    """One grade per lab of the class that runs an exercise, each read from
+    inside its own lab."""
+    from lab.exercises import classroom, grader
+
+    if base.config.lab:
+        raise LabError("--class grades every lab; drop --lab (or FOOLAB_LAB)")
+    grades = []
+    names = classroom.labs(base.config)
+    for name in names:
+        lab = Lab(base.config.for_lab(name))
+        if grader.running(lab) is None:
+            say(f"lab {name}: no exercise started, not graded")
+            continue
+        with lab.network():
+            grades.append(grader.grade(lab, name))
+    if not grades:
+        raise LabError("no lab of the class runs an exercise",
+                       "labs: " + (", ".join(names) or "none"),
+                       "`foolab --lab NAME exercise start EXERCISE --seed SEED`")
+    return grades

@@ -100,9 +100,10 @@ class Lab:
                          DB_FLOAT_ADDR=topo.float_address)
         values.update({k.replace("_ADDR", "_WIRE"): classroom.same_octet(a, wire)
                        for k, a in addresses.items()})
+        console = f"0.0.0.{classroom.CONSOLE_OCTET}"
         values.update(
-            CONSOLE_ADDR=topo.gateway,
-            CONSOLE_WIRE=classroom.same_octet("0.0.0.254", wire),  # .1 is the wire's gateway
+            CONSOLE_ADDR=classroom.same_octet(console, topo.subnet),
+            CONSOLE_WIRE=classroom.same_octet(console, wire),
             LAB_WIRE_SUBNET=wire,
             LAB_WIRE_GATEWAY=classroom.same_octet("0.0.0.1", wire),
             LAB_NAME=self.config.lab,

@@ -28,7 +28,11 @@ __all__ = ["LabRecord", "check_name", "class_names", "per_lab_subnet", "wire_sub
 NAME = re.compile(r"[a-z][a-z0-9]{0,7}")
 BRIDGE_PREFIX = "foolab-"  # every class bridge: the host's two rules match foolab-+
 WIRE_RANGE = ipaddress.IPv4Network("198.18.0.0/15")
-CONSOLE_OCTET = 1  # the console (the host's seat in the single lab: .1)
+# The console: foolab's seat in a class lab. Not .1: the host itself owns
+# 10.1.1.1 while the single lab runs, and Linux answers ARP for it on every
+# bridge, even an address-less one (measured: the lab then sends replies to
+# the host's bridge instead of the console).
+CONSOLE_OCTET = 254
 MAX_LABS = 254  # one wire /24 each: 198.18.1.0/24 ... 198.18.254.0/24
 # What one lab may cost in memory (issue 10's bound); `class up` starts no lab
 # unless the machine's available memory holds them all at this much each.

@@ -1,0 +1,148 @@
+"""Issue 10: a class of labs on one machine, each with the article's addresses.
+
+Two labs (t01, t02) beside the single lab: both have 10.1.1.2 ... 10.1.1.22;
+neither can reach the other; a kill, a fault and a runbook in one change
+nothing in the other; removing one leaves the other running; and nothing
+was sent out of the machine meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from lab.engine import client
+from lab.engine.lab import Lab
+from lab.engine.network import CLASS_TAG
+from lab.engine.waiting import wait_for
+from lab.model.config import REPO, LabConfig
+
+LABS = ("t01", "t02")
+
+
+def foolab(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The CLI as a teacher runs it (its own process: it enters a lab's
+    network namespace by itself)."""
+    return subprocess.run([sys.executable, "-m", "lab.cli", *args], cwd=REPO, text=True,
+                          capture_output=True, timeout=timeout)
+
+
+def class_rows() -> dict[str, dict[str, Any]]:
+    out = foolab("class", "status", "--json")
+    return {r["lab"]: r for r in json.loads(out.stdout) if r["lab"] in LABS}
+
+
+def sh(lab: str, host: str, script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", "exec", f"foolab{lab}-{host}", "bash", "-c", script],
+                          text=True, capture_output=True, timeout=60)
+
+
+def write_through_web1(lab: str, tag: str) -> bool:
+    """One order through the lab's own web1 (curl on web1 itself; db.php
+    answers 503 when the write fails)."""
+    out = sh(lab, "web1", f"curl -fsS -m 5 'http://127.0.0.1/db.php?write=1&writer={tag}'")
+    return out.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def two_labs(lab: Lab) -> Iterator[None]:
+    """t01 and t02, removed again whatever happens."""
+    try:
+        up = foolab("class", "up", "2", "--prefix", "t", timeout=600)
+        assert up.returncode == 0, up.stderr[-2000:] + up.stdout[-2000:]
+        yield
+    finally:
+        for name in LABS:
+            foolab("--lab", name, "down")
+
+
+def test_every_lab_has_the_article_addresses(two_labs: None) -> None:
+    rows = class_rows()
+    assert set(rows) == set(LABS)
+    assert all(r["healthy"] == r["hosts"] == 7 and r["replicating"] for r in rows.values()), rows
+    assert rows["t01"]["wire"] != rows["t02"]["wire"]
+    for name in LABS:
+        hosts = json.loads(foolab("--lab", name, "status", "--json").stdout)["hosts"]
+        assert {h["name"]: h["address"] for h in hosts}["db1"] == "10.1.1.21"
+        inside = sh(name, "web1", "ip -4 -o addr show")
+        assert "10.1.1.11/24" in inside.stdout
+        assert "default" not in sh(name, "web1", "ip route").stdout  # no way out
+
+
+def test_labs_cannot_reach_each_other(two_labs: None) -> None:
+    assert sh("t02", "web2", "echo t02 > /var/www/html/marker.txt").returncode == 0
+    try:
+        # The same address, another lab: t01's web1 reaches t01's web2 only.
+        mine = sh("t01", "web1", "curl -s -o /dev/null -w '%{http_code}' -m 5 "
+                  "-H 'Host: www.foo.com' http://10.1.1.12/marker.txt")
+        theirs = sh("t02", "web1", "curl -s -m 5 -H 'Host: www.foo.com' "
+                    "http://10.1.1.12/marker.txt")
+        assert mine.stdout == "404" and theirs.stdout.strip() == "t02"
+        mac = client.inspect_container("foolabt01-web2")["NetworkSettings"]["Networks"][
+            "foolabt01"]["MacAddress"]
+        assert mac in sh("t01", "web1", "ip neigh show 10.1.1.12").stdout
+        # t02's own Docker addresses are not even routed from t01.
+        wire = client.inspect_container("foolabt02-web2")["NetworkSettings"]["Networks"][
+            "foolabt02"]["IPAddress"]
+        probe = sh("t01", "web1", f"curl -s -m 3 http://{wire}/ || echo unreachable")
+        assert "unreachable" in probe.stdout
+    finally:
+        sh("t02", "web2", "rm -f /var/www/html/marker.txt")
+
+
+def test_kill_fault_and_runbook_in_one_lab_leave_the_other_alone(two_labs: None) -> None:
+    assert write_through_web1("t02", "before")
+    try:
+        assert foolab("--lab", "t01", "fault", "kill", "db1").returncode == 0
+        assert foolab("--lab", "t01", "fault", "cut", "db2").returncode == 0
+        rows = class_rows()
+        assert rows["t01"]["healthy"] < 7 and not rows["t01"]["replicating"]  # it did bite
+        assert rows["t02"]["healthy"] == 7 and rows["t02"]["replicating"], rows["t02"]
+        assert write_through_web1("t02", "during")
+    finally:
+        assert foolab("--lab", "t01", "heal").returncode == 0
+    wait_for("t01 healthy again", lambda: class_rows()["t01"]["healthy"] == 7, timeout=120)
+    book = foolab("--lab", "t01", "runbook", "rebuild-replica")
+    assert book.returncode == 0, book.stderr
+    assert write_through_web1("t02", "after")
+    rows = class_rows()
+    assert rows["t01"]["replicating"] and rows["t02"]["replicating"], rows
+
+
+def test_bad_lab_name_is_one_line_listing_the_labs(two_labs: None) -> None:
+    out = foolab("--lab", "nosuch", "status")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "t01" in out.stderr and "t02" in out.stderr
+
+
+def test_too_many_labs_for_the_memory_start_none(two_labs: None) -> None:
+    before = set(client.class_networks())
+    out = foolab("class", "up", "250", "--prefix", "z")
+    assert out.returncode == 2 and "fit" in out.stderr, out.stderr
+    assert set(client.class_networks()) == before
+
+
+def test_down_of_one_lab_leaves_the_other_running(two_labs: None) -> None:
+    assert foolab("--lab", "t01", "down").returncode == 0
+    rows = class_rows()
+    assert "t01" not in rows and rows["t02"]["healthy"] == 7, rows
+    assert Lab(LabConfig.from_env().for_lab("t02")).is_up()
+
+
+def test_nothing_left_the_machine(two_labs: None) -> None:
+    """The last guard (iptables OUTPUT to the wires and the labs' subnet on
+    the default interface) never had to drop anything, and the host has no
+    address on a class bridge."""
+    rules = subprocess.run(["iptables", "-v", "-x", "-n", "-L", "OUTPUT"], text=True,
+                           capture_output=True).stdout
+    guards = [line for line in rules.splitlines() if CLASS_TAG in line]
+    assert guards, "the class's guard rules are missing"
+    assert all(int(line.split()[0]) == 0 for line in guards), guards
+    bridge = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", "foolab-t02"], text=True,
+                            capture_output=True)
+    assert bridge.returncode == 0 and bridge.stdout.strip() == ""
