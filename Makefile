@@ -8,7 +8,8 @@ USERS    ?= 30
 DURATION ?= 60s
 CACHE    ?= none
 
-.PHONY: help lab-up lab-down lab-status test unit scenarios engine browser lint bench load dashboard
+.PHONY: help lab-up lab-down lab-status test unit scenarios engine browser lint bench load dashboard \
+	class-up class-status class-down
 
 help:
 	@echo "make lab-up      install what is missing, build, start the seven hosts, print status"
@@ -16,6 +17,9 @@ help:
 	@echo "                  MHA=1 or KEEPALIVED=1: automatic failover of db1)"
 	@echo "make lab-down    remove every container, network and volume of the lab"
 	@echo "make lab-status  the status table"
+	@echo "make class-up N=8  a lab per student: s01..s08, each with the article's addresses"
+	@echo "                 (SUBNET_PER_LAB=1: lab i on 10.1.(100+i).0/24 instead)"
+	@echo "make class-status, make class-down   the class as a table; remove every class lab"
 	@echo "make test        unit tests, then the scenarios against the lab (brought up if needed)"
 	@echo "make unit        unit tests only (no Docker)"
 	@echo "make scenarios   scenarios only, against the running lab"
@@ -45,6 +49,17 @@ lab-down: $(VENV)/.installed
 
 lab-status: $(VENV)/.installed
 	$(FOOLAB) status
+
+# A lab per student (issue 10); one student's lab: foolab --lab s03 COMMAND.
+N ?= 8
+class-up: $(VENV)/.installed engine
+	$(FOOLAB) class up $(N) $(if $(filter-out 0,$(SUBNET_PER_LAB)),--subnet-per-lab)
+
+class-status: $(VENV)/.installed
+	$(FOOLAB) class status
+
+class-down: $(VENV)/.installed
+	$(FOOLAB) class down
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests $(PYTEST_ARGS)
