@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.bench import failovers
+from lab.bench.classbench import class_figures
 from lab.bench.dashboard import dashboard_figures
 from lab.bench.report import machine
 from lab.drills import faults, runbooks
@@ -228,6 +229,7 @@ def _ok(lab: Lab, book: runbooks.Runbook) -> None:
 PARTS: dict[str, Callable[[Lab, int, Progress], list[Figure]]] = {
     "writes": partitioned_failover_figures,
     "dashboard": dashboard_figures,
+    "class": class_figures,
 }
 
 
