@@ -50,6 +50,9 @@ def render_table(rows: Sequence[HostStatus]) -> str:
 def cmd_up(lab: Lab, args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     already = lab.is_up()
+    if lab.config.in_class and args.with_:
+        raise LabError("--with is for the single lab; a class lab has the seven hosts",
+                       hint="`foolab up --with ...` without --lab")
     extra = [HA[m] for m in args.with_ if m in HA]
     for admin in extra:  # images and addresses first: a bad --with starts nothing
         admin.check(lab)

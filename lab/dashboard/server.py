@@ -195,7 +195,10 @@ def serve(lab: Lab, port: int, control: bool = False,
         ready(url)
     dashboard = Dashboard(lab, control)
     try:
-        server(dashboard).run(sockets=[sock])
+        # Bound on this machine's 127.0.0.1 above; the probes (this thread and
+        # those it starts) reach a class lab from inside it.
+        with lab.network():
+            server(dashboard).run(sockets=[sock])
     finally:
         dashboard.stopping.set()
         sock.close()
