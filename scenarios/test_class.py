@@ -127,6 +127,23 @@ def test_too_many_labs_for_the_memory_start_none(two_labs: None) -> None:
     assert set(client.class_networks()) == before
 
 
+def test_grade_class_grades_each_lab_from_inside_it(two_labs: None) -> None:
+    """An exercise in t02 only: `grade --class` gives t02's row (read from
+    t02 itself: 0 points while broken) and skips t01."""
+    start = foolab("--lab", "t02", "exercise", "start", "reads-from-dead-replica",
+                   "--seed", "bob@school")
+    assert start.returncode == 0, start.stderr
+    try:
+        out = foolab("grade", "--class", "--format", "json")
+        assert out.returncode == 0, out.stderr
+        rows = {r["lab"]: r for r in json.loads(out.stdout)}
+        assert "t01" not in rows and rows["t02"]["exercise"] == "reads-from-dead-replica"
+        assert rows["t02"]["points"] < rows["t02"]["out_of"]
+        assert "t01: no exercise" in out.stderr
+    finally:
+        assert foolab("--lab", "t02", "exercise", "stop").returncode == 0
+
+
 def test_down_of_one_lab_leaves_the_other_running(two_labs: None) -> None:
     assert foolab("--lab", "t01", "down").returncode == 0
     rows = class_rows()

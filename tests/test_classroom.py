@@ -128,3 +128,39 @@ def test_class_status_table_says_when_there_is_no_class():
     row = {"lab": "s01", "subnet": "10.1.1.0/24", "wire": "198.18.1.0/24", "healthy": 7,
            "hosts": 7, "replicating": True, "lag_s": 0, "faults": [], "exercise": ""}
     assert "s01" in render([row]) and "replicating" in render([row])
+
+
+def test_a_lab_that_fails_is_named_and_the_others_start(monkeypatch, tmp_path: Path):
+    from lab.exercises import classroom as cls
+
+    started: list[str] = []
+
+    def fake_up(self: Lab) -> dict[str, float]:
+        if self.config.lab == "s02":
+            raise cls.LabError("db2 stopped while starting", "exit 1")
+        started.append(self.config.lab)
+        return {"db1": 1.0}
+
+    monkeypatch.setattr(cls, "labs", lambda base: [])
+    monkeypatch.setattr(cls, "available_mib", lambda: 100_000)
+    monkeypatch.setattr(Lab, "build", lambda self: None)
+    monkeypatch.setattr(Lab, "up", fake_up)
+    base = LabConfig.from_env({"FOOLAB_STATE_DIR": str(tmp_path)})
+    said: list[str] = []
+    result = cls.up(configs(base, 3), said.append)
+    assert sorted(started) == ["s01", "s03"]
+    failed = [(o.name, o.error) for o in result.failed]
+    assert failed == [("s02", "db2 stopped while starting: exit 1")]
+    assert any(m.startswith("[s02] failed: db2 stopped") for m in said)
+
+
+def test_more_labs_than_memory_holds_start_none(monkeypatch, tmp_path: Path):
+    from lab.exercises import classroom as cls
+
+    monkeypatch.setattr(cls, "labs", lambda base: [])
+    monkeypatch.setattr(cls, "available_mib", lambda: 512 + 2 * classroom.MEMORY_PER_LAB_MIB)
+    monkeypatch.setattr(Lab, "build", lambda self: pytest.fail("nothing may start"))
+    base = LabConfig.from_env({"FOOLAB_STATE_DIR": str(tmp_path)})
+    with pytest.raises(cls.LabError, match="3 more labs do not fit") as err:
+        cls.up(configs(base, 3), print)
+    assert "2 fit" in str(err.value)

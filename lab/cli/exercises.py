@@ -73,7 +73,7 @@ def cmd_grade(lab: Lab, args: argparse.Namespace) -> int:
     paths = grader.write_reports(grades, REPO / "reports" / "exercises",
                                  time.strftime("grades-%Y%m%d-%H%M%S"))
     print(report.render(grades, args.format), end="")
-    say("written: " + ", ".join(str(p.relative_to(REPO)) for p in paths))
+    say("written: " + ", ".join(str(p.relative_to(REPO)) for p in paths), err=True)
     return 0
 
 
@@ -89,7 +89,7 @@ def grade_class(base: Lab) -> list[Grade]:
     for name in names:
         lab = Lab(base.config.for_lab(name))
         if grader.running(lab) is None:
-            say(f"lab {name}: no exercise started, not graded")
+            say(f"lab {name}: no exercise started, not graded", err=True)
             continue
         with lab.network():
             grades.append(grader.grade(lab, name))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 
-def say(msg: str) -> None:
-    print(f"foolab: {msg}", flush=True)
+
+def say(msg: str, err: bool = False) -> None:
+    """A line for the user; `err`: on stderr, beside output other tools read."""
+    print(f"foolab: {msg}", flush=True, file=sys.stderr if err else sys.stdout)

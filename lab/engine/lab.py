@@ -314,9 +314,9 @@ class Lab:
                 wait_for("the lab's console", lambda: client.pid(self.console), timeout=30)
             return healthy
         except BaseException:
-            if self._started_here:
+            if self._started_here:  # a class lab half up is forgotten entirely
                 self.progress("start failed: removing what was started")
-                self.down(forget_secrets=False)
+                self.down(forget_secrets=self.config.in_class)
             raise
 
     def _start_and_wait(self) -> dict[str, float]:

@@ -100,7 +100,8 @@ def up(cfgs: list[LabConfig], progress: Progress,
        prepare: tuple[Callable[[Lab], None], ...] = ()) -> ClassUp:
     """Start every lab not yet up, PARALLEL at a time, after checking that
     the machine's memory holds them all (else LabError, nothing started)."""
-    new = [c for c in cfgs if not Lab(c).is_up()]
+    known = set(labs(cfgs[0])) if cfgs else set()
+    new = [c for c in cfgs if c.lab not in known]
     fit = how_many_fit(available_mib())
     if len(new) > fit:
         raise LabError(f"{len(new)} more labs do not fit in this machine's memory",
