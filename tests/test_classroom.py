@@ -114,7 +114,8 @@ def test_the_class_file_wraps_every_host_with_its_own_entrypoint():
         entry = wrapped[name]["entrypoint"]
         assert entry[:2] == image_entry[:2] and entry[2] == "/usr/local/sbin/lab-address"
         assert entry[3:] == image_entry[2:], name
-        assert wrapped[name]["environment"]["LAB_ADDRESS"] == f"${{{name.upper()}_ADDR}}"
+        assert wrapped[name]["environment"] == {"LAB_SUBNET": "${LAB_SUBNET}"}
+        assert wrapped[name]["cap_add"] == ["NET_ADMIN"]
 
 
 def test_bad_lab_name_on_the_command_line_is_one_line(capsys):

@@ -61,11 +61,9 @@ def promote_replica(lab: Lab, old: str = "db1", new: str = "db2",
                     "(60-foolab.cnf), so no restart is needed"),
     ]
     if take_address:
-        net, c = lab.config.project, lab.topology.host(new).container
         steps += [
             Step(f"give {new} the master's address {lab.topology.address(old)}", ENGINE,
-                 ("sh", "-c", f"docker network disconnect {net} {c} && docker network connect "
-                  f"--ip {lab.topology.address(old)} {net} {c}"),
+                 ("sh", "-c", lab.reconnect_script(new, lab.topology.address(old))),
                  healthy(new),
                  article="update its IP address",
                  modern="docker network connect --ip stands for editing the interface"),
@@ -96,14 +94,12 @@ def rejoin_old_master(lab: Lab, old: str = "db1", new: str = "db2") -> Runbook:
     a dump of the new master and forgets its own binary log history."""
     dump = dump_path(lab, f"{new}-for-{old}")
     old_c = lab.topology.host(old).container
-    net = lab.config.project
     steps: list[Step] = []
     if lab.address_of(new) == lab.topology.address(old):
         # The new master holds the old one's address: the old one takes the replica's.
         steps.append(Step(f"give {old} the replica's address {lab.topology.address(new)}",
-                          ENGINE, ("sh", "-c", f"docker network disconnect -f {net} {old_c}; "
-                                   f"docker network connect --ip {lab.topology.address(new)} "
-                                   f"{net} {old_c}")))
+                          ENGINE, ("sh", "-c", lab.reconnect_script(
+                              old, lab.topology.address(new), force=True))))
     steps += [
         Step(f"start the repaired {old}", ENGINE, docker("start", old_c), answering(old)),
         Step(f"keep writes off {old}", old, sql("SET GLOBAL read_only = ON")),
@@ -140,7 +136,7 @@ def switch_back(lab: Lab, original_master: str = "db1", original_replica: str = 
     its replica at .22, web1 reading db1 and web2/web3 reading db2."""
     m, r = original_master, original_replica
     net = lab.config.project
-    mc, rc = lab.topology.host(m).container, lab.topology.host(r).container
+    rc = lab.topology.host(r).container
     home = {h: (h, lab.topology.address(h)) for h in (m, r)}
 
     def caught_up(lab: Lab) -> str:
@@ -161,9 +157,9 @@ def switch_back(lab: Lab, original_master: str = "db1", original_replica: str = 
     ]
     if lab.address_of(m) != lab.topology.address(m):
         steps.append(Step("give both their own addresses back", ENGINE, ("sh", "-c", (
-            f"docker network disconnect {net} {rc} && docker network disconnect {net} {mc} && "
-            f"docker network connect --ip {lab.topology.address(m)} {net} {mc} && "
-            f"docker network connect --ip {lab.topology.address(r)} {net} {rc}")),
+            f"docker network disconnect {net} {rc} && "
+            f"{lab.reconnect_script(m, lab.topology.address(m))} && "
+            f"{lab.reconnect_script(r, lab.topology.address(r))}")),
             healthy(m)))
     # The web servers move to the master before the old one takes writes again.
     steps += [

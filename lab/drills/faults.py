@@ -220,15 +220,10 @@ class Cut(Kind):
 
     def heal(self, lab: Lab, fault: Fault) -> None:
         if not lab.attached(fault.host):
-            client.connect(lab.config.project, _container(lab, fault),
-                           ip=lab.wire_address(fault.host))
-            if lab.config.in_class:  # a new interface: its lab address again, no way out
-                wire = lab.wire_address(fault.host)
-                dev = in_netns(lab, fault.host, ["ip", "-o", "-4", "addr", "show", "to",
-                                                 f"{wire}/32"]).split()[1]
-                in_netns(lab, fault.host, ["ip", "addr", "add",
-                                           f"{lab.topology.address(fault.host)}/24", "dev", dev])
-                in_netns(lab, fault.host, ["ip", "route", "flush", "exact", "0.0.0.0/0"])
+            out = run(["sh", "-c", lab.reconnect_script(fault.host,
+                                                        lab.topology.address(fault.host))])
+            if out.returncode != 0:
+                raise LabError(f"{fault.host} could not be plugged in again", out.stderr)
 
 
 @dataclass(frozen=True, kw_only=True)
