@@ -19,6 +19,7 @@ from lab.drills.common import (
     writes_through_web,
 )
 from lab.drills.steps import ENGINE, Runbook, Step, docker, sql
+from lab.engine import network
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.model.errors import LabError
@@ -63,7 +64,7 @@ def promote_replica(lab: Lab, old: str = "db1", new: str = "db2",
     if take_address:
         steps += [
             Step(f"give {new} the master's address {lab.topology.address(old)}", ENGINE,
-                 ("sh", "-c", lab.reconnect_script(new, lab.topology.address(old))),
+                 ("sh", "-c", network.reconnect_script(lab.config, new, lab.topology.address(old))),
                  healthy(new),
                  article="update its IP address",
                  modern="docker network connect --ip stands for editing the interface"),
@@ -98,7 +99,7 @@ def rejoin_old_master(lab: Lab, old: str = "db1", new: str = "db2") -> Runbook:
     if lab.address_of(new) == lab.topology.address(old):
         # The new master holds the old one's address: the old one takes the replica's.
         steps.append(Step(f"give {old} the replica's address {lab.topology.address(new)}",
-                          ENGINE, ("sh", "-c", lab.reconnect_script(
+                          ENGINE, ("sh", "-c", network.reconnect_script(lab.config,
                               old, lab.topology.address(new), force=True))))
     steps += [
         Step(f"start the repaired {old}", ENGINE, docker("start", old_c), answering(old)),
@@ -158,8 +159,8 @@ def switch_back(lab: Lab, original_master: str = "db1", original_replica: str = 
     if lab.address_of(m) != lab.topology.address(m):
         steps.append(Step("give both their own addresses back", ENGINE, ("sh", "-c", (
             f"docker network disconnect {net} {rc} && "
-            f"{lab.reconnect_script(m, lab.topology.address(m))} && "
-            f"{lab.reconnect_script(r, lab.topology.address(r))}")),
+            f"{network.reconnect_script(lab.config, m, lab.topology.address(m))} && "
+            f"{network.reconnect_script(lab.config, r, lab.topology.address(r))}")),
             healthy(m)))
     # The web servers move to the master before the old one takes writes again.
     steps += [

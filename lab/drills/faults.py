@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lab.engine import client
+from lab.engine import client, network
 from lab.engine.lab import Lab
 from lab.engine.process import run
 from lab.engine.waiting import wait_for
@@ -220,7 +220,7 @@ class Cut(Kind):
 
     def heal(self, lab: Lab, fault: Fault) -> None:
         if not lab.attached(fault.host):
-            out = run(["sh", "-c", lab.reconnect_script(fault.host,
+            out = run(["sh", "-c", network.reconnect_script(lab.config, fault.host,
                                                         lab.topology.address(fault.host))])
             if out.returncode != 0:
                 raise LabError(f"{fault.host} could not be plugged in again", out.stderr)

@@ -183,23 +183,6 @@ class Lab:
         return classroom.same_octet(self.topology.address(host),
                                     self.config.wire_subnet or self.topology.subnet)
 
-    def reconnect_script(self, host: str, address: str, force: bool = False) -> str:
-        """A shell line that plugs `host` into the lab network again with the
-        lab address `address` (the runbooks' "update its IP address"). In a
-        class Docker knows the wire address; a running container also gets
-        the lab address on its new interface (a stopped one adds it when it
-        starts: compose/lab-address)."""
-        net, c = self.config.project, self.topology.host(host).container
-        wire = classroom.same_octet(address, self.config.wire_subnet or self.topology.subnet)
-        line = (f"docker network disconnect {'-f ' if force else ''}{net} {c}; "
-                f"docker network connect --ip {wire} {net} {c}")
-        if not self.config.in_class:
-            return line
-        inside = (f"ip addr add {address}/24 dev \\$(ip -o -4 addr show to {wire}/32 | "
-                  "cut -d' ' -f2) && ip route flush exact 0.0.0.0/0")
-        return (f"{line} && pid=$(docker inspect -f '{{{{.State.Pid}}}}' {c}) && "
-                f"{{ [ \"$pid\" = 0 ] || nsenter -t \"$pid\" -n sh -c \"{inside}\"; }}")
-
     @property
     def console(self) -> str:
         """A class lab's console container (compose/class.yml)."""
