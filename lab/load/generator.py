@@ -39,6 +39,7 @@ from lab.load.counters import (
 from lab.load.settings import MODES, RunSettings
 from lab.load.summary import CpuSamples, RunData
 from lab.model.article import WWW
+from lab.model.classroom import same_octet
 from lab.model.config import REPO
 from lab.model.errors import LabError
 from lab.model.figures import Progress
@@ -67,6 +68,20 @@ class LoadGen:
     def address(self) -> str:
         return str(self.lab.topology.network.network_address + LOADGEN_OCTET)
 
+    @property
+    def _wire(self) -> str:
+        """The address Docker gives the generator (a class lab's wire)."""
+        return same_octet(self.address, self.lab.config.wire_subnet or self.lab.topology.subnet)
+
+    def _class_args(self) -> list[str]:
+        """In a class lab the generator adds its lab address itself, as the
+        hosts do (compose/class.yml): as root, dropping NET_ADMIN after."""
+        if not self.lab.config.in_class:
+            return []
+        return ["--cap-add", "NET_ADMIN", "-e", f"LAB_SUBNET={self.lab.topology.subnet}",
+                "-v", f"{REPO / 'compose' / 'lab-address'}:/usr/local/sbin/lab-address:ro",
+                "--entrypoint", "/usr/bin/tini"]
+
     def build(self) -> None:
         """The loadgen image, built like the role images (skipped when unchanged)."""
         self.lab.build_image(IMAGE_FOLDER, IMAGE)
@@ -77,7 +92,7 @@ class LoadGen:
             raise LabError("the lab network is missing", hint="is the lab up? `foolab up`")
         containers = (net.get("Containers") or {}).values()
         for c in containers:
-            if str(c.get("IPv4Address", "")).split("/")[0] == self.address:
+            if str(c.get("IPv4Address", "")).split("/")[0] == self._wire:
                 raise LabError(f"{self.address} is taken on the lab network by {c.get('Name')}",
                                hint="another load run still going? wait for it or remove it")
 
@@ -93,10 +108,11 @@ class LoadGen:
         cmd = [
             "docker", "run", "--rm", "--name", self.container,
             "--label", f"org.foolab.lab={self.lab.config.project}",
-            "--network", self.lab.config.project, "--ip", self.address,
+            "--network", self.lab.config.project, "--ip", self._wire,
             "-v", f"{LOADTESTS}:/loadtests:ro", "-v", f"{out.resolve()}:/out",
             "-e", f"FOOLAB_SITE={WWW}",  # the name visitors ask for (lab.model.article)
-            "--user", f"{os.getuid()}:{os.getgid()}", IMAGE, *argv,
+            *self._class_args(), "--user", f"{os.getuid()}:{os.getgid()}", IMAGE,
+            *(["--", "/usr/local/sbin/lab-address"] if self.lab.config.in_class else []), *argv,
         ]
         client = engine_client()  # None: no engine answering, no CPU figures
         hosts = {self.lab.topology.host(w).container: w for w in watch}
