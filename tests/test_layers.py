@@ -111,3 +111,14 @@ def test_test_modules_have_unique_names():
     root = LAB.parent
     names = [p.name for d in ("tests", "scenarios") for p in (root / d).glob("test_*.py")]
     assert sorted(n for n in set(names) if names.count(n) > 1) == []
+
+
+def test_unit_tests_cannot_reach_the_engine():
+    """tests/conftest.py refuses engine, namespace and firewall commands."""
+    import subprocess
+
+    import pytest
+
+    for argv in (["docker", "ps"], ["sh", "-c", "docker network connect x y"], ["nsenter"]):
+        with pytest.raises(AssertionError, match="fake it"):
+            subprocess.run(argv, capture_output=True)

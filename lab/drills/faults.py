@@ -196,19 +196,29 @@ def _drop_peers(lab: Lab, fault: Fault) -> list[list[str]]:
 
 @dataclass(frozen=True, kw_only=True)
 class Latency(Kind):
-    """tc netem on eth0 (needs the sch_netem kernel module)."""
+    """tc netem on the host's lab interface (needs the sch_netem kernel
+    module). Not always eth0: a host cut off and healed is plugged in again
+    as eth1."""
 
     def inject(self, lab: Lab, fault: Fault) -> None:
         out = run(["nsenter", "-t", _pid(lab, fault.host), "-n", "tc", "qdisc", "add", "dev",
-                   "eth0", "root", "netem", "delay", f"{fault.amount:g}ms"])
+                   _lab_interface(lab, fault.host), "root", "netem", "delay",
+                   f"{fault.amount:g}ms"])
         if out.returncode != 0:
             _forget(lab, fault)  # nothing was changed: nothing to heal
             raise LabError("cannot add latency", out.stderr,
                            "this kernel lacks sch_netem; use loss or partition instead")
 
     def heal(self, lab: Lab, fault: Fault) -> None:
-        run(["nsenter", "-t", _pid(lab, fault.host), "-n", "tc", "qdisc", "del", "dev", "eth0",
-             "root"])
+        run(["nsenter", "-t", _pid(lab, fault.host), "-n", "tc", "qdisc", "del", "dev",
+             _lab_interface(lab, fault.host), "root"])
+
+
+def _lab_interface(lab: Lab, host: str) -> str:
+    """The interface that holds the host's lab address."""
+    shown = in_netns(lab, host, ["ip", "-o", "-4", "addr", "show", "to",
+                                 f"{lab.address_of(host)}/32"]).split()
+    return shown[1] if len(shown) > 1 else "eth0"
 
 
 @dataclass(frozen=True, kw_only=True)
