@@ -141,8 +141,10 @@ def add(lab: Lab, count: int, order: str = "rotate", timeout: float = 90) -> lis
         raise LabError("could not start the resolvers", tail[0],
                        f"see `docker logs {container(lab, todo[0])}`")
     for n in todo:
-        wait_for(f"{n} answering for {WWW}", lambda n=n: first_address(lab, n),
-                 timeout=timeout, every=0.25)
+        def answers(name: str = n) -> str | None:
+            return first_address(lab, name)
+
+        wait_for(f"{n} answering for {WWW}", answers, timeout=timeout, every=0.25)
     return todo
 
 
@@ -205,9 +207,11 @@ def short_ttl(lab: Lab, ttl_s: int | None, timeout: float = 20) -> Iterator[int 
                                                  datetime.date.today()))
         change = zone.write_zone(lab, text, timeout=timeout)
         for ns in zone.secondaries(lab):
-            wait_for(f"{ns} serving serial {change.new_serial}",
-                     lambda ns=ns: zone.served_serial(lab, ns) == change.new_serial,
-                     timeout=timeout, every=0.25)
+            def copied(host: str = ns) -> bool:
+                return zone.served_serial(lab, host) == change.new_serial
+
+            wait_for(f"{ns} serving serial {change.new_serial}", copied, timeout=timeout,
+                     every=0.25)
         yield ttl_s
     finally:
         if zone.zone_text(lab) != original:
