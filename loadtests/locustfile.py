@@ -32,7 +32,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import random
 import time
 from collections import Counter
 from typing import Any
@@ -89,11 +88,14 @@ latency_ms: Counter[tuple[str, str]] = Counter()  # (server, page) -> summed res
 dns_tally: Counter[str] = Counter()  # first address handed out -> n ("failed" when none)
 served_by_mismatch = 0  # answers whose X-Served-By is not the server connected to
 locust_cpu: list[float] = []  # Locust's own CPU %, once a second
-dns_sequence: list[str] = []  # first address of the first answers, in the order they came
+# (moment asked, first address) of the first answers: sorted by the moment
+# asked, they show the name server's rotation (F3) even when concurrent
+# lookups come back out of order
+dns_sequence: list[tuple[float, str]] = []
 DNS_SEQUENCE_MAX = 600
 visitors: list[dict[str, Any]] = []  # one record per visitor (resolver, requests, sessions)
 visitor_seq = itertools.count()
-resolver_plan: list[int] = []  # visitor number -> index of its resolver
+class_seq: Counter[str] = Counter()  # visitors started so far, per class
 
 
 @events.test_start.add_listener
@@ -107,8 +109,6 @@ def on_test_start(environment: Environment, **_: Any) -> None:
         name, address = pair.split("=")
         web_by_address[address] = name
     started = time.time()
-    resolver_plan[:] = plan_resolvers(options.num_users or 1, len(resolver_list()),
-                                      options.population)
     gevent.spawn(watch_locust_cpu, environment)
 
 
@@ -116,20 +116,19 @@ def resolver_list() -> list[str]:
     return [a for a in options.resolvers.split(",") if a]
 
 
-def plan_resolvers(users: int, resolvers: int, population: str) -> list[int]:
-    """Which resolver each visitor (by number) uses. even: in turn; skewed:
-    like ISPs of unequal size, the first serves half the visitors, the others
-    share the rest; shuffled with a fixed seed, so that the visitor classes
-    Locust spawns in turn do not line up with resolvers. (by-class is
-    decided per class in Visitor.on_start.)"""
+def resolver_for(number: int, resolvers: int, population: str, heavy: bool) -> int:
+    """Which resolver (index) the `number`-th visitor of its class uses.
+    Counted per class (Readers, Analysts), so both kinds are spread alike.
+    even: in turn; skewed: like ISPs of unequal size, the first serves half
+    the visitors, the others share the rest; by-class: the heavy-page
+    visitors behind the first, the others behind the rest (F21)."""
     if resolvers <= 1:
-        return [0] * users
+        return 0
+    if population == "by-class":
+        return 0 if heavy else 1 + number % (resolvers - 1)
     if population == "skewed":
-        half = (users + 1) // 2
-        plan = [0] * half + [1 + i % (resolvers - 1) for i in range(users - half)]
-        random.Random(13).shuffle(plan)
-        return plan
-    return [i % resolvers for i in range(users)]
+        return 0 if number % 2 == 0 else 1 + (number // 2) % (resolvers - 1)
+    return number % resolvers
 
 
 def watch_locust_cpu(environment: Environment) -> None:
@@ -167,7 +166,7 @@ def on_request(request_type: str, name: str, response_time: float, response: Any
     if request_type == "DNS":
         dns_tally[context.get("first") or "failed"] += 1
         if len(dns_sequence) < DNS_SEQUENCE_MAX:
-            dns_sequence.append(context.get("first") or "failed")
+            dns_sequence.append((context.get("asked", 0.0), context.get("first") or "failed"))
         return
     address = context.get("address", "?")
     headers = getattr(response, "headers", None)
@@ -193,6 +192,7 @@ def write_visits(environment: Environment, **_: Any) -> None:
     runner = environment.runner
     doc = {
         "dns_cache": options.dns_cache,
+        "started_epoch": started,  # second 0 of the rows (Unix time): faults line up with it
         "target": options.target,
         "ttl_scale": options.ttl_scale,
         "name_servers": resolver.nameservers,
@@ -201,7 +201,7 @@ def write_visits(environment: Environment, **_: Any) -> None:
                  for (s, server, page, outcome), n in sorted(tally.items())],
         "latency_ms": [[server, page, ms] for (server, page), ms in sorted(latency_ms.items())],
         "dns_first_address": dict(dns_tally),
-        "dns_sequence": dns_sequence,
+        "dns_sequence": [first for _, first in sorted(dns_sequence)],
         "resolvers": resolver_list(),
         "population": options.population,
         "visitors": visitors,
@@ -236,7 +236,7 @@ def lookup(environment: Environment, via: dns.resolver.Resolver | None = None
         error = exc
     environment.events.request.fire(
         request_type="DNS", name=SITE, response_time=(time.perf_counter() - t0) * 1000,
-        response_length=0, exception=error, context={"first": first},
+        response_length=0, exception=error, context={"first": first, "asked": t0},
     )
     return (first, ttl) if first else None
 
@@ -255,7 +255,7 @@ class Visitor(FastHttpUser):
     connection_timeout = 3.0  # a dead server (no ARP answer) fails within seconds
     network_timeout = 10.0
 
-    heavy = False  # asks mostly for the CPU-heavy page (by-class population)
+    heavy_pages = False  # asks mostly for the CPU-heavy page (by-class population)
 
     def on_start(self) -> None:
         self.address: str | None = None
@@ -270,10 +270,9 @@ class Visitor(FastHttpUser):
         self.stub: dns.resolver.Resolver | None = None
         mine = resolver_list()
         if options.dns_cache == "resolver" and mine:
-            if options.population == "by-class" and len(mine) > 1:
-                index = 0 if self.heavy else 1 + number % (len(mine) - 1)
-            else:
-                index = resolver_plan[number % len(resolver_plan)]
+            kind = type(self).__name__
+            index = resolver_for(class_seq[kind], len(mine), options.population, self.heavy_pages)
+            class_seq[kind] += 1
             # A browser's stub resolver: one server, no cache of its own.
             self.stub = dns.resolver.Resolver(configure=False)
             self.stub.nameservers = [mine[index]]
@@ -344,7 +343,7 @@ class Reader(Visitor):
     def write(self) -> None:
         self.visit(f"/db.php?write=1&seq={next(write_seq)}&writer=locust", "/db.php?write=1")
 
-    @task(2)
+    @task(3)
     def session(self) -> None:
         self.visit_session()
 
@@ -353,7 +352,7 @@ class Analyst(Visitor):
     """Fewer visitors who mostly ask for the CPU-heavy page (~80 ms of CPU, F21)."""
 
     weight = 1
-    heavy = True
+    heavy_pages = True
 
     @task(3)
     def heavy(self) -> None:

@@ -12,6 +12,7 @@ Plain functions over visits.json (loadtests/locustfile.py); no Docker.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ class UnitFigures:
     session_visitors: int  # visitors who asked the session page at least twice
     broken_sessions: int  # of those, visitors whose counter started again at least once
     dns_cycle: float | None  # successive answers whose first address is the next in turn
+    dns_rotation: tuple[str, ...]  # the rotation read from the answers (addresses)
     dns_answers_seen: int
     resolvers: tuple[ResolverFigures, ...]
 
@@ -69,15 +71,38 @@ def second_spread(timeline: Sequence[tuple[int, Mapping[str, int]]], servers: Se
     return sum(spreads) / len(spreads) if spreads else None
 
 
+def rotation(sequence: Sequence[str]) -> list[str]:
+    """The order the name server hands the addresses out in, read from the
+    answers: each address's most frequent successor, followed from the first
+    address; [] when that is not one cycle through every address seen."""
+    seq = [a for a in sequence if a != "failed"]
+    follows: dict[str, Counter[str]] = {}
+    for a, b in zip(seq, seq[1:], strict=False):
+        follows.setdefault(a, Counter())[b] += 1
+    order = list(dict.fromkeys(seq))
+    if len(order) < 2 or any(a not in follows for a in order):
+        return []
+    cycle = [order[0]]
+    while len(cycle) <= len(order):
+        nxt = follows[cycle[-1]].most_common(1)[0][0]
+        if nxt == cycle[0]:
+            break
+        cycle.append(nxt)
+    return cycle if sorted(cycle) == sorted(order) else []
+
+
 def cycle_share(sequence: Sequence[str]) -> float | None:
     """Of successive pairs of first addresses, the share where the second is
-    the next address of the rotation (the order in which they first appear).
-    1.0: a perfect cycle; with one address repeated, 0."""
+    the next address of the rotation. 1.0: a perfect cycle; concurrent
+    lookups that swap places lower it a little; a random first address
+    gives 1/k; one address over and over (a fixed cache), 0."""
     seq = [a for a in sequence if a != "failed"]
-    order = list(dict.fromkeys(seq))
-    if len(seq) < 2 or len(order) < 2:
-        return 0.0 if len(seq) >= 2 else None
-    nxt = {a: order[(i + 1) % len(order)] for i, a in enumerate(order)}
+    if len(seq) < 2:
+        return None
+    cycle = rotation(seq)
+    if not cycle:
+        return 0.0
+    nxt = {a: cycle[(i + 1) % len(cycle)] for i, a in enumerate(cycle)}
     return sum(nxt[a] == b for a, b in zip(seq, seq[1:], strict=False)) / (len(seq) - 1)
 
 
@@ -110,6 +135,7 @@ def unit_figures(visits: Mapping[str, Any], requests: Mapping[str, int],
         session_visitors=len(people),
         broken_sessions=sum(int(v.get("session_breaks", 0)) > 0 for v in people),
         dns_cycle=cycle_share(sequence),
+        dns_rotation=tuple(rotation(sequence)),
         dns_answers_seen=len(sequence),
         resolvers=resolver_figures(visits, warm, servers),
     )
