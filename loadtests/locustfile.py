@@ -176,7 +176,9 @@ def on_request(request_type: str, name: str, response_time: float, response: Any
         # Through the balancer the address is lb's: count the server that
         # answered, or lb itself when none did (its own 503, a timeout).
         server = served_by or "lb"
-    second = int(time.time() - started)
+    # the second the request was sent (not answered): a request that waited
+    # for a dead server's timeout belongs to the moment the visitor asked
+    second = max(0, int(time.time() - response_time / 1000.0 - started))
     tally[(second, server, name, "fail" if exception else "ok")] += 1
     latency_ms[(server, name)] += response_time
     if served_by and served_by != server:

@@ -50,6 +50,12 @@ def cmd_load(lab: Lab, args: argparse.Namespace) -> int:
     if settings.resolvers and (args.compare or args.ceiling or args.target == "lb"):
         raise LabError("--resolvers is a run of its own: not with --compare, --ceiling or "
                        "--target lb")
+    if args.during:
+        from lab.load.during import check_name
+
+        check_name(args.during)
+        if args.compare or args.ceiling:
+            raise LabError("--during is a run of its own: not with --compare or --ceiling")
     out = Path(args.out) if args.out else REPO / "reports" / time.strftime("load-%Y%m%d-%H%M%S")
     lab.require_up()
     if args.target == "lb":  # F22: the same visitors, sent to the balancer
@@ -60,7 +66,14 @@ def cmd_load(lab: Lab, args: argparse.Namespace) -> int:
     gen = LoadGen(lab, progress=say)
     gen.build()
     t0 = time.monotonic()
-    if args.ceiling:
+    if args.during:
+        from lab.load.during import run_during
+        from lab.load.timeline import during_lines, write_during_report
+
+        through = run_during(gen, settings, args.during, out)
+        files = write_during_report(through, out)
+        print("\n".join(during_lines(through)))
+    elif args.ceiling:
         result = gen.ceiling(out, connections=args.connections, duration_s=duration,
                              rounds=args.rounds, processes=args.processes)
         files = write_ceiling_report(result, out)
@@ -109,6 +122,8 @@ def add_load_command(sub: Any) -> None:
     ld.add_argument("--zone-ttl", type=int,
                     help="TTL of www for the run, in seconds (a new zone serial; the "
                     "article's zone is restored afterwards). Default: the zone's 86400 s")
+    ld.add_argument("--during", help="visitors through a fault and its recovery: "
+                    "web-down, replica-cut or master-killed (lab.load.during)")
     ld.add_argument("--spawn-rate", type=float, help="visitors started per second "
                     "(default: all at once)")
     ld.add_argument("--out", help="report folder (default reports/load-TIMESTAMP)")
