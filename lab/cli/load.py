@@ -66,7 +66,17 @@ def cmd_load(lab: Lab, args: argparse.Namespace) -> int:
     gen = LoadGen(lab, progress=say)
     gen.build()
     t0 = time.monotonic()
-    if args.during:
+    if args.study:
+        from lab.bench.report import merge_part, read_results, write_results
+        from lab.load.study import bench_figures, study, table
+
+        rows, files = study(gen, out, REPO / "docs", REPO / "README.md", say)
+        print("\n".join(table(rows)))
+        bench = REPO / "bench"
+        write_results(merge_part(read_results(bench), "load", bench_figures(rows)), bench,
+                      REPO / "docs" / "benchmarks.md")
+        files += [bench / "results.json", REPO / "docs" / "benchmarks.md"]
+    elif args.during:
         from lab.load.during import run_during
         from lab.load.timeline import during_lines, write_during_report
 
@@ -134,6 +144,10 @@ def add_load_command(sub: Any) -> None:
     mode.add_argument("--compare", action="store_true",
                       help="the three cache modes, all up and with web3 stopped (and lb "
                       "with roundrobin and leastconn, when the lab runs the balancer)")
+    mode.add_argument("--study", action="store_true",
+                      help="make load-report: every mode of the study once, then web2 down "
+                      "under visitors; writes docs/load-study.md, its plots and data, the "
+                      "README's load figures and the bench's (a few minutes)")
     mode.add_argument("--ceiling", action="store_true",
                       help="benchmark: Locust's rate against wrk's on one web server")
     ld.add_argument("--connections", type=int, default=8,

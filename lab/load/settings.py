@@ -88,7 +88,9 @@ class RunSettings:
         if self.balancer:
             return f"lb{sep}{self.balancer}"
         if self.resolvers:
-            return sep.join([f"{self.resolvers}{sep}resolvers", self.order, self.population])
+            ttl = [f"ttl{sep}{self.zone_ttl_s}s"] if self.zone_ttl_s else []
+            return sep.join([f"{self.resolvers}{sep}resolvers", self.order, self.population,
+                             *ttl])
         return self.cache
 
     @property
