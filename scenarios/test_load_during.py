@@ -24,7 +24,7 @@ def test_web_down_fails_only_the_visitors_dns_sent_to_it_until_it_is_back(lab: L
     the visitors sent to web2 only, and stop once web2 is healthy again."""
     gen = LoadGen(lab)
     gen.build()
-    run = run_during(gen, RunSettings(VISITORS, 35, "none"), "web-down", tmp_path)
+    run = run_during(gen, RunSettings(VISITORS, 30, "none"), "web-down", tmp_path)
     assert not run.note, run.note
     failed = {s.name: s.failures for s in run.summary.servers}
     assert failed["web2"] > 0, failed
@@ -42,7 +42,7 @@ def test_master_killed_fails_writes_until_promotion_reads_go_on(lab: Lab, tmp_pa
     web3 (which read db2) keep working throughout."""
     gen = LoadGen(lab)
     gen.build()
-    run = run_during(gen, RunSettings(VISITORS, 45, "none"), "master-killed", tmp_path)
+    run = run_during(gen, RunSettings(VISITORS, 30, "none"), "master-killed", tmp_path)
     assert not run.note, run.note
     for web in ("web2", "web3"):
         assert not run.failures(web, READ_PAGE), (web, run.failures(web, READ_PAGE))

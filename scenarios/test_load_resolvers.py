@@ -22,7 +22,7 @@ from lab.load.summary import RunSummary, summarize
 pytestmark = pytest.mark.slow
 
 VISITORS = 8
-RUN_S = 15
+RUN_S = 12
 
 
 def run(lab: Lab, out: Path, **settings: object) -> RunSummary:
