@@ -144,3 +144,35 @@ def test_the_study_report_says_where_its_figures_come_from(tmp_path):
 def test_the_readme_has_the_study_markers():
     text = (REPO / "README.md").read_text()
     assert README_BEGIN in text and README_END in text
+
+
+# --- a run through a fault, from fixed data -------------------------------------------------
+
+
+def _during(rows):
+    from lab.load.during import DuringRun, Phase
+    from lab.load.settings import RunSettings
+    from lab.load.summary import RunData, summarize
+
+    visits = {"rows": rows, "locust_stats": []}
+    summary = summarize(RunData(RunSettings(3, 30), ("web1", "web2", "web3"), visits, None,
+                                30.0, "t"))
+    phases = (Phase("web2 stopped", "fault", 5.0, 10.0),
+              Phase("web2 started, until healthy", "recovery", 10.0, 12.0))
+    return DuringRun("web-down", summary, phases, tuple(tuple(r) for r in rows))
+
+
+def test_a_fault_run_says_when_visitors_saw_errors_and_how_shares_moved(tmp_path):
+    from lab.load.timeline import during_lines, shares_by_stretch, write_during_report
+
+    run = _during([[1, "web1", "/light.php", "ok", 2], [1, "web2", "/light.php", "ok", 2],
+                   [6, "web2", "/db.php", "fail", 1], [11, "web2", "/light.php", "fail", 1],
+                   [8, "web1", "/light.php", "ok", 3], [20, "web2", "/light.php", "ok", 4]])
+    assert run.error_window == (6, 11)
+    assert run.failures("web2", "/db.php") == [(6, 1)]
+    moved = shares_by_stretch(run)
+    assert moved["before"]["web2"] == 0.5 and moved["after"]["web2"] == 1.0
+    lines = during_lines(run)
+    assert "Visitors saw errors from second 6 to second 11 of the run (6 s)." in lines
+    files = write_during_report(run, tmp_path)
+    assert {f.name for f in files} >= {"during.md", "during.json", "report.json"}

@@ -24,6 +24,22 @@ def per_second(run: DuringRun, server: str, outcome: str) -> dict[int, int]:
     return out
 
 
+def shares_by_stretch(run: DuringRun) -> dict[str, dict[str, float]]:
+    """Each server's share of the requests sent before the fault, from the
+    fault until the last recovery step ended, and after: how the shares moved."""
+    if not run.phases:
+        return {}
+    start, end = run.phases[0].start_s, run.phases[-1].end_s
+    names = [s.name for s in run.summary.servers]
+    counts: dict[str, dict[str, int]] = {k: {n: 0 for n in names}
+                                         for k in ("before", "during", "after")}
+    for second, srv, _page, _o, n in run.rows:
+        key = "before" if second < int(start) else "during" if second <= end else "after"
+        counts[key][srv] = counts[key].get(srv, 0) + n
+    return {k: {n: (c[n] / sum(c.values()) if sum(c.values()) else 0.0) for n in c}
+            for k, c in counts.items()}
+
+
 def during_lines(run: DuringRun) -> list[str]:
     """What visitors saw, in a few lines (CLI and report)."""
     window = run.error_window
@@ -38,6 +54,9 @@ def during_lines(run: DuringRun) -> list[str]:
                      f"{s.failures} failed; writes failed: "
                      f"{sum(n for _, n in run.failures(s.name, WRITE_PAGE))}, reads failed: "
                      f"{sum(n for _, n in run.failures(s.name, READ_PAGE))}")
+    for stretch, share in shares_by_stretch(run).items():
+        lines.append(f"- shares {stretch} (the fault and its recovery): "
+                     + ", ".join(f"{n} {100 * v:.0f} %" for n, v in share.items()))
     for p in run.phases:
         lines.append(f"- {p.kind} {p.name}: {p.start_s:.1f}-{p.end_s:.1f} s")
     if run.note:
@@ -47,6 +66,7 @@ def during_lines(run: DuringRun) -> list[str]:
 
 def during_dict(run: DuringRun) -> dict[str, Any]:
     return {"during": run.name, "phases": [asdict(p) for p in run.phases],
+            "shares": shares_by_stretch(run),
             "error_window": run.error_window, "note": run.note,
             "summary": summary_dict(run.summary)}
 
