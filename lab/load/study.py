@@ -102,11 +102,14 @@ def run_study(gen: LoadGen, folder: Path, progress: Progress,
 
 
 def during_row(run: DuringRun) -> dict[str, Any]:
+    from lab.load.timeline import shares_by_stretch
+
     s = run.summary
     return {"error_window": run.error_window, "failures": s.failures, "requests": s.total,
             "failures_per_server": {f.name: f.failures for f in s.servers},
             "phases": [{"name": p.name, "kind": p.kind, "start_s": p.start_s,
-                        "end_s": p.end_s} for p in run.phases], "note": run.note}
+                        "end_s": p.end_s} for p in run.phases], "note": run.note,
+            "shares": shares_by_stretch(run)}
 
 
 def study(gen: LoadGen, folder: Path, docs: Path, readme: Path, progress: Progress
@@ -223,6 +226,12 @@ def render(rows: Sequence[dict[str, Any]], during: dict[str, Any] | None, when: 
             + ", ".join(f"{k} {v}" for k, v in during["failures_per_server"].items())
             + ". Phases: " + "; ".join(f"{p['name']} {p['start_s']:.1f}-{p['end_s']:.1f} s"
                                         for p in during["phases"]) + ".",
+            "",
+            "Shares of the requests sent " + "; ".join(
+                f"{k}: " + ", ".join(f"{n} {fmt_pct(v, 0)}" for n, v in share.items())
+                for k, share in (during.get("shares") or {}).items())
+            + " (during: from the fault until web2 was healthy again; DNS kept handing "
+            "out web2's address, so its share stays while its requests fail).",
             "",
         ]
     lines += [f"![{Path(f).stem}]({f})" for f in figures]
