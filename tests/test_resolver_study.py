@@ -176,3 +176,26 @@ def test_a_fault_run_says_when_visitors_saw_errors_and_how_shares_moved(tmp_path
     assert "Visitors saw errors from second 6 to second 11 of the run (6 s)." in lines
     files = write_during_report(run, tmp_path)
     assert {f.name for f in files} >= {"during.md", "during.json", "report.json"}
+
+
+# --- the CLI refuses bad input in one line, before anything starts ------------------------
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--resolvers", "9"], "room for 1-6"),
+    (["--resolvers", "2", "--cache", "none"], "contradicts"),
+    (["--resolvers", "2", "--population", "odd"], "population 'odd'"),
+    (["--resolvers", "2", "--resolver-order", "random"], "resolver order"),
+    (["--during", "meteor"], "unknown --during"),
+    (["--resolvers", "2", "--compare"], "a run of its own"),
+])
+def test_bad_load_options_are_one_line_and_start_nothing(argv, says, capsys, monkeypatch,
+                                                         tmp_path):
+    from lab.cli import main
+
+    monkeypatch.setenv("FOOLAB_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr("lab.engine.lab.Lab.require_up",
+                        lambda self: pytest.fail("the lab was asked for"))
+    assert main(["load", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and "\n" not in err
