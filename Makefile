@@ -8,8 +8,8 @@ USERS    ?= 30
 DURATION ?= 60s
 CACHE    ?= none
 
-.PHONY: help lab-up lab-down lab-status test unit scenarios engine browser lint bench load dashboard \
-	class-up class-status class-down
+.PHONY: help lab-up lab-down lab-status test unit scenarios engine browser lint bench load load-report \
+	dashboard class-up class-status class-down
 
 help:
 	@echo "make lab-up      install what is missing, build, start the seven hosts, print status"
@@ -24,6 +24,8 @@ help:
 	@echo "make unit        unit tests only (no Docker)"
 	@echo "make scenarios   scenarios only, against the running lab"
 	@echo "make load        load study with Locust (USERS=30 DURATION=60s CACHE=none|ttl|sticky)"
+	@echo "make load-report the load study's modes (a few minutes): docs/load-study.md, its"
+	@echo "                 plots, the README's load figures, bench/results.json (part load)"
 	@echo "make bench       measure the lab's figures (QUICK=1: a reduced set, < 5 min;"
 	@echo "                 ONLY=writes: one part again, merged into bench/results.json)"
 	@echo "make dashboard   live page on http://127.0.0.1:8080/ (PORT=8080, CONTROL=1: buttons)"
@@ -92,6 +94,12 @@ $(VENV)/.installed-load: $(VENV)/.installed pyproject.toml
 
 load: $(VENV)/.installed-load
 	$(FOOLAB) load --users $(USERS) --duration $(DURATION) --cache $(CACHE)
+
+# Every mode of the study once (caching resolvers, populations, orders, a
+# short TTL), then web2 down under visitors; written by code into
+# docs/load-study.md (+ plots, data), the README's load block and the bench.
+load-report: $(VENV)/.installed-load
+	$(FOOLAB) load --study --out reports/load-study
 
 # The live dashboard (issue 12): serves on 127.0.0.1 only, until Ctrl-C.
 PORT    ?= 8080

@@ -226,10 +226,24 @@ def _ok(lab: Lab, book: runbooks.Runbook) -> None:
 
 # Parts of the bench that can be measured again on their own (`foolab bench
 # --only NAME`); their figures replace those of the same name in results.json.
+def load_study_figures(lab: Lab, reps: int, progress: Progress) -> list[Figure]:
+    """The load study (issue 13), once whatever `reps`: it takes minutes and
+    also writes docs/load-study.md and the README's load figures."""
+    from lab.load.study import bench_figures, study
+    from lab.model.config import REPO
+
+    gen = LoadGen(lab, progress=progress)
+    gen.build()
+    rows, _ = study(gen, REPO / "reports" / "load-study", REPO / "docs", REPO / "README.md",
+                    progress)
+    return bench_figures(rows)
+
+
 PARTS: dict[str, Callable[[Lab, int, Progress], list[Figure]]] = {
     "writes": partitioned_failover_figures,
     "dashboard": dashboard_figures,
     "class": class_figures,
+    "load": load_study_figures,
 }
 
 

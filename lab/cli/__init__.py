@@ -12,21 +12,19 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
-from lab.admin import balancer, lb, sessions
+from lab.admin import lb, resolvers, sessions
 from lab.admin.status import HostStatus, lab_status
 from lab.cli.balancer import add_balancer_commands, cmd_balancer, cmd_dns
 from lab.cli.classes import add_class_commands, cmd_class, lab_config
 from lab.cli.exercises import add_exercise_commands, cmd_check, cmd_exercise, cmd_grade
 from lab.cli.failover import HA, cmd_failover
+from lab.cli.load import add_load_command, cmd_load
 from lab.cli.output import say
 from lab.drills import faults, runbooks
 from lab.engine.lab import Lab
 from lab.engine.process import require_engine
-from lab.load.settings import DEFAULT_TTL_SCALE
-from lab.load.settings import MODES as CACHE_MODES
 from lab.model.article import WWW
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError, TopologyError
@@ -62,6 +60,10 @@ def cmd_up(lab: Lab, args: argparse.Namespace) -> int:
         for admin in extra:
             say(f"{admin.__name__.rsplit('.', 1)[-1]}: " + ("started" if admin.add(lab) else
                 "already running") + f", floating master address {lab.topology.float_address}")
+        if "resolvers" in args.with_:  # caching resolvers for the load study (issue 13)
+            started = resolvers.add(lab, resolvers.DEFAULT_COUNT)
+            say(f"resolvers res1-res{resolvers.DEFAULT_COUNT} (unbound): "
+                + (f"started {', '.join(started)}" if started else "already running"))
         return cmd_status(lab, args)
 
 
@@ -158,57 +160,6 @@ def cmd_runbook(lab: Lab, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_load(lab: Lab, args: argparse.Namespace) -> int:
-    """The load-distribution study: Locust in the lab network, then the report."""
-    from lab.load.ceiling import ceiling_verdict
-    from lab.load.files import write_ceiling_report, write_compare_report, write_run_report
-    from lab.load.generator import LoadGen
-    from lab.load.report import compare_table, server_table, split_sentence
-    from lab.load.settings import RunSettings, parse_duration
-    from lab.load.summary import summarize
-
-    default_s = 10 if args.ceiling else 30 if args.compare else 60
-    try:
-        duration = parse_duration(args.duration) if args.duration else default_s
-        settings = RunSettings(args.users, duration, args.cache, args.ttl_scale,
-                               args.spawn_rate or 0.0)
-    except ValueError as exc:
-        raise LabError(f"bad load settings: {exc}") from None
-    out = Path(args.out) if args.out else REPO / "reports" / time.strftime("load-%Y%m%d-%H%M%S")
-    lab.require_up()
-    if args.target == "lb":  # F22: the same visitors, sent to the balancer
-        lb.require(lab)
-        settings = replace(settings, balancer=lb.policy(lab) or balancer.DEFAULT_POLICY)
-    elif args.compare and not lb.running(lab):
-        say("no balancer in this lab: `foolab up --with balancer` adds its rows (F22)")
-    gen = LoadGen(lab, progress=say)
-    gen.build()
-    t0 = time.monotonic()
-    if args.ceiling:
-        result = gen.ceiling(out, connections=args.connections, duration_s=duration,
-                             rounds=args.rounds, processes=args.processes)
-        files = write_ceiling_report(result, out)
-        print(ceiling_verdict(result))
-    elif args.compare:
-        runs = gen.compare(settings.users, duration, settings.ttl_scale, out)
-        summaries = [summarize(r) for r in runs]
-        for r, s in zip(runs, summaries, strict=True):
-            write_run_report(s, out / r.settings.slug)
-        files = write_compare_report(summaries, out)
-        print(compare_table(summaries))
-    else:
-        summary = summarize(gen.run_load(settings, out))
-        files = write_run_report(summary, out)
-        print("\n".join(server_table(summary)))
-        print(split_sentence(summary))
-        print(summary.loadgen.verdict)
-        if not summary.counts_add_up:
-            say(f"per-server counts {summary.total} != Locust's total {summary.locust_total}")
-    say(f"done in {time.monotonic() - t0:.0f} s; report: "
-        + ", ".join(f.name for f in files) + f" in {out}")
-    return 0
-
-
 def cmd_sessions(lab: Lab, args: argparse.Namespace) -> int:
     """F9: PHP sessions in one directory shared by web1-3, or in local files."""
     lab.require_up()
@@ -265,8 +216,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="build, start and wait for the seven hosts (make lab-up)")
     up.add_argument("--with", dest="with_", action="append", default=[],
-                    choices=["balancer", *HA], help="balancer: also lb, HAProxy in front of "
-                    "web1-3 (env FOOLAB_BALANCER=1); mha, keepalived: automatic failover")
+                    choices=["balancer", *HA, "resolvers"], help="balancer: also lb, HAProxy "
+                    "in front of web1-3 (env FOOLAB_BALANCER=1); mha, keepalived: automatic "
+                    "failover; resolvers: three caching resolvers for the load study")
     dw = sub.add_parser("down", help="remove every container, network and volume (make lab-down)")
     dw.add_argument("--only", choices=list(HA), help="remove only this optional part")
     fo = sub.add_parser("failover", help="compare: db1 killed under writes, three ways; "
@@ -312,33 +264,7 @@ def parser() -> argparse.ArgumentParser:
                     "dashboard: its delay and idle CPU; class: a class of 8 and of 24)")
     dg = sub.add_parser("diagram", help="draw the machines from the topology model")
     dg.add_argument("--out", default=str(REPO / "docs" / "topology.png"))
-    ld = sub.add_parser("load", help="load-distribution study with Locust (make load)")
-    ld.add_argument("--users", type=int, default=30, help="visitors (default 30)")
-    ld.add_argument("--duration", help="run time, e.g. 60s or 2m (default 60 s; "
-                    "30 s per run with --compare, 10 s per round with --ceiling)")
-    ld.add_argument("--cache", default="none", choices=CACHE_MODES,
-                    help="how visitors cache the DNS answer (default none)")
-    ld.add_argument("--ttl-scale", type=float, default=DEFAULT_TTL_SCALE,
-                    help="ttl mode: one second stands for this many (default 8640: the "
-                    "zone's 86400 s TTL -> 10 s)")
-    ld.add_argument("--spawn-rate", type=float, help="visitors started per second "
-                    "(default: all at once)")
-    ld.add_argument("--out", help="report folder (default reports/load-TIMESTAMP)")
-    ld.add_argument("--target", choices=["dns", "lb"], default="dns",
-                    help="dns: visitors resolve www (default); lb: they go to the balancer, "
-                    "with its current policy (--compare adds lb rows when lb runs)")
-    mode = ld.add_mutually_exclusive_group()
-    mode.add_argument("--compare", action="store_true",
-                      help="the three cache modes, all up and with web3 stopped (and lb "
-                      "with roundrobin and leastconn, when the lab runs the balancer)")
-    mode.add_argument("--ceiling", action="store_true",
-                      help="benchmark: Locust's rate against wrk's on one web server")
-    ld.add_argument("--connections", type=int, default=8,
-                    help="--ceiling: concurrent connections (default 8)")
-    ld.add_argument("--rounds", type=int, default=3,
-                    help="--ceiling: alternating Locust/wrk rounds (default 3)")
-    ld.add_argument("--processes", type=int, default=1,
-                    help="--ceiling: Locust worker processes = wrk threads (default 1)")
+    add_load_command(sub)
     db = sub.add_parser("dashboard", help="live page of the lab on 127.0.0.1 (make dashboard)")
     db.add_argument("--port", type=int, default=8080, help="default 8080")
     db.add_argument("--control", action="store_true", help="buttons: faults, heal, runbooks")

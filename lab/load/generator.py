@@ -18,10 +18,12 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from lab.admin import lb
+from lab.admin import resolvers as res
 from lab.drills.faults import Fault, injected
 from lab.engine import client as engine
 from lab.engine.lab import Lab
@@ -199,6 +201,30 @@ class LoadGen:
             if lb.policy(self.lab) != settings.balancer:
                 lb.set_policy(self.lab, settings.balancer)
             argv += ["--target", topo.address(lb.HOST)]
+        if settings.resolvers:  # F20: visitors behind caching resolvers
+            with res.short_ttl(self.lab, settings.zone_ttl_s):
+                held = self._ready_resolvers(settings)
+                argv += ["--resolvers", ",".join(res.addresses(self.lab, settings.resolvers)),
+                         "--population", settings.population]
+                return replace(self._locust(settings, argv, out), warm=held)
+        return self._locust(settings, argv, out)
+
+    def _ready_resolvers(self, settings: RunSettings) -> dict[str, str]:
+        """Resolvers started (or made again) with the run's answer order,
+        their caches emptied and filled one after the other; the first www
+        address each holds. With `fixed` each holds another one (as ISPs that
+        asked at different moments of ns1's rotation), so that the split
+        shows what caching does, not a coincidence of two caches."""
+        names = res.names(settings.resolvers)
+        started = res.add(self.lab, settings.resolvers, settings.order)
+        if started:
+            self.progress(f"resolvers {', '.join(started)} started ({settings.order} order)")
+        res.flush(self.lab, names)
+        by_address = {self.lab.topology.address(w): w for w in self.webs}
+        held = res.warm(self.lab, names, distinct=settings.order == "fixed")
+        return {n: by_address.get(a, a) for n, a in held.items()}
+
+    def _locust(self, settings: RunSettings, argv: list[str], out: Path) -> RunData:
         started = datetime.now(UTC).isoformat(timespec="seconds")
         how = "through" if settings.balancer else "DNS cache"
         self.progress(f"load: {settings.users} visitors, {settings.duration_s} s, {how} "

@@ -97,7 +97,9 @@ def plot_compare(summaries: Sequence[RunSummary], path: Path) -> bool:
     groups = [[s for s in summaries if not s.settings.down],
               [s for s in summaries if s.settings.down]]
     groups = [g for g in groups if g]
-    fig, axes = plt.subplots(1, len(groups), figsize=(6.5 * len(groups), 4.5), squeeze=False)
+    widths = [max(6.5, 1.5 * len(g)) for g in groups]
+    fig, axes = plt.subplots(1, len(groups), figsize=(sum(widths), 5.0), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
     colors = ["#4477aa", "#228833", "#ccbb44", "#aa3377"]
     for ax, group in zip(axes[0], groups, strict=True):
         names = [f.name for f in group[0].servers]
@@ -113,7 +115,9 @@ def plot_compare(summaries: Sequence[RunSummary], path: Path) -> bool:
             ax.plot(xs, [f.cpu_share if f.cpu_share is not None else float("nan") for f in by],
                     "o", color="black", markersize=4)
         ax.axhline(1 / len(names), color="grey", linestyle="--", linewidth=1)
-        ax.set_xticks(range(len(group)), [s.settings.label for s in group], fontsize=8)
+        many = len(group) > 4
+        ax.set_xticks(range(len(group)), [s.settings.label for s in group], fontsize=8,
+                      rotation=20 if many else 0, ha="right" if many else "center")
         ax.set_ylim(0, 1)
         ax.set_ylabel("share")
         down = group[0].settings.down

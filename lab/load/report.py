@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from lab.load.settings import MODE_MEANING, ZONE_TTL_S
+from lab.load.settings import MODE_MEANING, ORDERS, POPULATIONS, ZONE_TTL_S
 from lab.load.summary import RunSummary
 
 
@@ -44,6 +44,47 @@ def split_sentence(summary: RunSummary) -> str:
                else "NOT an even split (p < 0.05)")
     return (f"Chi-square against an even split: X2 = {chi.statistic:.2f}, df = {chi.df}, "
             f"p = {fmt_p(chi.p_value)}: {verdict}.")
+
+
+RESOLVER_NOTE = (
+    "Behind caching resolvers the units are the resolvers, not the requests: every "
+    "visitor of a resolver goes where its cached answer points, so a request-level "
+    "chi-square does not apply. The figures that do: the busiest/quietest share ratio, "
+    "and where each resolver's visitors went."
+)
+
+
+def unit_lines(summary: RunSummary) -> list[str]:
+    """Visitor- and resolver-level figures (lab.load.units), as Markdown."""
+    u, st = summary.units, summary.settings
+    if u is None:
+        return []
+    ratio = "- (a server got no requests)" if u.share_ratio is None else f"{u.share_ratio:.2f}"
+    lines = [f"Busiest/quietest server share ratio: {ratio}; per-second spread (busiest "
+             f"minus quietest share, mean over seconds): {fmt_pct(u.second_spread, 0)}.",
+             "", "Sessions (F9): " + (
+                 f"{u.broken_sessions} of {u.session_visitors} visitors "
+                 f"({fmt_pct(u.broken_share, 0)}) saw their visit counter start again."
+                 if u.session_visitors else "no visitor asked the session page twice."),
+             ""]
+    if u.dns_answers_seen:
+        lines += [f"DNS rotation: of {u.dns_answers_seen} successive answers, "
+                  f"{fmt_pct(u.dns_cycle, 0)} led with the next server in turn.", ""]
+    if st.resolvers:
+        names = [s.name for s in summary.servers]
+        lines += [
+            f"{st.resolvers} caching resolvers (unbound), population `{st.population}` "
+            f"({POPULATIONS[st.population]}), order `{st.order}` ({ORDERS[st.order]}); "
+            f"TTL of www: {st.served_ttl_s} s.", "",
+            "| resolver | visitors | heavy visitors | cached first | "
+            + " | ".join(names) + " |",
+            "|---|---:|---:|---|" + "---:|" * len(names)]
+        for r in u.resolvers:
+            lines.append(f"| {r.name} ({r.address}) | {r.visitors} | {r.heavy_visitors} | "
+                         f"{r.held_first or '-'} | "
+                         + " | ".join(str(r.requests.get(n, 0)) for n in names) + " |")
+        lines += ["", RESOLVER_NOTE, ""]
+    return lines
 
 
 def down_sentence(summary: RunSummary) -> str:
@@ -112,7 +153,10 @@ def render_markdown(summary: RunSummary, files: Sequence[str] = ()) -> str:
         "",
         split_sentence(summary),
         "",
-        *([CACHED_NOTE, ""] if st.cache != "none" else []),
+        *([CACHED_NOTE, ""] if st.cache not in ("none", "resolver") else []),
+        "## Visitors, resolvers and sessions (F9, F20)",
+        "",
+        *unit_lines(summary),
         f"{summary.total} requests ({summary.rps:.1f}/s), {summary.failures} failed; "
         f"{summary.dns_lookups} DNS lookups ({summary.dns_failures} failed). First address "
         "of the DNS answers: "

@@ -15,6 +15,7 @@ from typing import Any
 
 from lab.load.settings import RunSettings
 from lab.load.stats import ChiSquare, binomial_sd, chi_square, shares
+from lab.load.units import UnitFigures, unit_figures
 
 LOADGEN_BUSY_PERCENT = 90.0  # Locust warns at 90 % of its core; so does the report
 
@@ -44,6 +45,7 @@ class RunData:
     cpu: CpuSamples | None
     wall_s: float  # from starting the load generator until it had stopped
     started: str  # ISO 8601, UTC
+    warm: Mapping[str, str] = field(default_factory=dict)  # resolver -> server it held first
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class RunSummary:
     loadgen: LoadgenFigures
     cpu_source: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    units: UnitFigures | None = None  # visitor- and resolver-level figures (lab.load.units)
 
     @property
     def counts_add_up(self) -> bool:
@@ -228,6 +231,7 @@ def summarize(run: RunData) -> RunSummary:
                      "address connected to")
     if total != locust_total:
         notes.append(f"per-server counts ({total}) differ from Locust's total ({locust_total})")
+    timeline = tuple(sorted(seconds.items()))
     return RunSummary(
         settings=run.settings,
         started=run.started,
@@ -243,11 +247,12 @@ def summarize(run: RunData) -> RunSummary:
         served_by_mismatch=mismatch,
         chi=chi,
         even_split=(chi.p_value >= 0.05) if chi else None,
-        timeline=tuple(sorted(seconds.items())),
+        timeline=timeline,
         loadgen=loadgen_figures(run.cpu, v.get("locust_cpu_percent", []),
                                 bool(v.get("locust_cpu_warning"))),
         cpu_source=run.cpu.source if run.cpu else "not measured",
         notes=tuple(notes),
+        units=unit_figures(v, {s: per_server[s] for s in run.servers}, timeline, run.warm),
     )
 
 

@@ -83,6 +83,14 @@ MHA_OCTET = 30
 MHA_DUTY = "MHA manager, watching db1"
 FLOAT_OCTET = 20
 
+# Caching resolvers for the load study (F20, issue 13): unbound, like an
+# ISP's, at .41-.46 (res1-res6), between the visitors and ns1/ns2. Optional,
+# not the article's: `foolab up --with resolvers`, `foolab load --resolvers N`.
+# The block avoids the article's hosts, lb (.10), the floating master (.20),
+# mha (.30) and the load generator (.100); six is the room there is.
+RESOLVER_PREFIX = "res"
+RESOLVER_OCTETS = (41, 42, 43, 44, 45, 46)
+
 
 @dataclass(frozen=True)
 class Topology:
@@ -149,6 +157,13 @@ class Topology:
     def mha_address(self) -> str:
         """Where the MHA manager sits (or would sit): .30."""
         return str(self.network.network_address + MHA_OCTET)
+
+    def resolver_address(self, n: int) -> str:
+        """Where caching resolver res<n> (1-based) sits: .41 for res1."""
+        if not 1 <= n <= len(RESOLVER_OCTETS):
+            raise TopologyError(f"no room for resolver {n}: the lab has "
+                                f"{len(RESOLVER_OCTETS)} resolver addresses")
+        return str(self.network.network_address + RESOLVER_OCTETS[n - 1])
 
     def data_volume(self, host: str) -> str:
         """The Compose volume that holds a database host's data directory."""

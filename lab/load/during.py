@@ -1,0 +1,203 @@
+"""Recoveries replayed while Locust measures (issue 13): `foolab load
+--during NAME` runs the visitors through one of the lab's faults and its
+documented recovery, and notes when each phase began and ended.
+
+- web-down: web2 stopped, then started again (faults "stop");
+- replica-cut: db2 cut off the network, healed, and replication checked
+  (runbook check-replication: a row written on db1 seen on db2);
+- master-killed: db1 killed (power loss), db2 promoted by the runbook
+  promote-replica (web servers pointed at db2; db2 keeps its address so
+  that reads through web2/web3 go on); afterwards, outside the measured
+  window, the article's roles are restored (lab.drills.roles).
+
+Faults are always healed in a finally (faults.injected); every wait is
+bounded. The report (lab/load/timeline.py) plots requests and failures per
+web server per second with these phases shaded and named.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.drills import faults, runbooks
+from lab.drills.faults import Fault
+from lab.drills.roles import restore_article_roles
+from lab.engine.lab import Lab
+from lab.engine.waiting import wait_for
+from lab.load.generator import GRACE_S, LoadGen
+from lab.load.settings import RunSettings
+from lab.load.summary import RunData, RunSummary, summarize
+from lab.model.errors import LabError
+
+WARM_S = 6.0  # visitors alone before the fault
+HOLD_S = 8.0  # how long a fault lasts before its recovery starts (web-down, replica-cut)
+TAIL_S = 6.0  # visitors after the recovery, before they stop
+WRITE_PAGE = "/db.php?write=1"
+READ_PAGE = "/db.php"
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of the run: the fault, or one recovery step."""
+
+    name: str
+    kind: str  # "fault" or "recovery"
+    start_s: float  # seconds since the visitors started (Locust's second 0)
+    end_s: float
+
+
+@dataclass(frozen=True)
+class DuringRun:
+    """One load run through a fault and its recovery."""
+
+    name: str
+    summary: RunSummary
+    phases: tuple[Phase, ...]
+    rows: tuple[tuple[int, str, str, str, int], ...]  # second, server, page, ok|fail, n
+    note: str = ""
+
+    def failures(self, server: str | None = None, page: str | None = None
+                 ) -> list[tuple[int, int]]:
+        """(second, failed requests) where any failed, optionally of one server or page."""
+        out: dict[int, int] = {}
+        for second, srv, pg, outcome, n in self.rows:
+            if outcome == "fail" and server in (None, srv) and page in (None, pg):
+                out[second] = out.get(second, 0) + n
+        return sorted(out.items())
+
+    @property
+    def error_window(self) -> tuple[int, int] | None:
+        """First and last second in which visitors saw a failure."""
+        seconds = [s for s, _ in self.failures()]
+        return (min(seconds), max(seconds)) if seconds else None
+
+    def phase(self, name_part: str) -> Phase:
+        for p in self.phases:
+            if name_part in p.name:
+                return p
+        raise KeyError(name_part)
+
+
+class Marks:
+    """Phases noted in Unix time while the run goes; seconds since the
+    visitors started once Locust says when that was."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, str, float, float]] = []
+
+    @contextmanager
+    def phase(self, name: str, kind: str = "recovery") -> Iterator[None]:
+        t0 = time.time()
+        try:
+            yield
+        finally:
+            self.spans.append((name, kind, t0, time.time()))
+
+    def relative(self, started: float) -> tuple[Phase, ...]:
+        return tuple(Phase(n, k, round(a - started, 2), round(b - started, 2))
+                     for n, k, a, b in self.spans)
+
+
+def web_down(lab: Lab, marks: Marks, host: str = "web2") -> None:
+    with marks.phase(f"{host} stopped", "fault"):
+        with faults.injected(lab, Fault("stop", host), wait_healthy=0):
+            time.sleep(HOLD_S)  # the outage itself: a deliberate length, not a wait
+    with marks.phase(f"{host} started, until healthy"):
+        wait_for(f"{host} healthy", lambda: lab.states()[host].is_healthy, timeout=90)
+
+
+def replica_cut(lab: Lab, marks: Marks, host: str = "db2") -> None:
+    with marks.phase(f"{host} cut off", "fault"):
+        with faults.injected(lab, Fault("cut", host), wait_healthy=0):
+            time.sleep(HOLD_S)
+    with marks.phase(f"{host} reconnected, until healthy"):
+        wait_for(f"{host} healthy", lambda: lab.states()[host].is_healthy, timeout=90)
+    _runbook(lab, marks, runbooks.check_replication(lab))
+
+
+def master_killed(lab: Lab, marks: Marks) -> None:
+    with marks.phase("db1 killed", "fault"):
+        faults.inject(lab, Fault("kill", "db1"))
+        wait_for("db1 down", lambda: lab.states()["db1"].status != "running", timeout=30)
+    # The fault stays until the roles are restored after the run: db1 is the
+    # dead master the runbook works around.
+    _runbook(lab, marks, runbooks.promote_replica(lab, take_address=False))
+
+
+def _runbook(lab: Lab, marks: Marks, book: runbooks.Runbook) -> None:
+    """Run a runbook; each step a phase of the timeline (from its own timing)."""
+
+    def note(done: runbooks.StepResult) -> None:
+        end = time.time()
+        marks.spans.append((f"{book.name}: {done.step.title}", "recovery",
+                            end - done.seconds, end))
+
+    failed = runbooks.execute(lab, book, note).failed
+    if failed is not None:
+        raise LabError(f"runbook {book.name} failed at {failed.step.title!r}",
+                       failed.checked or failed.output)
+
+
+PLANS: dict[str, Callable[[Lab, Marks], None]] = {
+    "web-down": web_down,
+    "replica-cut": replica_cut,
+    "master-killed": master_killed,
+}
+
+
+def check_name(name: str) -> str:
+    if name not in PLANS:
+        raise LabError(f"unknown --during {name!r}", hint=f"one of {', '.join(PLANS)}")
+    return name
+
+
+def run_during(gen: LoadGen, settings: RunSettings, name: str, out: Path) -> DuringRun:
+    """Visitors (Locust, as in `foolab load`) through fault `name` and its
+    recovery. The fault begins WARM_S after the visitors; the run lasts
+    settings.duration_s, which should cover the recovery and TAIL_S more
+    (the report says when it did not)."""
+    lab = gen.lab
+    plan = PLANS[check_name(name)]
+    result: dict[str, RunData] = {}
+    errors: list[BaseException] = []
+
+    def visitors() -> None:
+        try:
+            result["run"] = gen.run_load(settings, out)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+
+    live = out / "live.json"
+    live.unlink(missing_ok=True)
+    thread = threading.Thread(target=visitors, daemon=True)
+    thread.start()
+    marks = Marks()
+    try:
+        wait_for("visitors started", lambda: live.exists() or not thread.is_alive(), timeout=120)
+        if not errors:
+            time.sleep(WARM_S)  # visitors before the fault: a deliberate length
+            gen.progress(f"during: {name}")
+            plan(lab, marks)
+            gen.progress(f"during: {name} recovered")
+    finally:
+        thread.join(timeout=settings.duration_s + GRACE_S + 60)
+        if name == "master-killed":
+            gen.progress("restoring the article's roles (db1 master, db2 replica)")
+            restore_article_roles(lab)
+    if errors:
+        raise errors[0]
+    run = result["run"]
+    started = float(run.visits.get("started_epoch") or 0.0)
+    phases = marks.relative(started)
+    end = phases[-1].end_s if phases else 0.0
+    note = ("" if end + 1 <= settings.duration_s else
+            f"the recovery ended {end:.0f} s into a {settings.duration_s} s run: "
+            "the visitors stopped before it; give --duration more")
+    rows = tuple((int(s), str(srv), str(pg), str(o), int(n))
+                 for s, srv, pg, o, n in run.visits.get("rows", []))
+    return DuringRun(name, summarize(run), phases, rows, note)

@@ -1,0 +1,120 @@
+"""The report of a run through a fault (lab/load/during.py): requests and
+failures per web server per second, with the fault and each recovery step
+shaded and named (Jepsen style), and how long visitors saw errors.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from lab.load.during import READ_PAGE, WRITE_PAGE, DuringRun
+from lab.load.files import write_run_report
+from lab.load.plots import _pyplot
+from lab.load.summary import summary_dict
+
+
+def per_second(run: DuringRun, server: str, outcome: str) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for second, srv, _page, o, n in run.rows:
+        if srv == server and o == outcome:
+            out[second] = out.get(second, 0) + n
+    return out
+
+
+def shares_by_stretch(run: DuringRun) -> dict[str, dict[str, float]]:
+    """Each server's share of the requests sent before the fault, from the
+    fault until the last recovery step ended, and after: how the shares moved."""
+    if not run.phases:
+        return {}
+    start, end = run.phases[0].start_s, run.phases[-1].end_s
+    names = [s.name for s in run.summary.servers]
+    counts: dict[str, dict[str, int]] = {k: {n: 0 for n in names}
+                                         for k in ("before", "during", "after")}
+    for second, srv, _page, _o, n in run.rows:
+        key = "before" if second < int(start) else "during" if second <= end else "after"
+        counts[key][srv] = counts[key].get(srv, 0) + n
+    return {k: {n: (c[n] / sum(c.values()) if sum(c.values()) else 0.0) for n in c}
+            for k, c in counts.items()}
+
+
+def during_lines(run: DuringRun) -> list[str]:
+    """What visitors saw, in a few lines (CLI and report)."""
+    window = run.error_window
+    lines = [f"During {run.name}: {run.summary.total} requests, {run.summary.failures} failed."]
+    if window is None:
+        lines.append("Visitors saw no error.")
+    else:
+        lines.append(f"Visitors saw errors from second {window[0]} to second {window[1]} "
+                     f"of the run ({window[1] - window[0] + 1} s).")
+    for s in run.summary.servers:
+        lines.append(f"- {s.name}: {s.requests} requests ({100 * s.share:.0f} %), "
+                     f"{s.failures} failed; writes failed: "
+                     f"{sum(n for _, n in run.failures(s.name, WRITE_PAGE))}, reads failed: "
+                     f"{sum(n for _, n in run.failures(s.name, READ_PAGE))}")
+    for stretch, share in shares_by_stretch(run).items():
+        lines.append(f"- shares {stretch} (the fault and its recovery): "
+                     + ", ".join(f"{n} {100 * v:.0f} %" for n, v in share.items()))
+    for p in run.phases:
+        lines.append(f"- {p.kind} {p.name}: {p.start_s:.1f}-{p.end_s:.1f} s")
+    if run.note:
+        lines.append(f"Note: {run.note}.")
+    return lines
+
+
+def during_dict(run: DuringRun) -> dict[str, Any]:
+    return {"during": run.name, "phases": [asdict(p) for p in run.phases],
+            "shares": shares_by_stretch(run),
+            "error_window": run.error_window, "note": run.note,
+            "summary": summary_dict(run.summary)}
+
+
+def plot_during(run: DuringRun, path: Path) -> bool:
+    """One panel per web server: answered and failed requests per second,
+    the fault shaded red and recovery steps grey, each named."""
+    plt = _pyplot()
+    if plt is None:
+        return False
+    names = [s.name for s in run.summary.servers]
+    last = max([r[0] for r in run.rows] + [1])
+    fig, axes = plt.subplots(len(names), 1, figsize=(11, 1.9 * len(names) + 1.2), sharex=True,
+                             squeeze=False)
+    for ax, name in zip(axes[:, 0], names, strict=True):
+        ok, bad = per_second(run, name, "ok"), per_second(run, name, "fail")
+        xs = list(range(last + 1))
+        ax.bar(xs, [ok.get(x, 0) for x in xs], 0.9, color="#4477aa", label="answered")
+        ax.bar(xs, [bad.get(x, 0) for x in xs], 0.9, bottom=[ok.get(x, 0) for x in xs],
+               color="#cc3311", label="failed")
+        for p in run.phases:
+            color = "#ee6677" if p.kind == "fault" else "#bbbbbb"
+            ax.axvspan(p.start_s, max(p.end_s, p.start_s + 0.2), color=color, alpha=0.25)
+        ax.set_ylabel(f"{name}\nreq/s")
+    top = axes[0, 0]
+    ymax = top.get_ylim()[1]
+    for i, p in enumerate(run.phases):
+        top.text(p.start_s, ymax * (0.95 - 0.12 * (i % 5)), p.name, fontsize=7, va="top")
+    top.legend(fontsize=8, loc="upper right")
+    axes[-1, 0].set_xlabel("second the request was sent, since the visitors started")
+    fig.suptitle(f"Visitors during {run.name}: requests per web server per second "
+                 "(red: the fault; grey: recovery steps)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write_during_report(run: DuringRun, folder: Path) -> list[Path]:
+    """during.md, during.json, timeline.png, and the run's own report."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = write_run_report(run.summary, folder, plot=False)
+    png = folder / "timeline.png"
+    has_png = plot_during(run, png)
+    (folder / "during.json").write_text(json.dumps(during_dict(run), indent=2) + "\n")
+    lines = [f"# Visitors during {run.name}", "", *during_lines(run), ""]
+    if has_png:
+        lines += [f"![timeline]({png.name})", ""]
+    lines += ["The run's own report (shares, CPU, load generator): report.md.", ""]
+    (folder / "during.md").write_text("\n".join(lines))
+    return [folder / "during.md", folder / "during.json", *([png] if has_png else []), *files]

@@ -1,0 +1,54 @@
+"""Recoveries replayed while Locust measures (issue 13): visitors through a
+fault and its documented recovery (`foolab load --during`), asserting what
+the article predicts. Each run is bounded (VISITORS, its duration); faults
+are healed in a finally, and the article's roles restored afterwards."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab.engine.lab import Lab
+from lab.load.during import READ_PAGE, WRITE_PAGE, run_during
+from lab.load.generator import LoadGen
+from lab.load.settings import RunSettings
+
+pytestmark = pytest.mark.slow
+
+VISITORS = 8
+SLACK_S = 2  # a request sent just before a step ended may be counted in the next second
+
+
+def test_web_down_fails_only_the_visitors_dns_sent_to_it_until_it_is_back(lab: Lab, tmp_path):
+    """web2 stopped and started while visitors resolve before every request
+    (mode none): DNS keeps handing out web2's address, so failures come from
+    the visitors sent to web2 only, and stop once web2 is healthy again."""
+    gen = LoadGen(lab)
+    gen.build()
+    run = run_during(gen, RunSettings(VISITORS, 30, "none"), "web-down", tmp_path)
+    assert not run.note, run.note
+    failed = {s.name: s.failures for s in run.summary.servers}
+    assert failed["web2"] > 0, failed
+    assert failed["web1"] == 0 and failed["web3"] == 0, failed
+    back = run.phase("started, until healthy").end_s
+    last = max(s for s, _ in run.failures("web2"))
+    assert last <= back + SLACK_S, (last, run.phases)
+    assert run.summary.servers[1].requests - failed["web2"] > 0  # web2 served, before and after
+
+
+def test_master_killed_fails_writes_until_promotion_reads_go_on(lab: Lab, tmp_path,
+                                                               restore_roles):
+    """db1 killed, db2 promoted by the runbook (web servers pointed at db2):
+    writes fail from the kill until the promotion; reads through web2 and
+    web3 (which read db2) keep working throughout."""
+    gen = LoadGen(lab)
+    gen.build()
+    run = run_during(gen, RunSettings(VISITORS, 30, "none"), "master-killed", tmp_path)
+    assert not run.note, run.note
+    for web in ("web2", "web3"):
+        assert not run.failures(web, READ_PAGE), (web, run.failures(web, READ_PAGE))
+    kill = run.phase("db1 killed").start_s
+    promoted = run.phases[-1].end_s  # the runbook's last step: writes through every web server
+    writes = [s for s, _ in run.failures(page=WRITE_PAGE)]
+    assert writes, "no write failed: was db1 killed?"
+    assert min(writes) >= kill - SLACK_S and max(writes) <= promoted + SLACK_S, (
+        writes, run.phases)
