@@ -16,6 +16,10 @@ pytestmark = pytest.mark.slow
 
 VISITORS = 8
 SLACK_S = 2  # a request sent just before a step ended may be counted in the next second
+# A write sent to a web server just before the runbook repointed it waits out
+# db.php's 2 s connect timeout on the dead db1 and is counted when it ends
+# (seen: a failure 2.7 s after the last step).
+WRITE_SLACK_S = SLACK_S + 3
 
 
 def test_web_down_fails_only_the_visitors_dns_sent_to_it_until_it_is_back(lab: Lab, tmp_path):
@@ -50,5 +54,5 @@ def test_master_killed_fails_writes_until_promotion_reads_go_on(lab: Lab, tmp_pa
     promoted = run.phases[-1].end_s  # the runbook's last step: writes through every web server
     writes = [s for s, _ in run.failures(page=WRITE_PAGE)]
     assert writes, "no write failed: was db1 killed?"
-    assert min(writes) >= kill - SLACK_S and max(writes) <= promoted + SLACK_S, (
+    assert min(writes) >= kill - SLACK_S and max(writes) <= promoted + WRITE_SLACK_S, (
         writes, run.phases)
