@@ -48,7 +48,7 @@ def add(lab: Lab, timeout: float = 120) -> bool:
     lab.require_up()
     lab.use_balancer(True)
     state = lab.states()[HOST]
-    if state.is_healthy:
+    if lab.ready(HOST):
         return False
     try:
         # The env file of a lab made before the balancer existed lacks LB_*.
@@ -59,7 +59,7 @@ def add(lab: Lab, timeout: float = 120) -> bool:
         if out.returncode != 0:
             raise LabError("could not start lb", out.stderr, "see `docker logs "
                            f"{lab.topology.host(HOST).container}`")
-        wait_for("lb healthy", lambda: lab.states()[HOST].is_healthy, timeout=timeout,
+        wait_for("lb healthy", lambda: lab.ready(HOST), timeout=timeout,
                  every=0.25)
     except BaseException:
         if state.status == "missing":  # leave no half-made balancer behind

@@ -21,6 +21,8 @@ from lab.engine import client
 from lab.engine.images import context_digest, image_digest_label
 from lab.engine.network import subnet_conflict
 from lab.engine.process import compose_command, require_engine, run
+from lab.engine.ready import probe as probe_now
+from lab.engine.ready import probe_all, wait_ready
 from lab.model import article, secrets
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError
@@ -32,7 +34,9 @@ from lab.model.topology import Host, image, image_tag
 
 @dataclass(frozen=True)
 class HostState:
-    """What the engine says about one host's container."""
+    """What the engine says about one host's container. `health` is Docker's
+    last healthcheck result (up to its interval old) unless the state came
+    from `Lab.states(probe=True)`, which runs the check now."""
 
     host: Host
     status: str  # running, exited, paused, missing, ...
@@ -126,8 +130,12 @@ class Lab:
 
     # -- state --
 
-    def states(self) -> dict[str, HostState]:
-        """Engine state of every host, `missing` for those with no container."""
+    def states(self, probe: bool = False) -> dict[str, HostState]:
+        """Engine state of every host, `missing` for those with no container.
+
+        Health is Docker's, as old as its last check (compose/lab.yml: every
+        30 s); with `probe`, each running host's healthcheck is run now
+        instead (in parallel), for answers that must be true now."""
         result: dict[str, HostState] = {}
         for h in self.topology.hosts:
             data = client.inspect_container(h.container)
@@ -140,7 +148,19 @@ class Lab:
             last = str(log[-1].get("Output", "")).strip() if log else ""
             status, health_status = str(state["Status"]), str(health.get("Status", "none"))
             result[h.name] = HostState(h, status, health_status, last)
+        if probe:
+            running = [s.host.container for s in result.values() if s.status == "running"
+                       and s.health != "none"]
+            fresh = probe_all(running)
+            result = {n: replace(s, health="healthy" if fresh[s.host.container].ok
+                                 else "unhealthy", last_check=fresh[s.host.container].output)
+                      if s.host.container in fresh else s for n, s in result.items()}
         return result
+
+    def ready(self, host: str) -> bool:
+        """Whether a host runs and its healthcheck passes now (run here, not
+        Docker's last result): what a wait for a restarted host asks."""
+        return probe_now(self.topology.host(host).container).ok
 
     def _networks(self, host: str) -> dict[str, Any]:
         """The container's endpoints by network name ({} if it has no container)."""
@@ -270,51 +290,37 @@ class Lab:
             raise
 
     def _start_and_wait(self) -> dict[str, float]:
-        t0 = time.monotonic()
+        """Start every host at once (each waits itself for what it needs: its
+        entrypoint) and judge readiness here, by running each host's
+        healthcheck until it passes; Docker's own status lags (rare checks)."""
         result: dict[str, subprocess.CompletedProcess[str]] = {}
 
         def compose_up() -> None:
-            timeout = self.config.health_timeout
-            result["up"] = self.compose("up", "-d", "--no-build", timeout=timeout)
+            try:
+                result["up"] = self.compose("up", "-d", "--no-build",
+                                            timeout=self.config.health_timeout)
+            except LabError as exc:
+                result["up"] = subprocess.CompletedProcess([], 1, "", str(exc))
 
-        # `up -d` blocks on depends_on health conditions: run it aside and
-        # report each host as it becomes healthy.
-        starter = threading.Thread(target=compose_up, daemon=True)
-        starter.start()
-        healthy: dict[str, float] = {}
-        deadline = t0 + self.config.health_timeout
-        while True:
-            states = self.states()
-            for name, st in states.items():
-                if st.is_healthy and name not in healthy:
-                    healthy[name] = time.monotonic() - t0
-                    self.progress(
-                        f"{name:5} healthy after {healthy[name]:4.1f} s ({st.host.address})"
-                    )
-                # While `up` runs, a container it recreates shows as exited
-                # for a moment: judge exits once it has returned.
-                if st.status in ("exited", "dead") and "up" in result:
-                    logs = client.logs(st.host.container, tail=5)
-                    raise LabError(f"{name} stopped while starting", logs,
-                                   f"`docker logs {st.host.container}`")
-            # Once `up` has returned: a container it recreated (a rebuilt
-            # image) was seen healthy before, as the old one.
-            if len(healthy) == len(states) and "up" in result and all(
-                    st.is_healthy for st in states.values()):
-                break
+        def started() -> bool:
             up = result.get("up")
             if up is not None and up.returncode != 0:
                 raise LabError("docker compose up failed", up.stderr, "see the message above")
-            if time.monotonic() > deadline:
-                slow = [f"{n} ({s.health}: {s.last_check[-80:]})" for n, s in states.items()
-                        if not s.is_healthy]
-                raise LabError(
-                    f"not healthy within {self.config.health_timeout:.0f} s", ", ".join(slow),
-                    f"`docker logs {self.config.project}-HOST` shows why",
-                )
-            time.sleep(0.25)
-        starter.join(timeout=30)
-        return healthy
+            return up is not None
+
+        def say_ready(name: str, seconds: float) -> None:
+            host = self.topology.host(name)
+            self.progress(f"{name:5} healthy after {seconds:4.1f} s ({host.address})")
+
+        starter = threading.Thread(target=compose_up, daemon=True)
+        starter.start()
+        try:
+            return wait_ready(
+                {h.name: h.container for h in self.topology.hosts},
+                self.config.health_timeout, started, say_ready,
+                hint=f"`docker logs {self.config.project}-HOST` shows why")
+        finally:
+            starter.join(timeout=30)
 
     def down(self, forget_secrets: bool = True) -> bool:
         """Remove every container, network and volume of the lab; False if
