@@ -325,7 +325,8 @@ def parser() -> argparse.ArgumentParser:
     bn.add_argument("--junit", help="per-scenario times from this pytest JUnit XML report")
     bn.add_argument("--only", help="measure one part again and merge it into "
                     "bench/results.json (writes: acknowledged writes per replication mode; "
-                    "dashboard: its delay and idle CPU)")
+                    "dashboard: its delay and idle CPU; startup: warm up, cold build, "
+                    "idle CPU and memory of one lab)")
     dg = sub.add_parser("diagram", help="draw the machines from the topology model")
     dg.add_argument("--out", default=str(REPO / "docs" / "topology.png"))
     ld = sub.add_parser("load", help="load-distribution study with Locust (make load)")
