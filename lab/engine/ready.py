@@ -85,7 +85,7 @@ def wait_ready(hosts: dict[str, str], timeout: float, started: Callable[[], bool
     a check passing before that may have run in a container about to be
     replaced, so it counts only if the container is still the same one
     afterwards. Each host is polled on its own thread with a short backoff
-    (0.1 s growing to 0.5 s)."""
+    (0.1 s growing to 0.3 s: a probe is one exec, cheap for a few seconds)."""
     t0 = time.monotonic()
     deadline = t0 + timeout
     ready: dict[str, float] = {}
@@ -113,7 +113,7 @@ def wait_ready(hosts: dict[str, str], timeout: float, started: Callable[[], bool
                 stop.set()
                 return
             stop.wait(pause)
-            pause = min(0.5, pause + 0.1)
+            pause = min(0.3, pause + 0.05)
 
     threads = [threading.Thread(target=watch, args=item, daemon=True) for item in hosts.items()]
     for t in threads:
