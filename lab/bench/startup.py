@@ -162,14 +162,16 @@ def cold_build(lab: Lab, progress: Progress) -> Figure:
     progress(f"role images built cold, side by side, as foolab/*:{tag}")
     t0 = time.monotonic()
     try:
-        lab.build(tag=tag, no_cache=True)
+        each = lab.build(tag=tag, no_cache=True)
         took = time.monotonic() - t0
     finally:
         run(["docker", "rmi", "-f", *(f"foolab/{r.value}:{tag}" for r in
                                       (Role.DNS, Role.WEB, Role.DB))], timeout=120)
     return Figure("role images built cold, side by side", "s", [took],
-                  note=f"no layer cache, base image present, Debian packages fetched; "
-                  f"load average (1 min) before: {load:.1f}")
+                  note="no layer cache, base image present, Debian packages fetched; " +
+                  ", ".join(f"{name.split(':')[0].removeprefix('foolab/')} {s:.0f}"
+                            for name, s in each.items()) +
+                  f" s each; load average (1 min) before: {load:.1f}")
 
 
 # --- the part ------------------------------------------------------------------------------
