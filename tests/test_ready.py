@@ -36,18 +36,21 @@ def test_a_pass_counts_only_in_the_container_left_after_compose(monkeypatch):
     """web2 passes in its old container before Compose replaces it: that
     pass must not make it ready; the new container's pass does."""
     started = iter([False, False, True, True, True, True, True, True])
-    probes = {
-        "lab-ns1": itertools.repeat(Probe(True, "", "n1")),
-        "lab-web2": iter([Probe(True, "", "old"), Probe(False, "not running (created)", ""),
-                          Probe(False, "no key", "new"), *itertools.repeat(
-                              Probe(True, "", "new"), 5)]),
-    }
+    web2 = [Probe(True, "", "old"), Probe(False, "not running (created)", ""),
+            Probe(False, "no key", "new"), *[Probe(True, "", "new")] * 5]
+    seen: list[Probe] = []
+
+    def web2_probes() -> Iterator[Probe]:
+        for p in web2:
+            seen.append(p)
+            yield p
+
+    probes = {"lab-ns1": itertools.repeat(Probe(True, "", "n1")), "lab-web2": web2_probes()}
     fake_engine(monkeypatch, probes, {"lab-ns1": "n1", "lab-web2": "new"})
-    order: list[str] = []
     took = ready.wait_ready({"ns1": "lab-ns1", "web2": "lab-web2"}, 10,
-                            lambda: next(started, True),
-                            lambda name, _s: order.append(name))
-    assert set(took) == {"ns1", "web2"} and order[-1] == "web2"
+                            lambda: next(started, True))
+    assert set(took) == {"ns1", "web2"}
+    assert seen[-1] == Probe(True, "", "new") and len(seen) == 4
 
 
 def test_a_host_that_exits_after_compose_is_named(monkeypatch):
