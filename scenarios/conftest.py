@@ -40,7 +40,7 @@ def lab() -> Iterator[Lab]:
     lab = Lab(LabConfig.from_env())
     try:
         require_engine()
-        states = lab.states()
+        states = lab.states(probe=True)
     except LabError as exc:
         reason = f"no Docker: {exc}"
     else:
@@ -51,7 +51,8 @@ def lab() -> Iterator[Lab]:
             faults.heal_all(lab)
             assert not left, f"faults left behind by a scenario: {left}"
             wait_for("all seven hosts healthy after the scenarios",
-                     lambda: all(s.is_healthy for s in lab.states().values()), timeout=90)
+                     lambda: all(s.is_healthy for s in lab.states(probe=True).values()),
+                     timeout=90)
             return
         reason = f"lab not up (not healthy: {', '.join(sick)}); run `make lab-up`"
     if os.environ.get("FOOLAB_REQUIRE_LAB"):

@@ -2,6 +2,7 @@
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,20 @@ def test_document_has_status_rows_colours_and_faults(lab: Lab) -> None:
     assert doc["webs"]["web2"] == {"reads": "db2", "writes": "db1"}
     assert doc["dns"]["ns1"]["www"] == ["10.7.7.11"]
     assert doc["intervals"][0]["end"] is None and doc["up"] is True
+
+
+def test_health_is_the_facts_loops_check_not_dockers_old_one(lab: Lab) -> None:
+    """Docker checks every 30 s: its "healthy" may be stale, its "starting"
+    may hide a host that is ready. The check the facts loop ran wins while
+    both loops agree on the container's state."""
+    rows = {h.name: state.HostStatus(h.name, h.role.value, h.address, h.duty, "running",
+                                     "healthy", {}) for h in lab.topology.hosts}
+    rows["db2"].health = "unhealthy"
+    states = {n: replace(s, health="starting") if n == "ns2" else s
+              for n, s in _states(lab, web1="exited").items()}
+    doc = state.build(lab, states, state.Facts(rows, {}, 0.1), [], [])
+    views = {d["name"]: d["view"] for d in doc["hosts"]}
+    assert (views["db2"], views["ns2"], views["web1"]) == ("unhealthy", "healthy", "stopped")
 
 
 def test_lab_down_is_a_document_too(lab: Lab) -> None:

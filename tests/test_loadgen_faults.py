@@ -24,9 +24,12 @@ class FakeLab(Lab):
         self.status = {h.name: "running" for h in self.topology.hosts}
         self.docker_calls: list[tuple[str, ...]] = []
 
-    def states(self) -> dict[str, HostState]:
+    def states(self, probe: bool = False) -> dict[str, HostState]:
         return {h.name: HostState(h, self.status[h.name], "healthy", "")
                 for h in self.topology.hosts}
+
+    def ready(self, host: str) -> bool:
+        return self.status[host] == "running"
 
 
 @pytest.fixture

@@ -87,8 +87,7 @@ def require_alone(lab: Lab, method: str) -> None:
 
 def require_article_roles(lab: Lab) -> None:
     """db1 the running master, db2 its replica: what both methods start from."""
-    states = lab.states()
-    sick = [h for h in DATABASES if not states[h].is_healthy]
+    sick = [h for h in DATABASES if not lab.ready(h)]
     if sick:
         raise LabError(f"not healthy: {', '.join(sick)}",
                        hint="restore db1 as master first (runbooks rejoin-old-master, "

@@ -69,7 +69,7 @@ def arm(lab: Lab, timeout: float = 120) -> None:
 
 def remove(lab: Lab) -> None:
     """Stop VRRP (the address goes with it); writes to db1's address again."""
-    if lab.states()["db1"].is_healthy:
+    if lab.ready("db1"):
         ha.point_writes(lab, lab.address_of("db1"))
     ha.compose_rm(lab, *reversed(NODES))
     ha.remember(lab, "keepalived", False)

@@ -48,7 +48,7 @@ def add(lab: Lab, timeout: float = 120) -> bool:
     lab.require_up()
     lab.use_balancer(True)
     state = lab.states()[HOST]
-    if state.is_healthy:
+    if lab.ready(HOST):
         return False
     try:
         # The env file of a lab made before the balancer existed lacks LB_*.
@@ -59,8 +59,12 @@ def add(lab: Lab, timeout: float = 120) -> bool:
         if out.returncode != 0:
             raise LabError("could not start lb", out.stderr, "see `docker logs "
                            f"{lab.topology.host(HOST).container}`")
-        wait_for("lb healthy", lambda: lab.states()[HOST].is_healthy, timeout=timeout,
+        wait_for("lb healthy", lambda: lab.ready(HOST), timeout=timeout,
                  every=0.25)
+        # haproxy starts with every server "UP 1/2", unchecked: healthy means
+        # one can serve, not that lb has looked at each yet.
+        wait_for("every web server checked by lb", lambda: checked(lab), timeout=timeout,
+                 every=0.2)
     except BaseException:
         if state.status == "missing":  # leave no half-made balancer behind
             remove(lab)
@@ -134,10 +138,14 @@ def set_policy(lab: Lab, new: str, timeout: float = 20) -> PolicyChange:
     staged.replace(folder / balancer.CONFIG_NAME)
     lab.sh(HOST, "lb-reload")
     wait_for("a new haproxy worker", lambda: _workers(lab) - before, timeout=timeout, every=0.1)
-    wait_for("every web server checked by the new worker",
-             lambda: all(s in ("UP", "DOWN") for s in servers(lab).values()),
+    wait_for("every web server checked by the new worker", lambda: checked(lab),
              timeout=timeout, every=0.2)
     return PolicyChange(old, new, time.monotonic() - t0)
+
+
+def checked(lab: Lab) -> bool:
+    """Whether lb has settled on each web server: UP or DOWN, not midway."""
+    return all(s in ("UP", "DOWN") for s in servers(lab).values())
 
 
 def servers(lab: Lab) -> dict[str, str]:

@@ -98,8 +98,7 @@ def arm(lab: Lab, timeout: float = 180) -> None:
 def remove(lab: Lab) -> None:
     """Stop and remove MHA; the web servers write to db1's address again
     and the floating address goes. The lab is the article's seven again."""
-    states = lab.states()
-    if states["db1"].is_healthy:
+    if lab.ready("db1"):
         ha.point_writes(lab, lab.address_of("db1"))
     for node in NODES:
         ha.node_exec(lab, node, f"ip addr del {lab.topology.float_address}/"

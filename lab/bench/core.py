@@ -21,69 +21,19 @@ from lab.bench import failovers
 from lab.bench.classbench import class_figures
 from lab.bench.dashboard import dashboard_figures
 from lab.bench.report import machine
+from lab.bench.startup import lab_up_times, memory, startup_figures
 from lab.drills import faults, runbooks
 from lab.drills import partitioned_failover as pf
 from lab.drills.faults import Fault
 from lab.drills.roles import restore_article_roles
 from lab.drills.workload import DIRECT, LedgerWriter
 from lab.engine.lab import Lab
-from lab.engine.process import run
 from lab.engine.waiting import wait_for
 from lab.load import balancestudy
 from lab.load.generator import LoadGen
 from lab.model.errors import LabError
 from lab.model.figures import Figure, Progress, percentile
-from lab.model.topology import Role, image
 from lab.probes import mysql
-
-# --- lab lifecycle -----------------------------------------------------------------------
-
-
-def lab_up_times(lab: Lab, runs: int, cold: bool, progress: Progress, fresh: bool = False,
-                 ) -> tuple[Figure, Figure, dict[str, Figure]]:
-    """Time `up` from no lab (cold: lab images removed too; fresh: the base
-    image as well) to seven healthy hosts, and `down`; per host, seconds
-    from start to healthy."""
-    name, note = (("lab-up fresh", "no base image (debootstrap), no lab images; engine "
-                   "installed") if fresh else
-                  ("lab-up cold", "base image present, lab images removed") if cold else
-                  ("lab-up warm", "images built"))
-    up = Figure(name, "s", note=note)
-    down = Figure("lab-down", "s")
-    per_host: dict[str, Figure] = {}
-    for i in range(runs):
-        t0 = time.monotonic()
-        lab.down(forget_secrets=False)
-        down.runs.append(time.monotonic() - t0)
-        if cold or fresh:
-            run(["docker", "rmi", "-f", *(image(r) for r in (Role.DNS, Role.WEB, Role.DB)),
-                 *(["debian:bookworm-slim"] if fresh else [])], timeout=120)
-        progress(f"{up.name}: run {i + 1}/{runs}")
-        t0 = time.monotonic()
-        healthy = lab.up()
-        up.runs.append(time.monotonic() - t0)
-        for host, seconds in healthy.items():
-            per_host.setdefault(host, Figure(f"{host} healthy after start", "s")).runs.append(
-                seconds)
-    return up, down, per_host
-
-
-def memory(lab: Lab) -> dict[str, float]:
-    """MiB of memory each running host uses now (docker stats)."""
-    names = [h.container for h in lab.topology.hosts]
-    out = run(["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", *names])
-    result = {}
-    units = {"KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0, "B": 1 / 2**20}
-    for line in out.stdout.splitlines():
-        name, usage = line.split(" ", 1)
-        amount = usage.split("/")[0].strip()
-        for unit, factor in units.items():
-            if amount.endswith(unit):
-                result[name.removeprefix(f"{lab.config.project}-")] = float(
-                    amount[: -len(unit)]) * factor
-                break
-    return result
-
 
 # --- replication ---------------------------------------------------------------------------
 
@@ -244,6 +194,7 @@ PARTS: dict[str, Callable[[Lab, int, Progress], list[Figure]]] = {
     "dashboard": dashboard_figures,
     "class": class_figures,
     "load": load_study_figures,
+    "startup": startup_figures,
 }
 
 

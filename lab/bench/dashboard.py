@@ -5,8 +5,8 @@ The dashboard runs as `foolab dashboard` in a process of its own, with one
 viewer on its event stream, as a projector would be: a change is web3 paused
 or unpaused through the engine, timed from the engine call to the first
 pushed document that shows its new container state (what the page's script
-receives). Its colour follows the healthcheck, which after an unpause takes
-another second or so to pass: that is Docker's delay, not the dashboard's.
+receives). Its colour follows the healthcheck, which the facts loop runs
+about once a second: after an unpause it takes that long again.
 """
 
 from __future__ import annotations

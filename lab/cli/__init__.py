@@ -261,7 +261,9 @@ def parser() -> argparse.ArgumentParser:
     bn.add_argument("--junit", help="per-scenario times from this pytest JUnit XML report")
     bn.add_argument("--only", help="measure one part again and merge it into "
                     "bench/results.json (writes: acknowledged writes per replication mode; "
-                    "dashboard: its delay and idle CPU; class: a class of 8 and of 24)")
+                    "dashboard: its delay and idle CPU; startup: warm up, cold build, "
+                    "idle CPU and memory of one lab; class: a class of 8 and of 24; "
+                    "load: the load study)")
     dg = sub.add_parser("diagram", help="draw the machines from the topology model")
     dg.add_argument("--out", default=str(REPO / "docs" / "topology.png"))
     add_load_command(sub)

@@ -2,12 +2,13 @@
 it fresh.
 
 Two loops, each on its own thread and Lab object:
-- the engine loop (every 0.5 s): each host's container state and health,
-  the fault record (lab.drills.faults.active) and the event record
+- the engine loop (every 0.5 s): each host's container state, the fault
+  record (lab.drills.faults.active) and the event record
   (lab.model.events): cheap, so a stopped host shows within a second;
 - the facts loop (about once a second): `lab_status`, the very probes of
-  `foolab status`, plus what each name server hands out for www. A host
-  whose probes hang (a dropped network) slows only this loop.
+  `foolab status` (each host's healthcheck run now: Docker runs it only
+  every 30 s), plus what each name server hands out for www. A host whose
+  probes hang (a dropped network) slows only this loop.
 Each time the document changes its version goes up; the server pushes it.
 With nobody watching (no page open, no /api/state for 30 s) both loops slow
 down to every `idle_every` seconds; a new viewer wakes them at once.
@@ -85,6 +86,8 @@ def build(lab: Lab, states: dict[str, HostState] | None, facts: Facts | None,
         st = (states or {}).get(h.name)
         status, health = (st.status, st.health) if st else ("missing", "none")
         row = facts.rows.get(h.name) if facts else None
+        if row and row.state == status:  # the check run by the facts loop, not Docker's old one
+            health = row.health
         base = HostStatus(h.name, h.role.value, row.address if row else h.address, h.duty,
                           status, health, dict(row.facts) if row and status == "running"
                           else {})

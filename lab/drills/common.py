@@ -75,7 +75,7 @@ def read_only(lab: Lab, host: str) -> bool:
 
 def healthy(host: str, timeout: float = 60) -> Check:
     def check(lab: Lab) -> str:
-        wait_for(f"{host} healthy", lambda: lab.states()[host].is_healthy, timeout, 0.25)
+        wait_for(f"{host} healthy", lambda: lab.ready(host), timeout, 0.25)
         return f"{host} healthy at {lab.address_of(host)}"
 
     return check

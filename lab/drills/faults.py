@@ -316,7 +316,7 @@ def heal(lab: Lab, fault: Fault, wait_healthy: float = 60) -> None:
     events.record(lab.config.state_dir, events.FAULT_HEALED, "healed: " + fault.describe(),
                   fault.host, key=fault.key)
     if wait_healthy and kind.restarts:
-        wait_for(f"{fault.host} healthy again", lambda: lab.states()[fault.host].is_healthy,
+        wait_for(f"{fault.host} healthy again", lambda: lab.ready(fault.host),
                  timeout=wait_healthy, every=0.25)
 
 

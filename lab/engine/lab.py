@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,19 +23,23 @@ from lab.engine import client, netns, network
 from lab.engine.images import context_digest, image_digest_label
 from lab.engine.network import subnet_conflict
 from lab.engine.process import compose_command, require_engine, run
+from lab.engine.ready import probe as probe_now
+from lab.engine.ready import probe_all, wait_ready
 from lab.engine.waiting import wait_for
-from lab.model import article, classroom, secrets
-from lab.model.config import REPO, LabConfig
+from lab.model import classroom, secrets
+from lab.model.config import REPO, LabConfig, compose_env
 from lab.model.errors import LabError
 from lab.model.figures import Progress
-from lab.model.topology import Host, image, image_tag
+from lab.model.topology import Host, image
 
 # --- the lab ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class HostState:
-    """What the engine says about one host's container."""
+    """What the engine says about one host's container. `health` is Docker's
+    last healthcheck result (up to its interval old) unless the state came
+    from `Lab.states(probe=True)`, which runs the check now."""
 
     host: Host
     status: str  # running, exited, paused, missing, ...
@@ -86,41 +91,8 @@ class Lab:
         return run([*argv, *args], timeout=timeout)
 
     def env(self) -> dict[str, str]:
-        """Addresses and passwords the compose file interpolates."""
-        topo = self.topology
-        values = {f"{h.name.upper()}_ADDR": h.address for h in topo.hosts}
-        values.update({f"{web.upper()}_READS_ADDR": topo.address(topo.read_server(web))
-                       for web in topo.webs})
-        values.update(REPLICATION_USER=article.REPLICATION_USER,
-                      CONNECT_RETRY=str(article.CONNECT_RETRY_S),
-                      APP_DATABASE=article.APP_DATABASE)
-        wire = self.config.wire_subnet or topo.subnet  # the same, but in a class
-        addresses = {f"{h.name.upper()}_ADDR": h.address for h in topo.hosts}
-        addresses.update(LB_ADDR=topo.lb_address, MHA_ADDR=topo.mha_address,
-                         DB_FLOAT_ADDR=topo.float_address)
-        values.update({k.replace("_ADDR", "_WIRE"): classroom.same_octet(a, wire)
-                       for k, a in addresses.items()})
-        console = f"0.0.0.{classroom.CONSOLE_OCTET}"
-        values.update(
-            CONSOLE_ADDR=classroom.same_octet(console, topo.subnet),
-            CONSOLE_WIRE=classroom.same_octet(console, wire),
-            LAB_WIRE_SUBNET=wire,
-            LAB_WIRE_GATEWAY=classroom.same_octet("0.0.0.1", wire),
-            LAB_NAME=self.config.lab,
-            LAB_SUBNET=topo.subnet,
-            LAB_GATEWAY=topo.gateway,
-            LAB_NET=str(topo.network.network_address),
-            LAB_MASK=str(topo.network.netmask),
-            LAB_PROJECT=self.config.project,
-            LAB_BRIDGE=self.config.bridge,
-            LAB_IMAGE_TAG=image_tag(),
-            LB_ADDR=topo.lb_address,
-            DB_FLOAT_ADDR=topo.float_address,
-            MHA_ADDR=topo.mha_address,
-            LB_CONF_DIR=str(self.config.lb_dir.resolve()),
-        )
-        values.update(secrets.load_or_create(self.config.secrets_file))
-        return values
+        """Addresses and passwords the compose files interpolate."""
+        return compose_env(self.config)
 
     def use_balancer(self, on: bool = True) -> None:
         """Add lb to this lab's hosts and compose files (or drop it); `up`
@@ -140,8 +112,12 @@ class Lab:
 
     # -- state --
 
-    def states(self) -> dict[str, HostState]:
-        """Engine state of every host, `missing` for those with no container."""
+    def states(self, probe: bool = False) -> dict[str, HostState]:
+        """Engine state of every host, `missing` for those with no container.
+
+        Health is Docker's, as old as its last check (compose/lab.yml: every
+        30 s); with `probe`, each running host's healthcheck is run now
+        instead (in parallel), for answers that must be true now."""
         result: dict[str, HostState] = {}
         for h in self.topology.hosts:
             data = client.inspect_container(h.container)
@@ -154,7 +130,19 @@ class Lab:
             last = str(log[-1].get("Output", "")).strip() if log else ""
             status, health_status = str(state["Status"]), str(health.get("Status", "none"))
             result[h.name] = HostState(h, status, health_status, last)
+        if probe:
+            running = [s.host.container for s in result.values() if s.status == "running"
+                       and s.health != "none"]
+            fresh = probe_all(running)
+            result = {n: replace(s, health="healthy" if fresh[s.host.container].ok
+                                 else "unhealthy", last_check=fresh[s.host.container].output)
+                      if s.host.container in fresh else s for n, s in result.items()}
         return result
+
+    def ready(self, host: str) -> bool:
+        """Whether a host runs and its healthcheck passes now (run here, not
+        Docker's last result): what a wait for a restarted host asks."""
+        return probe_now(self.topology.host(host).container).ok
 
     def _networks(self, host: str) -> dict[str, Any]:
         """The container's endpoints by network name ({} if it has no container)."""
@@ -241,37 +229,49 @@ class Lab:
 
     # -- lifecycle --
 
-    def build(self) -> None:
+    def build(self, tag: str | None = None, no_cache: bool = False) -> dict[str, float]:
         """Make the base image if it cannot be pulled, then each role's image
-        (skipped when its folder under images/ has not changed)."""
+        (skipped when its folder under images/ has not changed), all at once:
+        the builds mostly wait on package downloads and unpacking, so running
+        them side by side beats one after another. `tag`: build under another
+        tag than the lab's (the bench's throw-away cold build). Returns seconds
+        per image built."""
         logs = self.config.log_dir
         logs.mkdir(parents=True, exist_ok=True)
         if run(["docker", "image", "inspect", "debian:bookworm-slim"], timeout=20).returncode != 0:
             self.progress("base image debian:bookworm-slim: pulling, or bootstrapping it locally")
             self._logged(["bash", str(REPO / "scripts" / "bootstrap-base-image.sh")],
                          logs / "base-image.log", "making the base image", timeout=900)
-        for role in dict.fromkeys(h.role for h in self.topology.hosts):  # lb only if asked
-            self.build_image(REPO / "images" / role.value, image(role))
+        roles = dict.fromkeys(h.role for h in self.topology.hosts)  # lb only if asked
+        names = {role: image(role) if tag is None else f"foolab/{role.value}:{tag}"
+                 for role in roles}
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            took = {name: pool.submit(self.build_image, REPO / "images" / role.value, name,
+                                      no_cache) for role, name in names.items()}
+            return {name: seconds for name, job in took.items()
+                    if (seconds := job.result()) is not None}
 
-    def build_image(self, folder: Path, image: str) -> bool:
+    def build_image(self, folder: Path, image: str, no_cache: bool = False) -> float | None:
         """Build one image from a folder under images/ unless the image already
-        carries that folder's digest; True if it was built. Shared by the role
-        images and extra ones (the load generator), so all are built alike."""
+        carries that folder's digest; seconds it took, None if not built.
+        Shared by the role images and extra ones (the load generator), so all
+        are built alike. `no_cache`: every layer again (a cold build)."""
         digest = context_digest(folder)
-        if image_digest_label(image) == digest:
+        if not no_cache and image_digest_label(image) == digest:
             self.progress(f"image {image}: up to date")
-            return False
+            return None
         self.progress(f"image {image}: building (Debian packages; about 20 s)")
         log = self.config.log_dir / f"build-{folder.name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
         self._logged(
-            ["docker", "build", "-t", image, "--label", f"org.foolab.context={digest}",
-             str(folder)],
+            ["docker", "build", *(["--no-cache"] if no_cache else []), "-t", image,
+             "--label", f"org.foolab.context={digest}", str(folder)],
             log, f"building {image}", timeout=900,
         )
-        self.progress(f"image {image}: built in {time.monotonic() - t0:.0f} s")
-        return True
+        took = time.monotonic() - t0
+        self.progress(f"image {image}: built in {took:.0f} s")
+        return took
 
     def _logged(self, argv: list[str], log: Path, what: str, timeout: float) -> None:
         with log.open("w") as f:
@@ -320,51 +320,37 @@ class Lab:
             raise
 
     def _start_and_wait(self) -> dict[str, float]:
-        t0 = time.monotonic()
+        """Start every host at once (each waits itself for what it needs: its
+        entrypoint) and judge readiness here, by running each host's
+        healthcheck until it passes; Docker's own status lags (rare checks)."""
         result: dict[str, subprocess.CompletedProcess[str]] = {}
 
         def compose_up() -> None:
-            timeout = self.config.health_timeout
-            result["up"] = self.compose("up", "-d", "--no-build", timeout=timeout)
+            try:
+                result["up"] = self.compose("up", "-d", "--no-build",
+                                            timeout=self.config.health_timeout)
+            except LabError as exc:
+                result["up"] = subprocess.CompletedProcess([], 1, "", str(exc))
 
-        # `up -d` blocks on depends_on health conditions: run it aside and
-        # report each host as it becomes healthy.
-        starter = threading.Thread(target=compose_up, daemon=True)
-        starter.start()
-        healthy: dict[str, float] = {}
-        deadline = t0 + self.config.health_timeout
-        while True:
-            states = self.states()
-            for name, st in states.items():
-                if st.is_healthy and name not in healthy:
-                    healthy[name] = time.monotonic() - t0
-                    self.progress(
-                        f"{name:5} healthy after {healthy[name]:4.1f} s ({st.host.address})"
-                    )
-                # While `up` runs, a container it recreates shows as exited
-                # for a moment: judge exits once it has returned.
-                if st.status in ("exited", "dead") and "up" in result:
-                    logs = client.logs(st.host.container, tail=5)
-                    raise LabError(f"{name} stopped while starting", logs,
-                                   f"`docker logs {st.host.container}`")
-            # Once `up` has returned: a container it recreated (a rebuilt
-            # image) was seen healthy before, as the old one.
-            if len(healthy) == len(states) and "up" in result and all(
-                    st.is_healthy for st in states.values()):
-                break
+        def started() -> bool:
             up = result.get("up")
             if up is not None and up.returncode != 0:
                 raise LabError("docker compose up failed", up.stderr, "see the message above")
-            if time.monotonic() > deadline:
-                slow = [f"{n} ({s.health}: {s.last_check[-80:]})" for n, s in states.items()
-                        if not s.is_healthy]
-                raise LabError(
-                    f"not healthy within {self.config.health_timeout:.0f} s", ", ".join(slow),
-                    f"`docker logs {self.config.project}-HOST` shows why",
-                )
-            time.sleep(0.25)
-        starter.join(timeout=30)
-        return healthy
+            return up is not None
+
+        def say_ready(name: str, seconds: float) -> None:
+            host = self.topology.host(name)
+            self.progress(f"{name:5} healthy after {seconds:4.1f} s ({host.address})")
+
+        starter = threading.Thread(target=compose_up, daemon=True)
+        starter.start()
+        try:
+            return wait_ready(
+                {h.name: h.container for h in self.topology.hosts},
+                self.config.health_timeout, started, say_ready,
+                hint=f"`docker logs {self.config.project}-HOST` shows why")
+        finally:
+            starter.join(timeout=30)
 
     def down(self, forget_secrets: bool = True) -> bool:
         """Remove every container, network and volume of the lab; False if

@@ -128,7 +128,7 @@ def _start_again(host: str) -> Callable[[Lab, Started], None]:
 
     def repair(lab: Lab, _s: Started) -> None:
         faults.heal_all(lab)
-        wait_for(f"{host} healthy", lambda: lab.states()[host].is_healthy, timeout=90)
+        wait_for(f"{host} healthy", lambda: lab.ready(host), timeout=90)
 
     return repair
 
@@ -169,7 +169,7 @@ def _old_master_back(lab: Lab, s: Started) -> None:
     faults.inject(lab, Fault("kill", "db1"))
     runbooks.run(lab, runbooks.promote_replica(lab, take_address=False))
     faults.heal_all(lab)  # db1 repaired: it starts as the master it was
-    wait_for("db1 healthy", lambda: lab.states()["db1"].is_healthy, timeout=90)
+    wait_for("db1 healthy", lambda: lab.ready("db1"), timeout=90)
     # The classic danger: orders the old master took that the new one never saw.
     for i in range(s.params["stray"]):
         _sql(lab, "db1", "INSERT INTO foo.ledger (writer, note) VALUES ('stray', "

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lab.model import classroom
+from lab.model import article, classroom, secrets
 from lab.model.errors import TopologyError
-from lab.model.topology import DEFAULT_SUBNET, Topology, topology
+from lab.model.topology import DEFAULT_SUBNET, Topology, image_tag, topology
 
 REPO = Path(__file__).resolve().parents[2]
 LB_CONFIG_NAME = "haproxy.cfg"  # lb's configuration, in the lab's state folder
@@ -149,3 +149,42 @@ class LabConfig:
         name = str(given.pop("lab", None) or env.get("FOOLAB_LAB", ""))
         cfg = replace(cfg, **given)  # type: ignore[arg-type]
         return cfg.for_lab(name) if name else cfg
+
+
+def compose_env(config: LabConfig) -> dict[str, str]:
+    """Addresses, names and passwords the compose files interpolate (the
+    per-lab passwords are made on first use: lab.model.secrets)."""
+    topo = config.topology
+    values = {f"{h.name.upper()}_ADDR": h.address for h in topo.hosts}
+    values.update({f"{web.upper()}_READS_ADDR": topo.address(topo.read_server(web))
+                   for web in topo.webs})
+    values.update(REPLICATION_USER=article.REPLICATION_USER,
+                  CONNECT_RETRY=str(article.CONNECT_RETRY_S),
+                  APP_DATABASE=article.APP_DATABASE)
+    wire = config.wire_subnet or topo.subnet  # the same, but in a class
+    addresses = {f"{h.name.upper()}_ADDR": h.address for h in topo.hosts}
+    addresses.update(LB_ADDR=topo.lb_address, MHA_ADDR=topo.mha_address,
+                     DB_FLOAT_ADDR=topo.float_address)
+    values.update({k.replace("_ADDR", "_WIRE"): classroom.same_octet(a, wire)
+                   for k, a in addresses.items()})
+    console = f"0.0.0.{classroom.CONSOLE_OCTET}"
+    values.update(
+        CONSOLE_ADDR=classroom.same_octet(console, topo.subnet),
+        CONSOLE_WIRE=classroom.same_octet(console, wire),
+        LAB_WIRE_SUBNET=wire,
+        LAB_WIRE_GATEWAY=classroom.same_octet("0.0.0.1", wire),
+        LAB_NAME=config.lab,
+        LAB_SUBNET=topo.subnet,
+        LAB_GATEWAY=topo.gateway,
+        LAB_NET=str(topo.network.network_address),
+        LAB_MASK=str(topo.network.netmask),
+        LAB_PROJECT=config.project,
+        LAB_BRIDGE=config.bridge,
+        LAB_IMAGE_TAG=image_tag(),
+        LB_ADDR=topo.lb_address,
+        DB_FLOAT_ADDR=topo.float_address,
+        MHA_ADDR=topo.mha_address,
+        LB_CONF_DIR=str(config.lb_dir.resolve()),
+    )
+    values.update(secrets.load_or_create(config.secrets_file))
+    return values

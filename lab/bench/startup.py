@@ -1,0 +1,219 @@
+"""`foolab bench --only startup`: what a class notices of one lab (issue 10):
+how long a warm `up` takes, how long the role images take to build cold,
+what an idle lab costs in CPU and memory.
+
+Idle CPU is counted where it is spent: inside the lab's containers (their
+cgroups, through the engine's stats), in the runtime shims that start each
+healthcheck (containerd-shim-runc-v2 and the runc it waits for), and in the
+engine daemons (dockerd, containerd). The daemons serve every lab on the
+machine, so the lab's share is their CPU with it up minus with it down.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from lab.engine import client
+from lab.engine.lab import Lab
+from lab.engine.process import run
+from lab.model.figures import Figure, Progress
+from lab.model.topology import Role, image
+
+ENGINE = ("dockerd", "containerd")
+SHIM = "containerd-shim-runc-v2"
+
+
+def lab_up_times(lab: Lab, runs: int, cold: bool, progress: Progress, fresh: bool = False,
+                 ) -> tuple[Figure, Figure, dict[str, Figure]]:
+    """Time `up` from no lab (cold: lab images removed too; fresh: the base
+    image as well) to seven healthy hosts, and `down`; per host, seconds
+    from start to healthy (its healthcheck run by `up`)."""
+    name, note = (("lab-up fresh", "no base image (debootstrap), no lab images; engine "
+                   "installed") if fresh else
+                  ("lab-up cold", "base image present, lab images removed") if cold else
+                  ("lab-up warm", "images built"))
+    up = Figure(name, "s", note=note)
+    down = Figure("lab-down", "s")
+    per_host: dict[str, Figure] = {}
+    loads = []
+    for i in range(runs):
+        if lab.is_up():  # timing the removal of nothing would say nothing
+            t0 = time.monotonic()
+            lab.down(forget_secrets=False)
+            down.runs.append(time.monotonic() - t0)
+        if cold or fresh:
+            run(["docker", "rmi", "-f", *(image(r) for r in (Role.DNS, Role.WEB, Role.DB)),
+                 *(["debian:bookworm-slim"] if fresh else [])], timeout=120)
+        progress(f"{up.name}: run {i + 1}/{runs}")
+        loads.append(os.getloadavg()[0])
+        t0 = time.monotonic()
+        healthy = lab.up()
+        up.runs.append(time.monotonic() - t0)
+        for host, seconds in healthy.items():
+            per_host.setdefault(host, Figure(f"{host} healthy after start", "s")).runs.append(
+                seconds)
+    up.note += f"; load average (1 min) before each run: {_loads(loads)}"
+    return up, down, per_host
+
+
+def memory(lab: Lab) -> dict[str, float]:
+    """MiB of memory each running host uses now (docker stats)."""
+    names = [h.container for h in lab.topology.hosts]
+    out = run(["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", *names])
+    result = {}
+    units = {"KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0, "B": 1 / 2**20}
+    for line in out.stdout.splitlines():
+        name, usage = line.split(" ", 1)
+        amount = usage.split("/")[0].strip()
+        for unit, factor in units.items():
+            if amount.endswith(unit):
+                result[name.removeprefix(f"{lab.config.project}-")] = float(
+                    amount[: -len(unit)]) * factor
+                break
+    return result
+
+
+# --- idle CPU ------------------------------------------------------------------------------
+
+
+def _ticks(pid: int) -> int:
+    """utime + stime of a process and its waited-for children (/proc/PID/stat);
+    0 if it has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return sum(int(f) for f in fields[11:15])
+
+
+def _pids(match: Callable[[str, str], bool]) -> list[int]:
+    """Processes on this machine whose (name, command line) match."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text().strip()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if match(comm, cmdline):
+                found.append(int(entry.name))
+    return found
+
+
+def _engine_pids() -> list[int]:
+    return _pids(lambda comm, _cmd: comm in ENGINE)
+
+
+def _shim_pids(ids: list[str]) -> list[int]:
+    return _pids(lambda comm, cmd: comm.startswith("containerd-shim") and any(
+        f"-id {i}" in cmd for i in ids))
+
+
+def _percent(ticks: int, seconds: float) -> float:
+    return 100 * ticks / os.sysconf("SC_CLK_TCK") / seconds
+
+
+def engine_cpu(seconds: float) -> float:
+    """% of one core the engine daemons use over `seconds` (every lab on the machine)."""
+    pids = _engine_pids()
+    before, t0 = sum(_ticks(p) for p in pids), time.monotonic()
+    time.sleep(seconds)  # the idle window is the measured condition
+    return _percent(sum(_ticks(p) for p in pids) - before, time.monotonic() - t0)
+
+
+def lab_cpu(lab: Lab, seconds: float) -> dict[str, float]:
+    """% of one core over `seconds` of the lab left alone: inside its
+    containers, in their shims, and in the engine daemons."""
+    containers = [h.container for h in lab.topology.hosts]
+    ids = [str((client.inspect_container(c) or {}).get("Id", "")) for c in containers]
+    shims, engine = _shim_pids([i for i in ids if i]), _engine_pids()
+
+    def sample() -> tuple[int, int, int]:
+        return (sum(client.cpu_total_ns(c) or 0 for c in containers),
+                sum(_ticks(p) for p in shims), sum(_ticks(p) for p in engine))
+
+    (c0, s0, e0), t0 = sample(), time.monotonic()
+    time.sleep(seconds)  # the idle window is the measured condition
+    (c1, s1, e1), took = sample(), time.monotonic() - t0
+    return {"containers": 100 * (c1 - c0) / 1e9 / took, "shims": _percent(s1 - s0, took),
+            "engine": _percent(e1 - e0, took)}
+
+
+def check_interval(lab: Lab) -> float:
+    """Seconds between the engine's healthchecks of the lab's hosts (the longest)."""
+    ns = [int(((client.inspect_container(h.container) or {}).get("Config") or {}).get(
+        "Healthcheck", {}).get("Interval") or 0) for h in lab.topology.hosts]
+    return max(ns, default=0) / 1e9
+
+
+# --- cold build ----------------------------------------------------------------------------
+
+
+def cold_build(lab: Lab, progress: Progress) -> Figure:
+    """Seconds to build the three role images side by side with no layer
+    cache (base image present), under a throw-away tag removed afterwards:
+    the lab's own images stay as they are."""
+    tag = f"bench-cold-{uuid.uuid4().hex[:6]}"
+    load = os.getloadavg()[0]
+    progress(f"role images built cold, side by side, as foolab/*:{tag}")
+    t0 = time.monotonic()
+    try:
+        each = lab.build(tag=tag, no_cache=True)
+        took = time.monotonic() - t0
+    finally:
+        run(["docker", "rmi", "-f", *(f"foolab/{r.value}:{tag}" for r in
+                                      (Role.DNS, Role.WEB, Role.DB))], timeout=120)
+    return Figure("role images built cold, side by side", "s", [took],
+                  note="no layer cache, base image present, Debian packages fetched; " +
+                  ", ".join(f"{name.split(':')[0].removeprefix('foolab/')} {s:.0f}"
+                            for name, s in each.items()) +
+                  f" s each; load average (1 min) before: {load:.1f}")
+
+
+# --- the part ------------------------------------------------------------------------------
+
+
+def startup_figures(lab: Lab, reps: int, progress: Progress, idle_s: float = 20,
+                    ) -> list[Figure]:
+    """Warm up (down, then up; `reps` times), idle CPU and memory of the lab
+    just started, then a cold build of the role images."""
+    lab.down(forget_secrets=False)
+    loads = [os.getloadavg()[0]]
+    progress(f"engine daemons with this lab down: {idle_s:g} s")
+    without = engine_cpu(idle_s)
+    up, down, per_host = lab_up_times(lab, reps, cold=False, progress=progress)
+    # A window as long as the engine's check interval holds one check of each host.
+    window = max(idle_s, check_interval(lab))
+    progress(f"idle CPU of the lab just started: {window:g} s")
+    loads.append(os.getloadavg()[0])
+    cpu = lab_cpu(lab, window)
+    loads.append(os.getloadavg()[0])
+    share = max(0.0, cpu["engine"] - without)
+    where = (f"over {window:g} s, lab left alone; load average (1 min) {_loads(loads)}; "
+             "other labs on this machine still running")
+    mem = memory(lab)
+    figures = [
+        up, down, *per_host.values(),
+        Figure("idle CPU of one lab", "% of a core",
+               [cpu["containers"] + cpu["shims"] + share],
+               note="containers + their shims + its share of dockerd and containerd; " + where),
+        Figure("idle CPU inside the lab's containers", "% of a core", [cpu["containers"]],
+               note=where),
+        Figure("idle CPU of the lab's runtime shims", "% of a core", [cpu["shims"]],
+               note="containerd-shim-runc-v2 and the runc each healthcheck starts; " + where),
+        Figure("idle CPU of dockerd + containerd, lab up minus lab down", "% of a core",
+               [share], note=f"with the lab up {cpu['engine']:.1f}, down {without:.1f} "
+               "(every lab on the machine); " + where),
+        Figure("memory of the whole lab", "MiB", [sum(mem.values())],
+               note="idle, just started; " + ", ".join(f"{h} {m:.0f}" for h, m in mem.items())),
+    ]
+    return [*figures, cold_build(lab, progress)]
+
+
+def _loads(loads: list[float]) -> str:
+    return ", ".join(f"{v:.1f}" for v in loads)

@@ -1,0 +1,132 @@
+"""Readiness judged now: each container's own healthcheck command, run by
+the lab through the engine when it asks, not read from Docker's status.
+
+The engine runs the healthchecks rarely (compose/lab.yml: every 30 s, so an
+idle lab costs little), which makes Docker's status up to that old: a host
+just started shows "starting", a host broken since the last check still
+shows "healthy". Whoever needs to know runs the same script itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from lab.engine import client
+from lab.model.errors import LabError
+
+PROBE_TIMEOUT_S = 10  # a check that hangs longer counts as failed (the scripts' own are 1-3 s)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One run of a container's healthcheck."""
+
+    ok: bool
+    output: str  # what the check printed, or why it could not run
+    container_id: str = ""  # the container it ran in ("" if none was running)
+
+
+def check_argv(data: dict[str, Any]) -> list[str] | None:
+    """The healthcheck command of an inspected container as argv (CMD or
+    CMD-SHELL, as Docker runs it); None when the container has none."""
+    test = list(((data.get("Config") or {}).get("Healthcheck") or {}).get("Test") or [])
+    if not test or test[0] == "NONE":
+        return None
+    if test[0] == "CMD-SHELL":
+        return ["/bin/sh", "-c", " ".join(test[1:])]
+    return test[1:] if test[0] == "CMD" else test
+
+
+def probe(container: str, timeout: float = PROBE_TIMEOUT_S) -> Probe:
+    """Run the container's healthcheck now (an exec through the engine API:
+    no docker CLI process per probe). A container without one is ready
+    when it runs."""
+    data = client.inspect_container(container)
+    state = (data or {}).get("State") or {}
+    if data is None or state.get("Status") != "running":
+        return Probe(False, f"not running ({state.get('Status', 'missing')})")
+    cid = str(data.get("Id", ""))
+    argv = check_argv(data)
+    if argv is None:
+        return Probe(True, "", cid)
+    api = client.api()
+    try:
+        # coreutils timeout in the container: the SDK call itself cannot be cut short
+        exec_id = api.exec_create(cid, ["timeout", "-k", "1", f"{timeout:g}", *argv])["Id"]
+        out = api.exec_start(exec_id)
+        code = api.exec_inspect(exec_id).get("ExitCode")
+    except Exception as exc:  # noqa: BLE001 - a container going away mid-probe is "not ready"
+        return Probe(False, " ".join(str(exc).split())[:200], cid)
+    text = out.decode(errors="replace") if isinstance(out, bytes) else str(out)
+    return Probe(code == 0, text.strip()[-200:], cid)
+
+
+def probe_all(containers: Sequence[str]) -> dict[str, Probe]:
+    """Probe several containers at once (each probe waits on its check)."""
+    if not containers:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(containers)) as pool:
+        return dict(zip(containers, pool.map(probe, containers), strict=True))
+
+
+def wait_ready(hosts: dict[str, str], timeout: float, started: Callable[[], bool],
+               on_ready: Callable[[str, float], None] = lambda _h, _s: None, hint: str = "",
+               ) -> dict[str, float]:
+    """Wait until every host's check passes in the container that `started`
+    leaves behind; return seconds to ready per host.
+
+    hosts: name -> container. `started()` turns True once whatever creates
+    the containers (Compose) has returned, or raises LabError if that failed:
+    a check passing before that may have run in a container about to be
+    replaced, so it counts only if the container is still the same one
+    afterwards. Each host is polled on its own thread with a short backoff
+    (0.1 s growing to 0.3 s: a probe is one exec, cheap for a few seconds)."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    ready: dict[str, float] = {}
+    last: dict[str, str] = {}
+    failed: list[LabError] = []
+    stop = threading.Event()
+
+    def watch(name: str, container: str) -> None:
+        pause, passed = 0.1, ""
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                done = started()  # read before probing: the probe then ran after it
+                p = probe(container)
+                last[name] = p.output
+                passed = p.container_id if p.ok else passed
+                if passed and done and passed == _container_id(container):
+                    ready[name] = time.monotonic() - t0
+                    on_ready(name, ready[name])
+                    return
+                if done and p.output.startswith(("not running (exited", "not running (dead")):
+                    raise LabError(f"{name} stopped while starting",
+                                   client.logs(container, tail=5), f"`docker logs {container}`")
+            except LabError as exc:
+                failed.append(exc)
+                stop.set()
+                return
+            stop.wait(pause)
+            pause = min(0.3, pause + 0.05)
+
+    threads = [threading.Thread(target=watch, args=item, daemon=True) for item in hosts.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failed:
+        raise failed[0]
+    slow = [f"{n} ({last.get(n, '')[-80:]})" for n in hosts if n not in ready]
+    if slow:
+        raise LabError(f"not ready within {timeout:.0f} s", ", ".join(slow), hint)
+    return ready
+
+
+def _container_id(container: str) -> str:
+    return str((client.inspect_container(container) or {}).get("Id", ""))

@@ -1,0 +1,78 @@
+"""Readiness judged by running each host's healthcheck (lab.engine.ready),
+with a fake engine: no Docker needed."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+
+from lab.engine import ready
+from lab.engine.ready import Probe, check_argv
+from lab.model.errors import LabError
+
+
+@pytest.mark.parametrize(("test", "argv"), [
+    (["CMD", "/usr/local/bin/db-healthcheck"], ["/usr/local/bin/db-healthcheck"]),
+    (["CMD-SHELL", "dig +short @127.0.0.1 foo.com"],
+     ["/bin/sh", "-c", "dig +short @127.0.0.1 foo.com"]),
+    (["NONE"], None),
+    ([], None),
+])
+def test_the_check_is_the_one_docker_would_run(test: list[str], argv: list[str] | None) -> None:
+    assert check_argv({"Config": {"Healthcheck": {"Test": test}}}) == argv
+    assert check_argv({"Config": {}}) is None
+
+
+def fake_engine(monkeypatch: pytest.MonkeyPatch, probes: dict[str, Iterator[Probe]],
+                ids: dict[str, str]) -> None:
+    monkeypatch.setattr(ready, "probe", lambda c, timeout=0: next(probes[c]))
+    monkeypatch.setattr(ready, "_container_id", lambda c: ids[c])
+    monkeypatch.setattr(ready.client, "logs", lambda c, tail=5: f"{c} said goodbye")
+
+
+def test_a_pass_counts_only_in_the_container_left_after_compose(monkeypatch):
+    """web2 passes in its old container before Compose replaces it: that
+    pass must not make it ready; the new container's pass does."""
+    started = iter([False, False, True, True, True, True, True, True])
+    web2 = [Probe(True, "", "old"), Probe(False, "not running (created)", ""),
+            Probe(False, "no key", "new"), *[Probe(True, "", "new")] * 5]
+    seen: list[Probe] = []
+
+    def web2_probes() -> Iterator[Probe]:
+        for p in web2:
+            seen.append(p)
+            yield p
+
+    probes = {"lab-ns1": itertools.repeat(Probe(True, "", "n1")), "lab-web2": web2_probes()}
+    fake_engine(monkeypatch, probes, {"lab-ns1": "n1", "lab-web2": "new"})
+    took = ready.wait_ready({"ns1": "lab-ns1", "web2": "lab-web2"}, 10,
+                            lambda: next(started, True))
+    assert set(took) == {"ns1", "web2"}
+    assert seen[-1] == Probe(True, "", "new") and len(seen) == 4
+
+
+def test_a_host_that_exits_after_compose_is_named(monkeypatch):
+    fake_engine(monkeypatch, {"lab-db2": itertools.repeat(Probe(False, "not running (exited)"))},
+                {"lab-db2": ""})
+    with pytest.raises(LabError, match="db2 stopped while starting.*said goodbye"):
+        ready.wait_ready({"db2": "lab-db2"}, 10, lambda: True)
+
+
+def test_compose_failing_ends_the_wait_with_its_message(monkeypatch):
+    fake_engine(monkeypatch, {"lab-ns1": itertools.repeat(Probe(False, "not running"))},
+                {"lab-ns1": ""})
+
+    def failed() -> bool:
+        raise LabError("docker compose up failed", "no such image")
+
+    with pytest.raises(LabError, match="no such image"):
+        ready.wait_ready({"ns1": "lab-ns1"}, 10, failed)
+
+
+def test_a_slow_host_is_named_with_what_its_check_said(monkeypatch):
+    fake_engine(monkeypatch, {"lab-web3": itertools.repeat(Probe(False, "no key", "w3"))},
+                {"lab-web3": "w3"})
+    with pytest.raises(LabError, match=r"not ready within 0 s.*web3 \(no key\)"):
+        ready.wait_ready({"web3": "lab-web3"}, 0.3, lambda: True)
