@@ -147,7 +147,7 @@ def lab_row(cfg: LabConfig) -> dict[str, Any]:
     """One lab's line of `class status`: hosts healthy, db2's replication
     and lag, faults. Read from the lab itself (inside its network)."""
     lab = Lab(cfg)
-    states = lab.states()
+    states = lab.states(probe=True)  # now, not Docker's last check
     row: dict[str, Any] = {
         "lab": cfg.lab, "subnet": lab.topology.subnet, "wire": cfg.wire_subnet,
         "healthy": sum(s.is_healthy for s in states.values()), "hosts": len(states),
