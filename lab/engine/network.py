@@ -93,6 +93,9 @@ def with_wire(config: LabConfig) -> LabConfig:
     a free one, recorded in its state folder before another lab can claim it."""
     if config.wire_subnet:
         return config
+    own = classroom.LabRecord.load(config.state_dir)  # made up earlier, by another process
+    if own is not None and own.wire:
+        return replace(config, wire_subnet=own.wire, subnet=own.subnet)
     with _claims:
         records = (classroom.LabRecord.load(d) for d in config.class_root.glob("*")
                    if d.is_dir() and d.name != config.lab)
