@@ -165,3 +165,14 @@ def test_more_labs_than_memory_holds_start_none(monkeypatch, tmp_path: Path):
     with pytest.raises(cls.LabError, match="3 more labs do not fit") as err:
         cls.up(configs(base, 3), print)
     assert "2 fit" in str(err.value)
+
+
+def test_a_lab_up_again_keeps_its_recorded_wire(tmp_path: Path):
+    """Growing a class re-ups its running labs: they must keep their wire
+    (a new one would be another Docker network for the same lab)."""
+    from lab.engine.network import with_wire
+
+    base = LabConfig.from_env({"FOOLAB_STATE_DIR": str(tmp_path)})
+    cfg = base.for_lab("s01")  # made before s01 was up: no wire yet
+    classroom.LabRecord("s01", "10.1.1.0/24", "198.18.4.0/24").save(cfg.state_dir)
+    assert with_wire(cfg).wire_subnet == "198.18.4.0/24"
