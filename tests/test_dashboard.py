@@ -65,7 +65,7 @@ def test_document_has_status_rows_colours_and_faults(lab: Lab) -> None:
 
 
 def test_health_is_the_facts_loops_check_not_dockers_old_one(lab: Lab) -> None:
-    """Docker checks every 30 s: its "healthy" may be stale, its "starting"
+    """Docker checks once a minute: its "healthy" may be stale, its "starting"
     may hide a host that is ready. The check the facts loop ran wins while
     both loops agree on the container's state."""
     rows = {h.name: state.HostStatus(h.name, h.role.value, h.address, h.duty, "running",

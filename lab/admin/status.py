@@ -66,7 +66,7 @@ def _facts(lab: Lab, host: Host, address: str) -> dict[str, Any]:
 
 def lab_status(lab: Lab) -> list[HostStatus]:
     """One HostStatus per host, in the article's order; health as each
-    host's healthcheck answers now (Docker's own status may be 30 s old)."""
+    host's healthcheck answers now (Docker's own status may be a minute old)."""
     rows = []
     for name, st in lab.states(probe=True).items():
         h = st.host

@@ -178,7 +178,7 @@ def cold_build(lab: Lab, progress: Progress) -> Figure:
 # --- the part ------------------------------------------------------------------------------
 
 
-def startup_figures(lab: Lab, reps: int, progress: Progress, idle_s: float = 20,
+def startup_figures(lab: Lab, reps: int, progress: Progress, idle_s: float = 60,
                     ) -> list[Figure]:
     """Warm up (down, then up; `reps` times), idle CPU and memory of the lab
     just started, then a cold build of the role images."""
@@ -187,7 +187,8 @@ def startup_figures(lab: Lab, reps: int, progress: Progress, idle_s: float = 20,
     progress(f"engine daemons with this lab down: {idle_s:g} s")
     without = engine_cpu(idle_s)
     up, down, per_host = lab_up_times(lab, reps, cold=False, progress=progress)
-    # A window as long as the engine's check interval holds one check of each host.
+    # A window as long as the engine's check interval holds one check of each
+    # host; a minute holds one run of the cron jobs too (web1's push).
     window = max(idle_s, check_interval(lab))
     progress(f"idle CPU of the lab just started: {window:g} s")
     loads.append(os.getloadavg()[0])

@@ -7,7 +7,7 @@ Two loops, each on its own thread and Lab object:
   (lab.model.events): cheap, so a stopped host shows within a second;
 - the facts loop (about once a second): `lab_status`, the very probes of
   `foolab status` (each host's healthcheck run now: Docker runs it only
-  every 30 s), plus what each name server hands out for www. A host whose
+  once a minute), plus what each name server hands out for www. A host whose
   probes hang (a dropped network) slows only this loop.
 Each time the document changes its version goes up; the server pushes it.
 With nobody watching (no page open, no /api/state for 30 s) both loops slow

@@ -115,8 +115,8 @@ class Lab:
     def states(self, probe: bool = False) -> dict[str, HostState]:
         """Engine state of every host, `missing` for those with no container.
 
-        Health is Docker's, as old as its last check (compose/lab.yml: every
-        30 s); with `probe`, each running host's healthcheck is run now
+        Health is Docker's, as old as its last check (compose/lab.yml: once
+        a minute); with `probe`, each running host's healthcheck is run now
         instead (in parallel), for answers that must be true now."""
         result: dict[str, HostState] = {}
         for h in self.topology.hosts:

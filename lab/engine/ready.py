@@ -1,7 +1,7 @@
 """Readiness judged now: each container's own healthcheck command, run by
 the lab through the engine when it asks, not read from Docker's status.
 
-The engine runs the healthchecks rarely (compose/lab.yml: every 30 s, so an
+The engine runs the healthchecks rarely (compose/lab.yml: once a minute, so an
 idle lab costs little), which makes Docker's status up to that old: a host
 just started shows "starting", a host broken since the last check still
 shows "healthy". Whoever needs to know runs the same script itself.
