@@ -4,6 +4,9 @@ Each lab is a whole `Lab` (compose/lab.yml + compose/class.yml) with its own
 project, secrets, volumes and state folder (.lab/class/NAME/). Labs start in
 parallel, a few at a time; a lab that fails is named with the reason and
 removed (Lab.up does that), the others stay up.
+
+It sits with the exercises (one floor above drills and admin) because a
+class's status reads faults and the running exercise of each lab.
 """
 
 from __future__ import annotations
