@@ -66,6 +66,15 @@ def consistent(master: str, replica: str, timeout: float = 30) -> Check:
     return check
 
 
+def _writes_to(lab: Lab, web: str) -> str | None:
+    """The address a web server sends writes to (None: it does not answer,
+    so it writes nowhere)."""
+    try:
+        return str(pages.fetch(lab.address_of(web), "/db.php", timeout=5).json()["write_host"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def read_only(lab: Lab, host: str) -> bool:
     """Whether the server refuses writes from accounts without READ ONLY
     ADMIN (the web application's): a replica's normal state."""
@@ -81,14 +90,47 @@ def healthy(host: str, timeout: float = 60) -> Check:
     return check
 
 
+# db-setup (images/db) touches this when it has made the users and schema.
+SETUP_DONE = "/run/mysqld/foolab-setup-done"
+
+
 def answering(host: str, timeout: float = 90) -> Check:
-    """The database server on `host` takes connections (healthy or not: a
-    repaired old master may still carry broken replication settings)."""
+    """The database server on `host` takes connections and its own set-up
+    job has ended (healthy or not: a repaired old master may still carry
+    broken replication settings). Until db-setup ends it may create the
+    schema as root, which read_only does not stop: a reload started before
+    then can meet a table it did not make (seen: ERROR 1050 'visits')."""
 
     def check(lab: Lab) -> str:
         wait_for(f"{host} answering", lambda: mysql.query(
             lab.address_of(host), admin_password(lab), "SELECT 1 AS one"), timeout, 0.5)
-        return f"{host} answers at {lab.address_of(host)}"
+        wait_for(f"{host}'s db-setup done", lambda: lab.exec(
+            host, ["test", "-e", SETUP_DONE], timeout=10).returncode == 0, timeout, 0.25)
+        return f"{host} answers at {lab.address_of(host)}, its set-up done"
+
+    return check
+
+
+def refuses_writes(host: str) -> Check:
+    def check(lab: Lab) -> str:
+        if not read_only(lab, host):
+            raise LabError(f"{host} still takes writes (read_only is OFF)")
+        return f"{host} read-only: the web servers' writes to it fail"
+
+    return check
+
+
+def fenced(host: str) -> Check:
+    """Nothing but the administrator can write on `host`: read_only is on
+    and no web server's writes go to its address (each /db.php asked)."""
+
+    def check(lab: Lab) -> str:
+        refuses_writes(host)(lab)
+        address = lab.address_of(host)
+        writers = [w for w in lab.topology.webs if _writes_to(lab, w) == address]
+        if writers:
+            raise LabError(f"{', '.join(writers)} still write to {host} ({address})")
+        return f"{host} read-only, no web server writes to {address}"
 
     return check
 

@@ -11,9 +11,11 @@ from lab.drills.common import (
     dump_command,
     dump_has_position,
     dump_path,
+    fenced,
     healthy,
     point_web,
     read_only,
+    refuses_writes,
     replica_running,
     stopped,
     writes_through_web,
@@ -101,9 +103,14 @@ def rejoin_old_master(lab: Lab, old: str = "db1", new: str = "db2") -> Runbook:
         steps.append(Step(f"give {old} the replica's address {lab.topology.address(new)}",
                           ENGINE, ("sh", "-c", network.reconnect_script(lab.config,
                               old, lab.topology.address(new), force=True))))
+    master = (new, lab.address_of(new))
     steps += [
         Step(f"start the repaired {old}", ENGINE, docker("start", old_c), answering(old)),
-        Step(f"keep writes off {old}", old, sql("SET GLOBAL read_only = ON")),
+        # The fence: every web server on the new master, and old read-only,
+        # both checked, before the dump's DROP and CREATE run on it.
+        *(point_web(w, master, master) for w in lab.topology.webs),
+        Step(f"keep writes off {old}", old, sql("SET GLOBAL read_only = ON"), fenced(old),
+             modern="only the administrator's reload may write on it now"),
         Step(f"dump the new master {new}", new, dump_command(lab, new), stdout_to=dump,
              check=dump_has_position(dump)),
         Step(f"forget {old}'s own history", old, sql("STOP SLAVE; RESET SLAVE ALL; RESET MASTER"),
@@ -116,10 +123,8 @@ def rejoin_old_master(lab: Lab, old: str = "db1", new: str = "db2") -> Runbook:
                      "in /etc/my.cnf",
              modern="CHANGE MASTER TO ... MASTER_CONNECT_RETRY=15"),
     ]
-    # The article: the web servers read from the slave again (web1 from the master).
-    master = (new, lab.address_of(new))
+    # The article: web2 and web3 read from the slave again (web1 from the master).
     replica = (old, _address_after_rejoin(lab, old, new))
-    steps += [point_web("web1", master, master)]
     steps += [point_web(w, master, replica) for w in ("web2", "web3")]
     return Runbook("rejoin-old-master", f"{old} comes back as a replica of {new}", tuple(steps))
 
@@ -150,7 +155,7 @@ def switch_back(lab: Lab, original_master: str = "db1", original_replica: str = 
         return f"{m} has everything up to {pos}"
 
     steps = [
-        Step(f"stop writes on {r}", r, sql("SET GLOBAL read_only = ON"),
+        Step(f"stop writes on {r}", r, sql("SET GLOBAL read_only = ON"), refuses_writes(r),
              modern="the web servers' account has no READ ONLY ADMIN privilege"),
         Step(f"let {m} catch up", m, sql("SHOW SLAVE STATUS\\G"), caught_up),
         Step(f"make {m} the master", m,

@@ -12,6 +12,7 @@ from lab.drills.common import (
     dump_command,
     dump_has_position,
     dump_path,
+    fenced,
     healthy,
     replica_running,
     stopped,
@@ -69,6 +70,10 @@ def rebuild_replica(lab: Lab, master: str = "db1", replica: str = "db2",
         steps = (
             Step("stop replication on the replica", replica, sql("STOP SLAVE; RESET SLAVE"),
                  modern="RESET SLAVE keeps MASTER_HOST/USER/PASSWORD, forgets the position"),
+            Step("keep writes off the replica", replica, sql("SET GLOBAL read_only = ON"),
+                 fenced(replica),
+                 modern="only the administrator's reload may write on it while it is "
+                        "reloaded; the web servers write to the master"),
             Step("dump the master database while it runs", master, dump_command(lab, master),
                  stdout_to=dump,
                  check=dump_has_position(dump),
