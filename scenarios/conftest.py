@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import testinfra
 
-from lab.drills import faults, runbooks, verdicts
+from lab.drills import faults, roles, runbooks, verdicts
 from lab.drills.verdicts import Consistency
 from lab.drills.workload import LedgerWriter
 from lab.engine.lab import Lab
@@ -58,6 +58,39 @@ def lab() -> Iterator[Lab]:
     if os.environ.get("FOOLAB_REQUIRE_LAB"):
         pytest.fail(reason, pytrace=False)
     pytest.skip(reason)
+
+
+# Set when a scenario left the lab broken and the repair failed: (the
+# scenario's node id, why). Every later scenario that needs the lab fails
+# on it in one line, instead of failing on what it tests.
+_left_broken: list[tuple[str, str]] = []
+
+
+@pytest.fixture(autouse=True)
+def lab_left_whole(request: pytest.FixtureRequest) -> Iterator[None]:
+    """One failure stays one failure: after each scenario that used the lab,
+    the lab must be as the article leaves it (roles, replication, equal
+    databases, no fault). If not, it is repaired (roles restored, db2
+    rebuilt); if that fails too, the next scenarios fail naming this one."""
+    if "lab" not in request.fixturenames:
+        yield
+        return
+    if _left_broken:
+        culprit, why = _left_broken[0]
+        pytest.fail(f"the lab was left broken by {culprit} and could not be repaired: {why}",
+                    pytrace=False)
+    lab: Lab = request.getfixturevalue("lab")
+    yield
+    why = roles.not_whole(lab)
+    if why is None:
+        return
+    try:
+        roles.restore_article_roles(lab)
+    except LabError as exc:
+        _left_broken.append((request.node.nodeid, f"{why}; repair failed: {exc}"))
+        return
+    if (still := roles.not_whole(lab)) is not None:
+        _left_broken.append((request.node.nodeid, f"{why}; after the repair: {still}"))
 
 
 Proof = Callable[..., None]

@@ -12,7 +12,7 @@ from lab.engine import client
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.model.errors import LabError
-from lab.probes import mysql
+from lab.probes import mysql, pages
 
 
 def _equal(lab: Lab, timeout: float = 10) -> bool:
@@ -28,6 +28,41 @@ def _equal(lab: Lab, timeout: float = 10) -> bool:
     except LabError:
         return False
     return True
+
+
+def not_whole(lab: Lab, settle: float = 30) -> str | None:
+    """Why the lab is not as the article leaves it, in one line, or None:
+    no fault recorded, every host running, db1 the master at its address,
+    db2 replicating from it and equal to it (given `settle` seconds to
+    apply what it received), every web server writing to db1."""
+    if left := faults.active(lab):
+        return "faults left: " + ", ".join(f.describe() for f in left)
+    states = lab.states()
+    if down := [h for h, st in states.items() if st.status != "running"]:
+        return "not running: " + ", ".join(down)
+    t, pw = lab.topology, admin_password(lab)
+    for host in ("db1", "db2"):
+        if lab.address_of(host) != t.address(host):
+            return f"{host} at {lab.address_of(host)}, not {t.address(host)}"
+    if mysql.replica_status(lab.address_of("db1"), pw) is not None:
+        return "db1 replicates from another server"
+    rs = mysql.replica_status(lab.address_of("db2"), pw)
+    if rs is None or rs.master_host != t.address("db1"):
+        return "db2 does not replicate from db1"
+    if not rs.running:
+        return (f"db2's replication stopped: IO {rs.io_running}, SQL {rs.sql_running} "
+                f"{(rs.last_sql_error or rs.last_io_error)[:80]}").strip()
+    for web in t.webs:
+        want = (t.address("db1"), t.address(t.read_server(web)))
+        try:
+            page = pages.fetch(lab.address_of(web), "/db.php", timeout=5).json()
+        except (OSError, ValueError) as exc:
+            return f"{web} does not answer /db.php: {exc}"
+        if (page.get("write_host"), page.get("read_host")) != want:
+            return f"{web} writes to {page.get('write_host')}, reads {page.get('read_host')}"
+    if not _equal(lab, timeout=settle):
+        return "db2 differs from db1"
+    return None
 
 
 def restore_article_roles(lab: Lab) -> None:
