@@ -69,10 +69,15 @@ def identical(master: str, replica: str, timeout: float = 20) -> Check:
 
 
 def writes_kept(*hosts: str, timeout: float = 20) -> Check:
-    """Every write the in-lab writer saw acknowledged is on `hosts`, once."""
+    """Every order the writer saw acknowledged is on `hosts`, once, and
+    there were at least writer.MIN_ACKNOWLEDGED of them: the writer's log is
+    on the teacher's side, out of the student's reach."""
 
     def check(lab: Lab, s: Started) -> tuple[bool, str]:
         acked, tried = writer.history(lab, s.writer)
+        if len(acked) < writer.MIN_ACKNOWLEDGED:
+            return False, (f"only {len(acked)} orders acknowledged of {len(tried)} sent "
+                           f"(at least {writer.MIN_ACKNOWLEDGED} needed to judge)")
         pw = admin_password(lab)
         seen = []
         for host in hosts:

@@ -48,6 +48,8 @@ def start(lab: Lab, name: str, seed: str) -> tuple[Exercise, Started]:
         writer.start(lab, started.writer)
     started.save(_record(lab))  # recorded first: `stop` can heal a half-made breakage
     try:
+        if started.writer:  # the healthy lab's orders first: the data goals need some
+            writer.wait_acknowledged(lab, started.writer)
         exercise.breaks(lab, started)
     except BaseException:
         stop(lab)
