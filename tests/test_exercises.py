@@ -25,8 +25,33 @@ def test_every_exercise_is_complete(exercise):
     assert exercise.goals and all(g.hint and g.points > 0 for g in exercise.goals)
     brief = exercise.brief(exercise.params("x"))
     assert brief and "runbook" not in brief  # symptoms, never the fix
-    for _repair, goal in exercise.cheats.values():
-        assert exercise.goal(goal)  # each cheat names a goal that exists
+    for cheat in exercise.cheats.values():
+        assert exercise.goal(cheat.fails)  # each cheat names a goal that exists
+        assert set(cheat.only) <= set(exercise.variants), cheat.only
+
+
+def variants_of(exercise):
+    return exercise.variants or ("",)
+
+
+@pytest.mark.parametrize("exercise,variant",
+                         [(e, v) for e in EXERCISES for v in variants_of(e)],
+                         ids=lambda x: getattr(x, "name", x) or "only")
+def test_every_variant_has_a_cheap_fix_the_grader_must_catch(exercise, variant):
+    """The gold tests try each variant's cheap fixes: a variant without one
+    would show only that the right repair passes, not that a wrong one fails."""
+    assert exercise.cheats_for(variant), f"{exercise.name} {variant or ''}: no cheap fix"
+
+
+@pytest.mark.parametrize("exercise", [e for e in EXERCISES if e.variants],
+                         ids=lambda e: e.name)
+def test_every_variant_can_be_chosen_by_some_seed_and_forced(exercise):
+    drawn = {exercise.params(f"student{i}@school")["variant"] for i in range(64)}
+    assert drawn == set(exercise.variants)
+    for v in exercise.variants:
+        assert exercise.params("x", v)["variant"] == v
+    with pytest.raises(LabError, match="no variant 'nope'"):
+        exercise.params("x", "nope")
 
 
 def test_the_issues_seven_exercises_exist():
@@ -58,3 +83,10 @@ def test_grade_tables_in_three_formats():
 def test_a_self_check_gives_hints_only_for_goals_not_met():
     text = self_check(grade("s02", False))
     assert "compare the tables" in text and "look at SHOW SLAVE STATUS" not in text
+
+
+def test_the_writers_log_counts_only_http_200_as_acknowledged():
+    from lab.exercises.writer import parse
+
+    acked, tried = parse("1 200\n2 503\n3 000\n4 200\n5 gone\nnoise\n")
+    assert acked == [1, 4] and tried == [1, 2, 3, 4, 5]

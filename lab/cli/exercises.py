@@ -18,6 +18,8 @@ def add_exercise_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     ex.add_argument("name", nargs="?", help="start: which exercise (see list)")
     ex.add_argument("--seed", help="start: the student's seed (e.g. an e-mail address): the "
                     "same seed, the same breakage")
+    ex.add_argument("--variant", help="start: this way of breaking the lab instead of the "
+                    "seed's (see list)")
     sub.add_parser("check", help="a student's self-check of the running exercise")
     gr = sub.add_parser("grade", help="grade the running exercise (teacher)")
     gr.add_argument("--class", dest="whole_class", action="store_true",
@@ -33,6 +35,8 @@ def cmd_exercise(lab: Lab, args: argparse.Namespace) -> int:
     if args.action == "list":
         for ex in EXERCISES:
             print(f"{ex.name:24} {ex.section}\n{'':24} the student notices: {ex.notice}")
+            if ex.variants:
+                print(f"{'':24} variants (--variant): {', '.join(ex.variants)}")
         return 0
     if args.action == "stop":
         lab.require_up()
@@ -40,7 +44,7 @@ def cmd_exercise(lab: Lab, args: argparse.Namespace) -> int:
         return 0
     if not args.name or not args.seed:
         raise LabError("exercise start needs a NAME and --seed", hint="`foolab exercise list`")
-    exercise, started = grader.start(lab, args.name, args.seed)
+    exercise, started = grader.start(lab, args.name, args.seed, args.variant)
     print(f"== {exercise.name} (seed {started.seed}): {exercise.section}\n")
     print(exercise.brief(started.params))
     print("\nfoolab check: which goals hold, with hints.")

@@ -18,10 +18,11 @@ from lab.drills.steps import Runbook
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.exercises import goals
-from lab.exercises.model import DATA, REPAIR, SYMPTOM, Exercise, Goal, Started
+from lab.exercises.model import DATA, REPAIR, SYMPTOM, Cheat, Exercise, Goal, Started
 from lab.probes import mysql
 
 NOTES = ("invoice", "parcel", "voucher", "refund", "receipt", "coupon")
+HOW_DEAD = ("kill", "stop")  # how a dead server went: SIGKILL or a clean stop
 
 
 def _sql(lab: Lab, host: str, statement: str) -> None:
@@ -98,9 +99,9 @@ REPLICA_BROKEN = Exercise(
     breaks=_conflict,
     solve=_runbook(lambda lab: runbooks.rebuild_replica(lab, online=True)),
     heal=restore_roles,
-    cheats={"skip the error": (_skip_the_error, "databases identical"),
-            "delete the row on the replica only": (_delete_on_replica_only,
-                                                   "databases identical")},
+    cheats={"skip the error": Cheat(_skip_the_error, "databases identical"),
+            "delete the row on the replica only": Cheat(_delete_on_replica_only,
+                                                        "databases identical")},
     uses_writer=True,
 )
 
@@ -116,7 +117,7 @@ def _kill_master(lab: Lab, s: Started) -> None:
     pw = admin_password(lab)
     pos = mysql.query(lab.address_of("db1"), pw, "SELECT @@gtid_binlog_pos AS p")[0]["p"]
     mysql.query(lab.address_of("db2"), pw, f"SELECT MASTER_GTID_WAIT('{pos}', 10) AS w")
-    faults.inject(lab, Fault(s.params["how"], "db1"))
+    faults.inject(lab, Fault(s.params["variant"], "db1"))
 
 
 def _point(webs: tuple[str, ...] | None, db: str) -> Callable[[Lab, Started], None]:
@@ -143,7 +144,7 @@ def _start_again(host: str) -> Callable[[Lab, Started], None]:
 MASTER_DEAD = Exercise(
     name="master-dead", section="When the master is down for long (F19)",
     notice="no web server can save an order; pages still show",
-    choose=lambda r: {"how": r.choice(["kill", "stop"])},
+    choose=lambda r: {"variant": r.choice(HOW_DEAD)}, variants=HOW_DEAD,
     brief=lambda p: (
         "The order form fails on every web server with a database error; reading pages "
         "still works on web2 and web3. db1 is dead and will not come back today. Make the "
@@ -161,10 +162,9 @@ MASTER_DEAD = Exercise(
     breaks=_kill_master,
     solve=_runbook(runbooks.promote_replica),
     heal=restore_roles,
-    cheats={"point the web servers at the read-only replica": (_point(None, "db2"),
-                                                               "orders accepted through "
-                                                               "every web server"),
-            "start the dead master again": (_start_again("db1"), "db2 is the master")},
+    cheats={"point the web servers at the read-only replica": Cheat(
+                _point(None, "db2"), "orders accepted through every web server"),
+            "start the dead master again": Cheat(_start_again("db1"), "db2 is the master")},
     uses_writer=True,
 )
 
@@ -221,8 +221,8 @@ OLD_MASTER_BACK = Exercise(
     breaks=_old_master_back,
     solve=_runbook(runbooks.rejoin_old_master),
     heal=restore_roles,
-    cheats={"CHANGE MASTER from db2's position now, no reload": (_just_change_master,
-                                                                "databases identical")},
+    cheats={"CHANGE MASTER from db2's position now, no reload": Cheat(
+                _just_change_master, "databases identical")},
     uses_writer=True,
 )
 
@@ -233,7 +233,7 @@ OLD_MASTER_BACK = Exercise(
 READS_FROM_DEAD_REPLICA = Exercise(
     name="reads-from-dead-replica", section="Reads split between master and slave (F10)",
     notice="pages that list orders fail on web2 and web3; web1 works",
-    choose=lambda r: {"how": r.choice(["kill", "stop"])},
+    choose=lambda r: {"variant": r.choice(HOW_DEAD)}, variants=HOW_DEAD,
     brief=lambda p: (
         "Pages that list orders fail on web2 and web3 with a database error; web1 is fine. "
         "db2 is broken and waits for spare parts. Make every web server show orders "
@@ -246,10 +246,10 @@ READS_FROM_DEAD_REPLICA = Exercise(
              "which database does each web server read now?",
              goals.reads_from(("web2", "web3"), "db1")),
     ),
-    breaks=lambda lab, s: faults.inject(lab, Fault(s.params["how"], "db2")),
+    breaks=lambda lab, s: faults.inject(lab, Fault(s.params["variant"], "db2")),
     solve=_point(("web2", "web3"), "db1"),
     heal=restore_roles,
-    cheats={"only web2": (_point(("web2",), "db1"), "reads succeed on web2 and web3"),
-            "start the broken replica again": (_start_again("db2"),
-                                               "web2 and web3 read from the master")},
+    cheats={"only web2": Cheat(_point(("web2",), "db1"), "reads succeed on web2 and web3"),
+            "start the broken replica again": Cheat(_start_again("db2"),
+                                                    "web2 and web3 read from the master")},
 )

@@ -34,15 +34,18 @@ def require(lab: Lab) -> tuple[Exercise, Started]:
     return find(EXERCISES, started.exercise), started
 
 
-def start(lab: Lab, name: str, seed: str) -> tuple[Exercise, Started]:
-    """Break the lab the way `seed` says and return the student's brief's
-    exercise; refused while another exercise runs."""
+def start(lab: Lab, name: str, seed: str, variant: str | None = None,
+          ) -> tuple[Exercise, Started]:
+    """Break the lab the way `seed` says (or `variant`, where the exercise
+    has several) and return the student's brief's exercise; refused while
+    another exercise runs."""
     exercise = find(EXERCISES, name)
+    params = exercise.params(seed, variant)  # a bad variant: one line, nothing started
     if (other := running(lab)) is not None:
         raise LabError(f"exercise {other.exercise} is already running on this lab",
                        hint="`foolab exercise stop` first")
     lab.require_up()
-    started = Started(name, seed, exercise.params(seed))
+    started = Started(name, seed, params)
     if exercise.uses_writer:
         started.writer = f"ex{uuid.uuid4().hex[:8]}"
         writer.start(lab, started.writer)

@@ -49,6 +49,17 @@ class Goal:
 
 
 @dataclass(frozen=True)
+class Cheat:
+    """A cheap or wrong repair the grader must catch: applied to the broken
+    lab, it fails goal `fails` (while, usually, the symptom looks fixed).
+    `only`: the variants it applies to (every variant when empty)."""
+
+    repair: Callable[[Any, Started], None]
+    fails: str
+    only: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Exercise:
     name: str
     section: str  # the article's section it practises
@@ -59,13 +70,26 @@ class Exercise:
     breaks: Callable[[Any, Started], None]  # break the lab (after the writer starts)
     solve: Callable[[Any, Started], None]  # the project's own repair (runbooks)
     heal: Callable[[Any, Started], None]  # back to the healthy lab, whatever was done
-    # Cheap or wrong repairs the grader must catch: name -> (repair, the goal it fails).
-    cheats: dict[str, tuple[Callable[[Any, Started], None], str]] = field(
-        default_factory=dict)
-    uses_writer: bool = False  # a writer runs inside the lab while it is broken
+    # Cheap or wrong repairs the grader must catch, by name.
+    cheats: dict[str, Cheat] = field(default_factory=dict)
+    uses_writer: bool = False  # a writer sends orders while the lab is broken
+    # The ways the seed may break the lab (params["variant"]); () for one way.
+    variants: tuple[str, ...] = ()
 
-    def params(self, seed: str) -> dict[str, Any]:
-        return self.choose(rng(self.name, seed))
+    def params(self, seed: str, variant: str | None = None) -> dict[str, Any]:
+        """The seed's parameters; `variant` forces one way of breaking (the
+        gold tests go through every one)."""
+        chosen = self.choose(rng(self.name, seed))
+        if variant is not None:
+            if variant not in self.variants:
+                raise LabError(f"{self.name} has no variant {variant!r}",
+                               hint="one of " + (", ".join(self.variants) or "(none)"))
+            chosen["variant"] = variant
+        return chosen
+
+    def cheats_for(self, variant: str) -> dict[str, Cheat]:
+        """The cheap repairs that apply to one variant ("" for the only way)."""
+        return {n: c for n, c in self.cheats.items() if not c.only or variant in c.only}
 
     def goal(self, name: str) -> Goal:
         return next(g for g in self.goals if g.name == name)

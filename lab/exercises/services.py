@@ -6,11 +6,13 @@ import random
 import re
 from typing import Any
 
+from dns.exception import DNSException
+
 from lab.admin import sessions, zone
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.exercises import goals
-from lab.exercises.model import REPAIR, SYMPTOM, Exercise, Goal, Started
+from lab.exercises.model import REPAIR, SYMPTOM, Cheat, Exercise, Goal, Started
 from lab.model.article import CONTENT_ROOT, SYNC_USER, ZONE
 from lab.model.errors import LabError
 from lab.probes import named, pages
@@ -22,8 +24,13 @@ NS_CONF = "/etc/bind/named.conf.local"  # written by dns-entrypoint from the tem
 # --- 4. ns2-stale (F4) ------------------------------------------------------------------------
 
 
+DNS_VARIANTS = ("transfer", "notify")  # what ns1 stopped doing for ns2
+ONLY_NS2 = "ns2 may copy the zone, and no other address"
+NEXT_CHANGE = "a new change on ns1 reaches ns2 by itself"
+
+
 def _choose_dns(r: random.Random) -> dict[str, Any]:
-    return {"variant": r.choice(["transfer", "notify"]), "name": r.choice(NAMES),
+    return {"variant": r.choice(DNS_VARIANTS), "name": r.choice(NAMES),
             "web": r.choice(["web1", "web2", "web3"])}
 
 
@@ -66,21 +73,42 @@ def _ns2_may_transfer(lab: Lab, _s: Started) -> tuple[bool, str]:
     return ok, "AXFR from ns2 " + ("allowed" if ok else "refused")
 
 
-def _ns1_notifies(lab: Lab, _s: Started) -> tuple[bool, str]:
-    """ns1's effective zone configuration (named-checkconf -p) has NOTIFY on
-    and ns2 among the servers it tells."""
-    conf = lab.sh("ns1", "named-checkconf -p")
-    start = conf.find(f'zone "{ZONE}"')
-    block = conf[start:conf.find("\n};", start)] if start >= 0 else ""
-    also = re.search(r"also-notify\s*\{([^}]*)\}", block)
-    ns2 = lab.topology.address("ns2")
-    ok = bool(block) and "notify no;" not in block and also is not None and ns2 in also.group(1)
-    return ok, "ns1 notifies ns2" if ok else "ns1 does not notify ns2"
+def _only_ns2_may_copy(lab: Lab, s: Started) -> tuple[bool, str]:
+    """ns2 may copy the zone, and a transfer asked from the teacher's side
+    (this machine, or a class lab's console: not ns2) is refused."""
+    ns2_ok, seen = _ns2_may_transfer(lab, s)
+    try:
+        here = named.transfer_rcode(lab.topology.address(lab.topology.primary_dns))
+    except (OSError, DNSException) as exc:
+        here = f"no answer ({type(exc).__name__})"
+    return ns2_ok and here == "REFUSED", f"{seen}; AXFR from another address: {here}"
 
 
-def _primary_serves_secondary(lab: Lab, s: Started) -> tuple[bool, str]:
-    (transfer, seen_t), (notify, seen_n) = _ns2_may_transfer(lab, s), _ns1_notifies(lab, s)
-    return transfer and notify, f"{seen_t}; {seen_n}"
+NOTIFY_WAIT_S = 10  # NOTIFY brings a change in about a second; the SOA refresh is 3 h
+
+
+def _a_change_reaches_ns2(lab: Lab, _s: Started) -> tuple[bool, str]:
+    """Judged by what happens, not by ns1's configuration text: a probe
+    record added on ns1 (serial up) must reach ns2 within NOTIFY_WAIT_S by
+    itself; then the record is removed again (serial up once more)."""
+    text = zone.zone_text(lab)
+    serial = zone.next_serial(zone.serial_of(text), _today())
+    probe = goals.probe_name().lstrip(".")
+    zone.write_zone(lab, zone.with_serial(
+        text.rstrip("\n") + f'\n{probe} IN TXT "grader probe"\n', serial))
+    ns2 = lab.topology.address(lab.topology.secondary_dns[0])
+    try:
+        wait_for(f"serial {serial} on ns2", lambda: (
+            (got := named.soa(ns2)) is not None and got.serial >= serial),
+            timeout=NOTIFY_WAIT_S, every=0.25)
+        reached = True
+    except LabError:
+        reached = False
+    finally:
+        zone.write_zone(lab, zone.with_serial(text, zone.next_serial(serial, _today())))
+    return reached, (f"a change on ns1 (serial {serial}) "
+                     + ("reached ns2 by itself" if reached else
+                        f"had not reached ns2 after {NOTIFY_WAIT_S} s"))
 
 
 def _fix_dns(lab: Lab, s: Started) -> None:
@@ -97,18 +125,28 @@ def _same_serial(lab: Lab) -> bool:
     return s1 is not None and s2 is not None and s1.serial == s2.serial
 
 
-def _copy_zone_by_hand(lab: Lab, s: Started) -> None:
-    """ns2 told to fetch once (allowed for notify), or the file copied over."""
-    if s.params["variant"] == "notify":
-        lab.sh("ns2", f"rndc retransfer {ZONE}")
-    else:
-        text = zone.zone_text(lab)
-        lab.exec("ns2", ["bash", "-c", "cat > /tmp/z && "
-                         "sed -i 's/type secondary;/type primary;/; /primaries/d' "
-                         f"{NS_CONF} && cp /tmp/z /var/cache/bind/db.foo.com && "
-                         "chown bind:bind /var/cache/bind/db.foo.com && rndc reload && "
-                         "rndc reload"], input=text, timeout=30)
+def _copy_zone_file_by_hand(lab: Lab, s: Started) -> None:
+    """The zone file copied to ns2, made a primary there."""
+    text = zone.zone_text(lab)
+    lab.exec("ns2", ["bash", "-c", "cat > /tmp/z && "
+                     "sed -i 's/type secondary;/type primary;/; /primaries/d' "
+                     f"{NS_CONF} && cp /tmp/z /var/cache/bind/db.foo.com && "
+                     "chown bind:bind /var/cache/bind/db.foo.com && rndc reload && "
+                     "rndc reload"], input=text, timeout=30)
     wait_for("ns2 serves the new zone", lambda: _ns2_follows(lab, s)[0], timeout=30)
+
+
+def _retransfer_once(lab: Lab, s: Started) -> None:
+    """ns2 told to copy the zone once: today's change arrives, not the next."""
+    lab.sh("ns2", f"rndc retransfer {ZONE}")
+    wait_for("ns2 serves the new zone", lambda: _ns2_follows(lab, s)[0], timeout=30)
+
+
+def _allow_any_transfer(lab: Lab, s: Started) -> None:
+    """allow-transfer { any; }: ns2 can copy, and so can anyone else."""
+    lab.sh("ns1", "sed -i -E 's/allow-transfer \\{[^}]*\\}/allow-transfer { any; }/' "
+                  f"{NS_CONF} && rndc reload")
+    _retransfer_once(lab, s)
 
 
 def _heal_dns(lab: Lab, s: Started) -> None:
@@ -131,19 +169,27 @@ NS2_STALE = Exercise(
     goals=(
         Goal("ns2 answers like ns1", SYMPTOM, 2, "ask ns1 and ns2 for the SOA and the new "
              "name: do they agree?", _ns2_follows),
-        Goal("ns1 lets ns2 copy the zone and tells it of changes", REPAIR, 2,
-             "can ns2 do a zone transfer from ns1 (dig AXFR on ns2)? what does ns1's zone "
-             "configuration say about NOTIFY?", _primary_serves_secondary),
+        Goal(ONLY_NS2, REPAIR, 1, "can ns2 do a zone transfer from ns1 (dig AXFR on ns2)? "
+             "and from any other machine?", _only_ns2_may_copy),
+        Goal(NEXT_CHANGE, REPAIR, 2, "what does ns1 do when the zone's serial goes up? "
+             "watch ns2's log", _a_change_reaches_ns2),
     ),
-    breaks=_break_dns, solve=_fix_dns, heal=_heal_dns,
-    cheats={"copy the zone by hand": (_copy_zone_by_hand,
-                                      "ns1 lets ns2 copy the zone and tells it of changes")},
+    breaks=_break_dns, solve=_fix_dns, heal=_heal_dns, variants=DNS_VARIANTS,
+    cheats={"copy the zone file to ns2 by hand": Cheat(_copy_zone_file_by_hand, ONLY_NS2,
+                                                       only=("transfer",)),
+            "let every address copy the zone": Cheat(_allow_any_transfer, ONLY_NS2,
+                                                     only=("transfer",)),
+            "tell ns2 to copy once": Cheat(_retransfer_once, NEXT_CHANGE, only=("notify",))},
 )
 
 
 # --- 5. web-stale (F5-F8) ---------------------------------------------------------------------
 
 AUTH = f"/home/{SYNC_USER}/.ssh/authorized_keys"
+SYNCER_PUBKEY = "/srv/syncer-pubkey/id_ed25519.pub"  # published by web1 (a volume)
+SYNC_SCRIPT = "/usr/local/bin/sync-content"
+PUSH_VARIANTS = ("key", "rrsync", "cron")  # what stopped the push to web3
+KEY_LIMITED = "web1's key can only push into web3's content folder"
 _PUSH_BREAK = {  # on web3 (the cron that re-installs the key removed too), or on web1
     "key": ("web3", f"rm -f /etc/cron.d/syncer-key && : > {AUTH}"),
     "rrsync": ("web3", f"rm -f /etc/cron.d/syncer-key && sed -i 's|rrsync {CONTENT_ROOT}|"
@@ -153,7 +199,7 @@ _PUSH_BREAK = {  # on web3 (the cron that re-installs the key removed too), or o
 
 
 def _choose_push(r: random.Random) -> dict[str, Any]:
-    return {"variant": r.choice(sorted(_PUSH_BREAK)), "page": f"{r.choice(NAMES)}.html"}
+    return {"variant": r.choice(sorted(PUSH_VARIANTS)), "page": f"{r.choice(NAMES)}.html"}
 
 
 def _push_now(lab: Lab) -> str:
@@ -189,6 +235,44 @@ def _push_reaches_web3(lab: Lab, _s: Started) -> tuple[bool, str]:
     return there, f"push {pushed}; the probe file {'reached' if there else 'did not reach'} web3"
 
 
+def _key_only_pushes_content(lab: Lab, _s: Started) -> tuple[bool, str]:
+    """F7 judged by what web1's syncer key can do on web3: run a command
+    (touch a file in /tmp), and push a file outside the content folder.
+    rrsync refuses the first and keeps the second inside /var/www; a plain
+    key lets both through. The probe files are removed again."""
+    name = goals.probe_name()
+    outside = f"/tmp/{name}"
+    as_syncer = ["runuser", "-u", SYNC_USER, "--"]
+    lab.exec("web1", [*as_syncer, "ssh", "-l", SYNC_USER, "web3", "touch", f"{outside}-ran"],
+             timeout=20)
+    lab.sh("web1", f"echo probe > {outside} && chown {SYNC_USER}: {outside}")
+    lab.exec("web1", [*as_syncer, "rsync", "-e", f"ssh -l {SYNC_USER}", outside,
+                      "web3:/tmp/"], timeout=20)
+    try:
+        escaped = [p for p in (f"{outside}-ran", outside)
+                   if lab.exec("web3", ["test", "-e", p]).returncode == 0]
+    finally:
+        lab.sh("web1", f"rm -f {outside}")
+        lab.sh("web3", f"rm -f {outside} {outside}-ran {CONTENT_ROOT}/tmp/{name}; "
+                       f"rmdir {CONTENT_ROOT}/tmp 2>/dev/null; true")
+    return not escaped, ("the key also ran: " + ", ".join(escaped) if escaped else
+                         "the key ran no command and wrote nothing outside the content")
+
+
+def _plain_key(lab: Lab, _s: Started) -> None:
+    """The article's way: web1's key on web3 with no rrsync, and the push
+    aimed at web3:/var/www/ (web2 keeps its rrsync, and "/" as the target)."""
+    pub = lab.sh("web1", f"cat {SYNCER_PUBKEY}").strip()
+    lab.exec("web3", ["bash", "-c", f"cat > {AUTH} && chown {SYNC_USER}: {AUTH} && "
+                      f"chmod 600 {AUTH}"], input=pub + "\n")
+    script = lab.sh("web1", f"cat {SYNC_SCRIPT}")
+    aimed = script.replace('"$host:/"', '"$host:$([ "$host" = web3 ] && echo /var/www/ || echo /)"')
+    lab.sh("web1", f"cp {SYNC_SCRIPT} {SYNC_SCRIPT}.orig")
+    lab.exec("web1", ["bash", "-c", f"cat > {SYNC_SCRIPT}"], input=aimed)
+    lab.sh("web1", "echo 'web2 web3' > /etc/foolab/sync-targets")
+    _push_now(lab)
+
+
 def _fix_push(lab: Lab, _s: Started) -> None:
     lab.sh("web3", "install -m 644 /etc/foolab/syncer-key.cron /etc/cron.d/syncer-key && "
                    f"rm -f {AUTH} && /usr/local/sbin/install-syncer-key")
@@ -203,7 +287,8 @@ def _copy_by_hand(lab: Lab, s: Started) -> None:
 
 
 def _heal_push(lab: Lab, s: Started) -> None:
-    lab.sh("web1", f"rm -f {CONTENT_ROOT}/html/{s.params['page']}")
+    lab.sh("web1", f"rm -f {CONTENT_ROOT}/html/{s.params['page']}; "
+                   f"[ ! -e {SYNC_SCRIPT}.orig ] || mv {SYNC_SCRIPT}.orig {SYNC_SCRIPT}")
     _fix_push(lab, s)
     if not _same_content(lab, s)[0]:
         raise LabError("web3's content still differs after the repair")
@@ -222,9 +307,13 @@ WEB_STALE = Exercise(
              _same_content),
         Goal("the push reaches web3", REPAIR, 2, "run web1's push as the syncer and read its "
              "log (/var/log/sync-content.log)", _push_reaches_web3),
+        Goal(KEY_LIMITED, REPAIR, 1, "what may web1's key do on web3 besides rsync into "
+             "/var/www? (authorized_keys)", _key_only_pushes_content),
     ),
-    breaks=_break_push, solve=_fix_push, heal=_heal_push,
-    cheats={"copy the page by hand": (_copy_by_hand, "the push reaches web3")},
+    breaks=_break_push, solve=_fix_push, heal=_heal_push, variants=PUSH_VARIANTS,
+    cheats={"copy the page by hand": Cheat(_copy_by_hand, "the push reaches web3"),
+            "the article's plain key, no rrsync": Cheat(_plain_key, KEY_LIMITED,
+                                                        only=("key", "rrsync"))},
 )
 
 
@@ -292,7 +381,6 @@ SESSIONS_LOST = Exercise(
              "other's files there?", _one_place),
     ),
     breaks=_sessions(shared=False), solve=_sessions(shared=True), heal=_sessions(shared=False),
-    cheats={"the same folder name on each server": (_same_path_not_shared,
-                                                    "a session survives moving between "
-                                                    "web servers")},
+    cheats={"the same folder name on each server": Cheat(
+                _same_path_not_shared, "a session survives moving between web servers")},
 )

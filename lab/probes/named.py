@@ -68,3 +68,12 @@ def soa(server: str, zone: str = ZONE) -> Soa | None:
     mname, rname, *nums = ans.records[0].split()
     serial, refresh, retry, expire, minimum = (int(n) for n in nums)
     return Soa(mname, rname, serial, refresh, retry, expire, minimum)
+
+
+def transfer_rcode(server: str, zone: str = ZONE, timeout: float = 3.0) -> str:
+    """The answer to a zone transfer (AXFR over TCP) asked from here, e.g.
+    REFUSED, or NOERROR when `server` hands the zone to this address."""
+    require_lab_route(server)
+    query = dns.message.make_query(zone, dns.rdatatype.AXFR)
+    reply = dns.query.tcp(query, server, timeout=timeout)
+    return dns.rcode.to_text(reply.rcode())
