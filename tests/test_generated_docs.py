@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from lab.bench.report import render_markdown
+from lab.bench.report import render_markdown, scenario_modules
 from lab.load import study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,8 +30,9 @@ def _load_study() -> dict[str, Any]:
 
 def test_benchmarks_page_is_what_the_bench_renders_from_its_results():
     results = json.loads((REPO / "bench" / "results.json").read_text())
-    assert (DOCS / "benchmarks.md").read_text() == render_markdown(results), (
-        "docs/benchmarks.md is not what lab/bench/report.py writes from bench/results.json")
+    assert (DOCS / "benchmarks.md").read_text() == render_markdown(results, scenario_modules()), (
+        "docs/benchmarks.md is not what lab/bench/report.py writes from bench/results.json "
+        "(foolab bench --render writes it again)")
 
 
 def test_load_study_page_is_what_the_study_renders_from_its_data():
@@ -66,3 +67,15 @@ def test_readme_block_is_what_its_code_renders_from_its_data(name: str):
     committed, rendered = README_BLOCKS[name]
     assert committed(README.read_text()) == rendered(), (
         f"README.md's {name} block is not what its code writes from the committed data")
+
+
+def test_scenario_table_names_every_scenario_module():
+    """Each scenarios/test_*.py has a row in the benchmarks page's scenario
+    table: its measured tests, or the module as not measured yet."""
+    page = (DOCS / "benchmarks.md").read_text()
+    assert "\nScenario suite" in page, "docs/benchmarks.md has no scenario table"
+    table = page.split("\nScenario suite", 1)[1]
+    named = {row.split("|")[1].strip().split("::")[0]
+             for row in table.splitlines() if row.startswith("| test_")}
+    modules = {p.stem for p in (REPO / "scenarios").glob("test_*.py")}
+    assert sorted(modules - named) == []
