@@ -29,10 +29,21 @@ def test_markdown_is_written_from_the_results_only():
         "memory_mib": {"db1": 51.0},
         "scenarios": {"test_hosts::test_x": 1.25}, "scenarios_source": "junit",
     }
-    text = render_markdown(results)
+    text = render_markdown(results, ["test_hosts"])
     assert "make bench QUICK=1" in text and "2 cores" in text
     assert "| lab-up warm | 7.50 | 7.50 | 7.50 | 1 | s |" in text
     assert "| db1 | 51.0 |" in text and "| test_hosts::test_x | 1.2" in text
+
+
+def test_every_scenario_module_has_a_row_measured_or_not():
+    from lab.bench.report import scenario_modules, scenario_rows
+
+    times = {"test_b::test_x[1]": 2.0, "test_b::test_y": 0.25, "test_gone::test_z": 1.0}
+    assert scenario_rows(times, ["test_a", "test_b", "test_c"]) == [
+        "| test_a | not measured yet |", "| test_b::test_x[1] | 2.0 |",
+        "| test_b::test_y | 0.2 |", "| test_c | not measured yet |",
+        "| test_gone::test_z | 1.0 |"]
+    assert "test_load_resolvers" in scenario_modules()
 
 
 def test_scenario_times_from_junit(tmp_path: Path):
@@ -55,7 +66,7 @@ def test_a_part_measured_again_replaces_its_figures_and_says_when():
         ("a", [1.0]), ("b", [5.0]), ("c", [7.0])]
     assert "writes" in new["parts"] and new["when"] == "then"
     assert "measured again" in render_markdown(dict(new, quick=False, machine={
-        "cores": 2, "memory_mib": 1, "docker_engine": "x", "kernel": "k"}))
+        "cores": 2, "memory_mib": 1, "docker_engine": "x", "kernel": "k"}), [])
 
 
 def test_dashboard_figures_read_pushed_documents_and_cpu_ticks():

@@ -8,6 +8,7 @@ Plain text only: no Docker, no import of the lab."""
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,21 +76,40 @@ def tags_in(root: Path, folders: tuple[str, ...] = TAGGED) -> dict[str, set[str]
     return found
 
 
+def defined_functions(source: str) -> set[str]:
+    """`name` of each function defined at the top of a module, and
+    `Class::name` of each defined directly in a top-level class: where
+    pytest looks for tests (not in strings, comments or nested functions)."""
+    found: set[str] = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            found |= {f"{node.name}::{f.name}" for f in node.body
+                      if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)}
+    return found
+
+
 def why_not_a_test(root: Path, node_id: str) -> str | None:
     """Why `path::name` (or `path::Class::name`, `name[param]`) is not a
-    test in the repository, or None if it is one."""
+    test in the repository, or None if it is one. The file is parsed, not
+    imported."""
     path, sep, rest = node_id.partition("::")
     if not sep or not rest:
         return f"{node_id}: not a node id path::test_name"
     file = root / path
     if not file.is_file():
         return f"{node_id}: no file {path}"
-    name = rest.split("::")[-1].split("[")[0]
+    qualified = rest.split("[")[0]
+    name = qualified.split("::")[-1]
     if not name.startswith("test"):
         return f"{node_id}: {name} is not a test function name"
-    body = file.read_text(encoding="utf-8")
-    if not re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(name)}\s*\(", body, re.MULTILINE):
-        return f"{node_id}: no `def {name}` in {path}"
+    try:
+        defined = defined_functions(file.read_text(encoding="utf-8"))
+    except SyntaxError as exc:
+        return f"{node_id}: {path} does not parse ({exc.msg}, line {exc.lineno})"
+    if qualified not in defined:
+        return f"{node_id}: no `def {qualified}` in {path}"
     return None
 
 
@@ -183,3 +203,17 @@ def test_a_tag_without_a_section_is_caught(tmp_path: Path):
     doc = "\n".join(f"## F{i} c\nTests: `{test}`" for i in range(1, 23))
     found = [p for p in problems(doc, tmp_path) if p.startswith("tag ")]
     assert found == ["tag F23 in lab/x.py has no section in article-claims.md"]
+
+
+def test_a_test_is_a_function_pytest_would_collect_not_a_line_that_looks_like_one(
+        tmp_path: Path):
+    (tmp_path / "test_x.py").write_text(
+        '"""Once:\ndef test_in_a_docstring():\n"""\n\n\n'
+        "def helper():\n    def test_nested():\n        pass\n\n\n"
+        "class TestA:\n    def test_method(self):\n        pass\n\n\n"
+        "class TestB:\n    pass\n\n\n"
+        "async def test_real(x):\n    pass\n")
+    assert why_not_a_test(tmp_path, "test_x.py::test_real[1]") is None
+    assert why_not_a_test(tmp_path, "test_x.py::TestA::test_method") is None
+    for wrong in ("test_in_a_docstring", "test_nested", "TestB::test_method"):
+        assert "no `def" in (why_not_a_test(tmp_path, f"test_x.py::{wrong}") or ""), wrong

@@ -1,6 +1,7 @@
 """The bench's results document: bench/results.json and docs/benchmarks.md
 rendered from it (every number from the file, none typed), a part measured
-again merged in, and the scenario suite's times from a JUnit report."""
+again merged in, and the scenario suite's times from a JUnit report (every
+module under scenarios/ listed, measured or not)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ import json
 import os
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from lab.bench import failovers
 from lab.engine.process import run
+from lab.model.config import REPO
 from lab.model.figures import Figure
+
+SCENARIOS = REPO / "scenarios"
 
 
 def scenario_times(junit: Path) -> dict[str, float]:
@@ -28,6 +33,22 @@ def scenario_times(junit: Path) -> dict[str, float]:
     return times
 
 
+def scenario_modules(folder: Path = SCENARIOS) -> list[str]:
+    """The scenario modules (test_*.py in folder) by name, sorted as pytest runs them."""
+    return sorted(p.stem for p in folder.glob("test_*.py"))
+
+
+def scenario_rows(times: dict[str, float], modules: Sequence[str]) -> list[str]:
+    """The scenario table's rows: per module, its tests' seconds in the order
+    they ran, or the module as not measured yet (none is left out); then
+    tests of modules measured but no longer there."""
+    measured: dict[str, list[str]] = {}
+    for name, secs in times.items():
+        measured.setdefault(name.split("::")[0], []).append(f"| {name} | {secs:.1f} |")
+    rows = [row for m in modules for row in measured.pop(m, [f"| {m} | not measured yet |"])]
+    return rows + [row for gone in measured.values() for row in gone]
+
+
 def machine() -> dict[str, Any]:
     mem = 0
     with open("/proc/meminfo") as f:
@@ -39,8 +60,9 @@ def machine() -> dict[str, Any]:
             "docker_engine": engine, "python": platform.python_version()}
 
 
-def render_markdown(results: dict[str, Any]) -> str:
-    """docs/benchmarks.md from results.json: every number comes from it."""
+def render_markdown(results: dict[str, Any], modules: Sequence[str]) -> str:
+    """docs/benchmarks.md from results.json: every number comes from it;
+    `modules`, the scenario modules, each get a row in the scenario table."""
     m = results["machine"]
     lines = [
         "# Benchmarks",
@@ -72,11 +94,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines += ["", "The same kill of db1 under the same writes, three ways (`foolab failover "
                   f"compare`, {results.get('failover_compare_when', results['when'])}):", "",
                   failovers.table(results["failover_compare"])]
-    if results.get("scenarios"):
-        lines += ["", f"Scenario suite ({results['scenarios_source']}):", "",
-                  "| scenario | seconds |", "|---|---:|"]
-        for name, secs in results["scenarios"].items():
-            lines.append(f"| {name} | {secs:.1f} |")
+    if results.get("scenarios") or modules:
+        source = results.get("scenarios_source", "no scenario run timed yet")
+        lines += ["", f"Scenario suite ({source}):", "", "| scenario | seconds |", "|---|---:|",
+                  *scenario_rows(results.get("scenarios", {}), modules)]
     return "\n".join(lines) + "\n"
 
 
@@ -89,8 +110,14 @@ def read_results(folder: Path) -> dict[str, Any]:
 def write_results(results: dict[str, Any], folder: Path, doc: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(results, indent=2))
+    write_doc(results, doc)
+
+
+def write_doc(results: dict[str, Any], doc: Path) -> None:
+    """docs/benchmarks.md from the results (`foolab bench --render`: from
+    the committed file, nothing measured)."""
     doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(render_markdown(results))
+    doc.write_text(render_markdown(results, scenario_modules()))
 
 
 def merge_part(results: dict[str, Any], part: str, figures: list[Figure]) -> dict[str, Any]:

@@ -175,6 +175,12 @@ def cmd_bench(lab: Lab, args: argparse.Namespace) -> int:
 
     if args.only and args.only not in bench.PARTS:  # before anything starts
         raise LabError(f"unknown bench part {args.only!r}", hint=f"one of {', '.join(bench.PARTS)}")
+    if args.render:  # no engine, no lab: the committed results only
+        if not (REPO / "bench" / "results.json").exists():
+            raise LabError("no bench/results.json to render", hint="make bench")
+        report.write_doc(report.read_results(REPO / "bench"), REPO / "docs" / "benchmarks.md")
+        say("docs/benchmarks.md written from bench/results.json")
+        return 0
     require_engine()
     lab.up()
     t0 = time.monotonic()
@@ -264,6 +270,8 @@ def parser() -> argparse.ArgumentParser:
                     "dashboard: its delay and idle CPU; startup: warm up, cold build, "
                     "idle CPU and memory of one lab; class: a class of 8 and of 24; "
                     "load: the load study)")
+    bn.add_argument("--render", action="store_true", help="measure nothing: write "
+                    "docs/benchmarks.md again from bench/results.json (no lab needed)")
     dg = sub.add_parser("diagram", help="draw the machines from the topology model")
     dg.add_argument("--out", default=str(REPO / "docs" / "topology.png"))
     add_load_command(sub)

@@ -245,13 +245,21 @@ def readme_block(rows: Sequence[dict[str, Any]], when: str) -> str:
                       f"load-report` on {when}.", "", README_END])
 
 
+def readme_block_in(text: str) -> str | None:
+    """The load block in a README's text, its markers included (None if it
+    has none): what write_readme replaces, and what the unit tests compare."""
+    if README_BEGIN not in text or README_END not in text:
+        return None
+    inner = text.split(README_BEGIN, 1)[1].split(README_END, 1)[0]
+    return README_BEGIN + inner + README_END
+
+
 def write_readme(readme: Path, block: str) -> bool:
     text = readme.read_text()
-    if README_BEGIN not in text or README_END not in text:
+    old = readme_block_in(text)
+    if old is None:
         return False
-    head, rest = text.split(README_BEGIN, 1)
-    _, tail = rest.split(README_END, 1)
-    readme.write_text(head + block + tail)
+    readme.write_text(text.replace(old, block, 1))
     return True
 
 
