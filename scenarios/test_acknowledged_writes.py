@@ -22,9 +22,13 @@ from conftest import run
 
 from lab.drills import runbooks
 from lab.drills.partitioned_failover import MODES, run_partitioned_failover
+from lab.drills.replication import FALLBACK_TIMEOUT_MS
 from lab.model.config import REPO
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
+# The fallback is seen by polling Rpl_semi_sync_master_status: it happened
+# up to one poll (and a write's round trip) before the drill saw it.
+POLL_SLACK_S = 1.5
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -43,6 +47,20 @@ def test_partition_then_master_killed(mode, lab, restore_roles, record_property,
         assert ledger.lost == [], f"lossless semi-sync lost acknowledged writes: {ledger.lost}"
         assert not any(a.ok for a in result.during_partition), "acknowledged without db2"
         assert result.blocked, "no write blocked: the partition did not hold semi-sync up"
+        assert result.semi_sync_at_kill == "ON", result.semi_sync_at_kill
+    elif mode == "semisync-fallback":
+        # The master blocked for about its timeout, then went on alone: only
+        # writes acknowledged after that moment can be lost.
+        assert result.fell_back_at is not None
+        blocked_for = result.fell_back_at - result.partitioned_at
+        timeout = FALLBACK_TIMEOUT_MS / 1000
+        assert 0.8 * timeout <= blocked_for <= timeout + POLL_SLACK_S, blocked_for
+        assert result.blocked, "no write blocked before the fallback"
+        assert ledger.lost, "semisync-fallback: nothing lost; the partition did not bite"
+        after = {a.seq for a in result.writer.attempts
+                 if a.ok and a.at + a.took >= result.fell_back_at - POLL_SLACK_S}
+        assert set(ledger.lost) <= after, (sorted(set(ledger.lost) - after), blocked_for)
+        assert result.semi_sync_at_kill == "OFF", result.semi_sync_at_kill
     else:
         # What was lost was acknowledged while db2 was cut off (or on its way).
         assert ledger.lost, f"{mode}: no acknowledged write lost; the partition did not bite"

@@ -12,6 +12,7 @@ import pytest
 from conftest import run
 
 from lab.drills import faults, runbooks, verdicts
+from lab.drills.common import semi_sync_status
 from lab.drills.faults import Fault
 from lab.drills.workload import DIRECT, LedgerWriter
 from lab.engine.waiting import wait_for
@@ -26,16 +27,28 @@ def test_master_killed_under_write_load(semi_sync, lab, restore_roles, record_pr
                                         prove_nothing_lost):
     """Scenario 5: db1 is killed while writes pour in through the three web
     servers and directly; db2 is promoted (taking db1's address) and writes
-    succeed again everywhere. The ledger counts acknowledged writes that
-    asynchronous replication lost (a figure); semi-synchronous loses none."""
+    succeed again everywhere. Just before the kill db2 stops receiving
+    (its IO thread stopped): asynchronous replication then acknowledges
+    writes db2 never gets, and loses them; lossless semi-synchronous
+    replication (on at the kill) acknowledges none, and loses none."""
     if semi_sync:
         run(lab, runbooks.semi_sync(lab, on=True, lossless=True))
+    pw = lab.secrets()["DB_ADMIN_PASSWORD"]
     # Direct writes go to the master's address, which db2 takes over.
     master_address = lab.topology.address("db1")
     w = LedgerWriter(lab, f"failover-{uuid.uuid4().hex[:6]}", rate=50,
                      master=lambda: master_address)
     with w:
         wait_for("writes acknowledged", lambda: len(w.acknowledged) >= 100, timeout=60)
+        mysql.query(lab.address_of("db2"), pw, "STOP SLAVE IO_THREAD")
+        deaf = w.elapsed()  # from here db2 receives nothing
+        if semi_sync:
+            wait_for("writes left waiting for db2", lambda: sum(
+                1 for a in w.attempts if a.at >= deaf) >= 3, timeout=30)
+        else:
+            wait_for("writes acknowledged that db2 cannot have",
+                     lambda: w.acknowledged_since(deaf) >= 10, timeout=30)
+        status_at_kill = semi_sync_status(lab)
         faults.inject(lab, Fault("kill", "db1"))
         killed_at = w.elapsed()
         assert lab.states()["db1"].status == "exited"
@@ -49,12 +62,20 @@ def test_master_killed_under_write_load(semi_sync, lab, restore_roles, record_pr
     record_property("failover_seconds", round(promoted_at - killed_at, 2))
     record_property("acknowledged", len(w.acknowledged))
     # The proof against the new master alone: db1 is still dead.
-    stored = w.stored(lab.address_of("db2"), lab.secrets()["DB_ADMIN_PASSWORD"])
+    stored = w.stored(lab.address_of("db2"), pw)
     ledger = verdicts.ledger(w.attempted, w.acknowledged, stored)
     record_property("acknowledged_writes_lost", len(ledger.lost))
     assert not ledger.duplicated
+    while_deaf = {a.seq for a in w.attempts if a.ok and deaf <= a.at < killed_at}
     if semi_sync:
+        assert status_at_kill == "ON", f"Rpl_semi_sync_master_status {status_at_kill!r} at the kill"
+        assert not while_deaf, f"acknowledged while db2 received nothing: {sorted(while_deaf)}"
         assert ledger.lost == [], "semi-sync must not lose an acknowledged write"
+    else:
+        assert ledger.lost, "asynchronous replication lost nothing: did db2 stop receiving?"
+        # What was lost was acknowledged while db2 could not receive (or on its way).
+        assert set(ledger.lost) <= {a.seq for a in w.attempts if a.ok and
+                                    a.at + a.took >= deaf - 1}, (ledger.lost, deaf)
     # Repair: db1 rejoins as replica of db2; then the article's roles again.
     run(lab, runbooks.rejoin_old_master(lab))
     prove_nothing_lost(w, master="db2", replica="db1", allow_lost=not semi_sync)

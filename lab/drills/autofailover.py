@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pymysql
 
 from lab.drills import faults, runbooks
-from lab.drills.common import admin_password, password, read_only
+from lab.drills.common import admin_password, password, read_only, semi_sync_status
 from lab.drills.faults import Fault
 from lab.drills.workload import DIRECT, INDETERMINATE, LedgerWriter
 from lab.engine.lab import Lab
@@ -47,6 +47,7 @@ class Takeover:
     lost: tuple[int, ...]  # acknowledged, not on the new master
     comeback: str  # what db1 did when it came back
     second_master: bool  # db1 came back writable beside the new master
+    semi_sync_at_kill: str = ""  # Rpl_semi_sync_master_status just before the kill
 
     def figures(self) -> dict[str, float | int | str | bool]:
         w = self.writer
@@ -106,6 +107,7 @@ def run_takeover(lab: Lab, method: str, mode: str, write_address: str,
         wait_for("writes acknowledged", lambda: len(w.acknowledged) >= 10, timeout=30)
         wait_for("db2 caught up before the kill", lambda: set(w.acknowledged) <= set(
             w.stored(lab.address_of("db2"), pw)), timeout=20)
+        status = semi_sync_status(lab) if mode != "async" else ""
         faults.inject(lab, Fault("kill", "db1"))
         killed = w.elapsed()
         if promote is not None:
@@ -122,7 +124,7 @@ def run_takeover(lab: Lab, method: str, mode: str, write_address: str,
     stored = set(w.stored(lab.address_of("db2"), pw))
     lost = tuple(sorted(set(w.acknowledged) - stored))
     comeback, second = db1_comes_back(lab)
-    return Takeover(method, mode, w, killed, done - killed, lost, comeback, second)
+    return Takeover(method, mode, w, killed, done - killed, lost, comeback, second, status)
 
 
 def db1_comes_back(lab: Lab) -> tuple[str, bool]:

@@ -75,6 +75,14 @@ def _writes_to(lab: Lab, web: str) -> str | None:
         return None
 
 
+def semi_sync_status(lab: Lab, master: str = "db1") -> str:
+    """Rpl_semi_sync_master_status: ON while the master waits for the
+    replica's acknowledgement, OFF when it commits alone."""
+    rows = mysql.query(lab.address_of(master), admin_password(lab),
+                       "SHOW STATUS LIKE 'Rpl_semi_sync_master_status'")
+    return str(rows[0]["Value"]) if rows else ""
+
+
 def read_only(lab: Lab, host: str) -> bool:
     """Whether the server refuses writes from accounts without READ ONLY
     ADMIN (the web application's): a replica's normal state."""

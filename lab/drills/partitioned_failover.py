@@ -14,14 +14,13 @@ import uuid
 from dataclasses import dataclass
 
 from lab.drills import faults, runbooks, verdicts
-from lab.drills.common import admin_password
+from lab.drills.common import admin_password, semi_sync_status
 from lab.drills.faults import Fault
 from lab.drills.replication import FALLBACK_TIMEOUT_MS
 from lab.drills.workload import DIRECT, INDETERMINATE, Attempt, LedgerWriter
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.model.errors import LabError
-from lab.probes import mysql
 
 MODES = ("async", "semisync-lossless", "semisync-fallback")
 
@@ -38,6 +37,8 @@ class PartitionedFailover:
     killed_at: float
     promoted_at: float
     first_ack_after_kill: float  # kill -> first write acknowledged through web1, s
+    fell_back_at: float | None = None  # semisync-fallback: when the master gave up waiting
+    semi_sync_at_kill: str = ""  # Rpl_semi_sync_master_status just before the kill
 
     @property
     def during_partition(self) -> list[Attempt]:
@@ -68,12 +69,6 @@ class PartitionedFailover:
         }
 
 
-def _semi_sync_status(lab: Lab) -> str:
-    rows = mysql.query(lab.address_of("db1"), admin_password(lab),
-                       "SHOW STATUS LIKE 'Rpl_semi_sync_master_status'")
-    return str(rows[0]["Value"]) if rows else ""
-
-
 def run_partitioned_failover(lab: Lab, mode: str) -> PartitionedFailover:
     """Partition db2 from db1 under writes, kill db1, promote db2 (taking
     db1's address). Leaves db2 the master and db1 dead: the caller rejoins
@@ -97,6 +92,7 @@ def run_partitioned_failover(lab: Lab, mode: str) -> PartitionedFailover:
         caught_up_at = wait_for("db2 caught up before the partition", caught_up, timeout=20)
         with faults.injected(lab, Fault("partition", "db2", ("db1",))):
             t0 = w.elapsed()
+            fell_back = 0.0
             if mode == "async":
                 wait_for("writes acknowledged during the partition",
                          lambda: w.acknowledged_since(t0) >= 10, timeout=30)
@@ -104,11 +100,12 @@ def run_partitioned_failover(lab: Lab, mode: str) -> PartitionedFailover:
                 wait_for("writes left hanging during the partition", lambda: sum(
                     1 for a in w.attempts if a.at >= t0) >= 4, timeout=30)
             else:
-                wait_for("the master gives up on semi-sync", lambda: _semi_sync_status(lab)
+                wait_for("the master gives up on semi-sync", lambda: semi_sync_status(lab)
                          == "OFF", timeout=FALLBACK_TIMEOUT_MS / 1000 + 20)
                 fell_back = w.elapsed()
                 wait_for("writes acknowledged asynchronously after the fallback",
                          lambda: w.acknowledged_since(fell_back) >= 5, timeout=30)
+            status = semi_sync_status(lab) if mode != "async" else ""
             faults.inject(lab, Fault("kill", "db1"))
             killed_at = w.elapsed()
         # The partition is healed; db1 stays dead: promote db2.
@@ -123,4 +120,5 @@ def run_partitioned_failover(lab: Lab, mode: str) -> PartitionedFailover:
     stored = w.stored(lab.address_of("db2"), password)
     ledger = verdicts.ledger(w.attempted, w.acknowledged, stored, failed=w.failed)
     return PartitionedFailover(mode, w, ledger, caught_up_at, t0, killed_at, promoted_at,
-                               first - killed_at)
+                               first - killed_at, fell_back if mode == "semisync-fallback"
+                               else None, status)
