@@ -30,7 +30,7 @@ from lab.engine.lab import Lab
 from lab.engine.process import run
 from lab.engine.waiting import wait_for
 from lab.model.config import REPO
-from lab.probes import mysql
+from lab.probes import mysql, pages
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 OPTIONS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -149,8 +149,8 @@ def test_stopped_replica_leaves_healthy_and_comes_back(lab: Lab, page: Any,
 def test_fault_shows_on_host_and_timeline(lab: Lab, page: Any, record_property: Any) -> None:
     from selenium.webdriver.common.by import By
 
-    fault = Fault("slow", "web3", amount=50)
-    text = fault.describe()  # web3 slowed to 50% of one CPU
+    fault = Fault("drop", "web3")
+    text = fault.describe()  # web3 drops every packet silently
 
     def on_timeline(kind: str) -> Any:
         return lambda d: any(text in li.text for li in d.find_elements(
@@ -159,12 +159,14 @@ def test_fault_shows_on_host_and_timeline(lab: Lab, page: Any, record_property: 
     t0 = time.monotonic()
     faults.inject(lab, fault)
     try:
+        with pytest.raises(TimeoutError):  # the fault bit: web3 answers nobody now
+            pages.fetch(lab.address_of("web3"), "/light.php", timeout=2)
         until(page, "web3 faulted", lambda d: state_of(d, "web3") == "faulted", timeout=5)
         record_property("dashboard_fault_seen_s", round(time.monotonic() - t0, 2))
         until(page, "the injection on the timeline", on_timeline("fault-injected"), timeout=5)
         until(page, "web3's fault interval shaded", lambda d: d.find_elements(
             By.CSS_SELECTOR, '#strip rect.span[data-host="web3"]'), timeout=5)
-        until(page, "the fault named on web3", lambda d: "slowed to 50%" in d.find_element(
+        until(page, "the fault named on web3", lambda d: "drops every packet" in d.find_element(
             By.CSS_SELECTOR, '#cluster [data-host="web3"] .facts').text, timeout=5)
         until(page, "the fault in the fault list", lambda d: text in d.find_element(
             By.CSS_SELECTOR, '#fault-list [data-host="web3"]').text, timeout=5)

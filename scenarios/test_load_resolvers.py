@@ -59,14 +59,13 @@ def test_one_resolver_without_rotation_sends_nearly_everyone_to_one_server(lab, 
 def test_a_big_resolver_makes_its_server_the_busiest(lab, tmp_path):
     """Skewed population: res1 serves half the visitors, res2 and res3 a
     quarter each; without rotation each resolver's visitors share one
-    server. The population says the busiest server gets about twice the
-    quietest's requests (half against a quarter); asserted with margin:
-    above 1.5 (the quietest may even get none, if two caches coincide)."""
+    server. So one server gets at least res1's half of the requests (more
+    if another resolver's cache picked the same server), where an even
+    population of three would give each about a third; asserted above 0.42."""
     summary = run(lab, tmp_path, resolvers=3, order="fixed", population="skewed")
     counts = by_name(summary)
     assert summary.total >= 20, counts
-    quietest = min(counts.values())
-    assert quietest == 0 or max(counts.values()) / quietest > 1.5, counts
+    assert max(counts.values()) > 0.42 * summary.total, counts
 
 
 def test_heavy_visitors_make_their_server_work_harder_than_its_requests_say(lab, tmp_path):
