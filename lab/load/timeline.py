@@ -15,6 +15,8 @@ from lab.load.files import write_run_report
 from lab.load.plots import _pyplot
 from lab.load.summary import summary_dict
 
+STEP_LABEL = "step-label"  # gid of the texts that name a phase: tests find them by it
+
 
 def per_second(run: DuringRun, server: str, outcome: str) -> dict[int, int]:
     out: dict[int, int] = {}
@@ -71,12 +73,10 @@ def during_dict(run: DuringRun) -> dict[str, Any]:
             "summary": summary_dict(run.summary)}
 
 
-def plot_during(run: DuringRun, path: Path) -> bool:
+def during_figure(run: DuringRun, plt: Any) -> Any:
     """One panel per web server: answered and failed requests per second,
-    the fault shaded red and recovery steps grey, each named."""
-    plt = _pyplot()
-    if plt is None:
-        return False
+    the fault shaded red and recovery steps grey, each named. Apart from
+    saving, so that a test can measure what it drew."""
     names = [s.name for s in run.summary.servers]
     last = max([r[0] for r in run.rows] + [1])
     fig, axes = plt.subplots(len(names), 1, figsize=(11, 1.9 * len(names) + 1.2), sharex=True,
@@ -94,12 +94,22 @@ def plot_during(run: DuringRun, path: Path) -> bool:
     top = axes[0, 0]
     ymax = top.get_ylim()[1]
     for i, p in enumerate(run.phases):
-        top.text(p.start_s, ymax * (0.95 - 0.12 * (i % 5)), p.name, fontsize=7, va="top")
+        top.text(p.start_s, ymax * (0.95 - 0.12 * (i % 5)), p.name, fontsize=7, va="top",
+                 gid=STEP_LABEL)
     top.legend(fontsize=8, loc="upper right")
     axes[-1, 0].set_xlabel("second the request was sent, since the visitors started")
     fig.suptitle(f"Visitors during {run.name}: requests per web server per second "
                  "(red: the fault; grey: recovery steps)")
     fig.tight_layout()
+    return fig
+
+
+def plot_during(run: DuringRun, path: Path) -> bool:
+    """timeline.png; False when matplotlib is missing."""
+    plt = _pyplot()
+    if plt is None:
+        return False
+    fig = during_figure(run, plt)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
