@@ -6,16 +6,28 @@ shaded and named (Jepsen style), and how long visitors saw errors.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.load.during import READ_PAGE, WRITE_PAGE, DuringRun
 from lab.load.files import write_run_report
 from lab.load.plots import _pyplot
+from lab.load.steplabels import (
+    draw_key,
+    draw_markers,
+    key_height_in,
+    marker_pitch_pt,
+    marker_rows,
+    phase_color,
+    strip_height_in,
+)
 from lab.load.summary import summary_dict
 
-STEP_LABEL = "step-label"  # gid of the texts that name a phase: tests find them by it
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 def per_second(run: DuringRun, server: str, outcome: str) -> dict[int, int]:
@@ -73,34 +85,66 @@ def during_dict(run: DuringRun) -> dict[str, Any]:
             "summary": summary_dict(run.summary)}
 
 
-def during_figure(run: DuringRun, plt: Any) -> Any:
-    """One panel per web server: answered and failed requests per second,
-    the fault shaded red and recovery steps grey, each named. Apart from
-    saving, so that a test can measure what it drew."""
+FIG_W_IN, LEFT_IN, RIGHT_IN = 11.0, 0.9, 0.25  # the figure's width and side margins
+TITLE_IN, PANEL_IN, XAXIS_IN = 0.45, 1.6, 0.65  # title; a panel; ticks and label under the last
+
+
+def column_of_axes(fig: Figure, heights_in: Sequence[float], gaps_in: Sequence[float]
+                   ) -> list[Axes]:
+    """Axes stacked top to bottom at fixed heights and gaps in inches, so that
+    the marker strip and the key keep the room their labels were placed for."""
+    w, h = fig.get_figwidth(), fig.get_figheight()
+    y = h - TITLE_IN
+    out = []
+    for height, gap in zip(heights_in, gaps_in, strict=True):
+        y -= gap + height
+        out.append(fig.add_axes((LEFT_IN / w, y / h, (w - LEFT_IN - RIGHT_IN) / w, height / h)))
+    return out
+
+
+def draw_requests(ax: Axes, run: DuringRun, server: str, last: int) -> None:
+    """One web server's answered and failed requests per second, phases shaded."""
+    ok, bad = per_second(run, server, "ok"), per_second(run, server, "fail")
+    xs = list(range(last + 1))
+    ax.bar(xs, [ok.get(x, 0) for x in xs], 0.9, color="#4477aa", label="answered")
+    ax.bar(xs, [bad.get(x, 0) for x in xs], 0.9, bottom=[ok.get(x, 0) for x in xs],
+           color="#cc3311", label="failed")
+    shade_phases(ax, run)
+    ax.set_ylabel(f"{server}\nreq/s")
+
+
+def shade_phases(ax: Axes, run: DuringRun) -> None:
+    """Each phase shaded where it lasted (at least 0.2 s, so a quick step shows)."""
+    for p in run.phases:
+        ax.axvspan(p.start_s, max(p.end_s, p.start_s + 0.2), color=phase_color(p), alpha=0.25)
+
+
+def during_figure(run: DuringRun, plt: Any) -> Figure:
+    """One panel per web server: answered and failed requests per second, the
+    fault shaded red and recovery steps grey; above them a numbered marker per
+    phase, below them a key that names each number. Apart from saving, so
+    that a test can measure what it drew."""
     names = [s.name for s in run.summary.servers]
     last = max([r[0] for r in run.rows] + [1])
-    fig, axes = plt.subplots(len(names), 1, figsize=(11, 1.9 * len(names) + 1.2), sharex=True,
-                             squeeze=False)
-    for ax, name in zip(axes[:, 0], names, strict=True):
-        ok, bad = per_second(run, name, "ok"), per_second(run, name, "fail")
-        xs = list(range(last + 1))
-        ax.bar(xs, [ok.get(x, 0) for x in xs], 0.9, color="#4477aa", label="answered")
-        ax.bar(xs, [bad.get(x, 0) for x in xs], 0.9, bottom=[ok.get(x, 0) for x in xs],
-               color="#cc3311", label="failed")
-        for p in run.phases:
-            color = "#ee6677" if p.kind == "fault" else "#bbbbbb"
-            ax.axvspan(p.start_s, max(p.end_s, p.start_s + 0.2), color=color, alpha=0.25)
-        ax.set_ylabel(f"{name}\nreq/s")
-    top = axes[0, 0]
-    ymax = top.get_ylim()[1]
-    for i, p in enumerate(run.phases):
-        top.text(p.start_s, ymax * (0.95 - 0.12 * (i % 5)), p.name, fontsize=7, va="top",
-                 gid=STEP_LABEL)
-    top.legend(fontsize=8, loc="upper right")
-    axes[-1, 0].set_xlabel("second the request was sent, since the visitors started")
+    span = (-0.5, max([last + 0.5] + [p.end_s for p in run.phases]))
+    width_pt = (FIG_W_IN - LEFT_IN - RIGHT_IN) * 72
+    pitch_pt = marker_pitch_pt(len(run.phases))
+    rows = marker_rows(len(run.phases), pitch_pt, width_pt - pitch_pt)
+    heights = [strip_height_in(rows), *[PANEL_IN] * len(names), key_height_in(len(run.phases))]
+    gaps = [0.0, 0.0, *[0.2] * (len(names) - 1), XAXIS_IN]  # above each axes
+    fig: Figure = plt.figure(figsize=(FIG_W_IN, TITLE_IN + sum(heights) + sum(gaps) + 0.1))
+    strip, *panels, key = column_of_axes(fig, heights, gaps)
+    for ax, name in zip(panels, names, strict=True):
+        ax.sharex(strip)
+        draw_requests(ax, run, name, last)
+        ax.tick_params(labelbottom=ax is panels[-1])
+    strip.set_xlim(span)
+    draw_markers(strip, run.phases, pitch_pt / width_pt * (span[1] - span[0]))
+    draw_key(key, run.phases)
+    panels[0].legend(fontsize=8, loc="upper right")
+    panels[-1].set_xlabel("second the request was sent, since the visitors started")
     fig.suptitle(f"Visitors during {run.name}: requests per web server per second "
-                 "(red: the fault; grey: recovery steps)")
-    fig.tight_layout()
+                 "(red: the fault; grey: recovery steps; numbers: the key below)")
     return fig
 
 
