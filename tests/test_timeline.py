@@ -17,6 +17,7 @@ from matplotlib.text import Text  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
 from lab.load.during import DuringRun, Phase  # noqa: E402
+from lab.load.latency import Latency, latency_history  # noqa: E402
 from lab.load.settings import RunSettings  # noqa: E402
 from lab.load.steplabels import STEP_LABEL  # noqa: E402
 from lab.load.summary import RunData, summarize  # noqa: E402
@@ -78,3 +79,22 @@ def test_step_labels_never_overlap_and_name_every_step(steps, within_s, name_cha
     for t, box in zip(texts, boxes, strict=True):
         assert frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1), \
             f"label {t!r} is cut off by the edge of the figure"
+
+
+# --- response times: Locust's figures of the moment, beside the requests ------------------
+
+HISTORY = ("Timestamp,User Count,Type,Name,Requests/s,Failures/s,"
+           "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count\n") + """\
+1000,30,,Aggregated,0.000000,0.000000,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,0
+1001,30,GET,/light.php,10.0,0.0,0,0,0,0,0,0,0,0,0,0,0,12
+1001,30,,Aggregated,20.0,0.0,0,0,0,0,0,0,0,0,0,0,0,24
+1012,30,GET,/light.php,10.0,0.0,3,3,4,4,5,6,7,8,9,9,9,120
+1012,30,,Aggregated,20.0,0.0,2,3,3,4,5,6,7,2900,3000,3000,3000,240
+"""
+
+
+def test_response_times_are_the_moments_not_the_runs_so_far():
+    assert latency_history(HISTORY, 1000.5) == (Latency(11.5, 2.0, 2900.0),)
+    only_all = "\n".join(line for line in HISTORY.splitlines() if "/light.php" not in line)
+    assert latency_history(only_all, 1000.5) == ()  # no --csv-full-history: whole-run figures
+    assert latency_history(HISTORY, 0.0) == ()  # start unknown: nothing to line up with
