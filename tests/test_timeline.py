@@ -43,7 +43,8 @@ def synthetic_run(steps: int, within_s: float, name_chars: int = 0) -> DuringRun
               14.2 + i * gap, 14.2 + i * gap + 0.05)
         for i in range(steps))
     phases = (Phase("db1 killed", "fault", 6.0, 14.2), *recovery)
-    return DuringRun("master-killed", summary, phases, tuple(rows))
+    latency = tuple(Latency(s + 0.4, 3.0, 3000.0 if 6 <= s <= 24 else 40.0) for s in range(2, 41))
+    return DuringRun("master-killed", summary, phases, tuple(rows), latency=latency)
 
 
 def step_labels(run: DuringRun) -> tuple[list[str], list[Bbox], Bbox]:
@@ -98,3 +99,13 @@ def test_response_times_are_the_moments_not_the_runs_so_far():
     only_all = "\n".join(line for line in HISTORY.splitlines() if "/light.php" not in line)
     assert latency_history(only_all, 1000.5) == ()  # no --csv-full-history: whole-run figures
     assert latency_history(HISTORY, 0.0) == ()  # start unknown: nothing to line up with
+
+
+def test_the_timeline_draws_p50_and_p99_below_the_requests():
+    run = synthetic_run(6, 0.4)
+    fig = during_figure(run, plt)
+    (panel,) = [ax for ax in fig.axes if "response" in ax.get_ylabel()]
+    lines = {ln.get_label(): ln for ln in panel.get_lines()}
+    assert list(lines["p99"].get_ydata())[:6] == [40.0] * 4 + [3000.0] * 2
+    assert list(lines["p50"].get_xdata())[0] == pytest.approx(2.4)
+    plt.close(fig)

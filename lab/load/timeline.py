@@ -1,6 +1,7 @@
 """The report of a run through a fault (lab/load/during.py): requests and
-failures per web server per second, with the fault and each recovery step
-shaded and named (Jepsen style), and how long visitors saw errors.
+failures per web server per second and Locust's response times, with the
+fault and each recovery step shaded and numbered (Jepsen style; the numbers
+placed by lab/load/steplabels.py), and how long visitors saw errors.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab.load.during import READ_PAGE, WRITE_PAGE, DuringRun
 from lab.load.files import write_run_report
+from lab.load.latency import HISTORY_FILE
 from lab.load.plots import _pyplot
 from lab.load.steplabels import (
     draw_key,
@@ -86,7 +88,7 @@ def during_dict(run: DuringRun) -> dict[str, Any]:
 
 
 FIG_W_IN, LEFT_IN, RIGHT_IN = 11.0, 0.9, 0.25  # the figure's width and side margins
-TITLE_IN, PANEL_IN, XAXIS_IN = 0.45, 1.6, 0.65  # title; a panel; ticks and label under the last
+TITLE_IN, PANEL_IN, XAXIS_IN = 0.6, 1.6, 0.65  # title; a panel; ticks and label under the last
 
 
 def column_of_axes(fig: Figure, heights_in: Sequence[float], gaps_in: Sequence[float]
@@ -119,32 +121,59 @@ def shade_phases(ax: Axes, run: DuringRun) -> None:
         ax.axvspan(p.start_s, max(p.end_s, p.start_s + 0.2), color=phase_color(p), alpha=0.25)
 
 
+def draw_latency(ax: Axes, run: DuringRun) -> None:
+    """Locust's p50 and p99 response times, phases shaded; a log scale, so
+    that a 3 s timeout and a 2 ms page both show."""
+    shade_phases(ax, run)
+    ax.set_ylabel("response\ntime, ms")
+    if not run.latency:
+        ax.text(0.5, 0.5, f"no response times: Locust's {HISTORY_FILE} was not found or "
+                "has no figures of the moment", transform=ax.transAxes, ha="center",
+                va="center", fontsize=8, color="#555555")
+        ax.set_yticks([])
+        return
+    xs = [p.second for p in run.latency]
+    for label, ys, color in (("p50", [p.p50_ms for p in run.latency], "#4477aa"),
+                             ("p99", [p.p99_ms for p in run.latency], "#cc3311")):
+        ax.plot(xs, [max(y, 0.5) for y in ys], color=color, linewidth=1.2, label=label)
+    ax.set_yscale("log")
+    ax.set_ylim(top=100 * max(max(p.p99_ms for p in run.latency), 1.0))  # the legend above
+    ax.legend(fontsize=7, loc="upper left", ncols=2, framealpha=0.9,
+              title="all requests answered in the previous ~10 s (Locust; DNS lookups too)",
+              title_fontsize=7)
+
+
 def during_figure(run: DuringRun, plt: Any) -> Figure:
     """One panel per web server: answered and failed requests per second, the
-    fault shaded red and recovery steps grey; above them a numbered marker per
-    phase, below them a key that names each number. Apart from saving, so
-    that a test can measure what it drew."""
+    fault shaded red and recovery steps grey; below them the response times;
+    above them a numbered marker per phase, below all a key that names each
+    number. Apart from saving, so that a test can measure what it drew."""
     names = [s.name for s in run.summary.servers]
     last = max([r[0] for r in run.rows] + [1])
     span = (-0.5, max([last + 0.5] + [p.end_s for p in run.phases]))
     width_pt = (FIG_W_IN - LEFT_IN - RIGHT_IN) * 72
     pitch_pt = marker_pitch_pt(len(run.phases))
     rows = marker_rows(len(run.phases), pitch_pt, width_pt - pitch_pt)
-    heights = [strip_height_in(rows), *[PANEL_IN] * len(names), key_height_in(len(run.phases))]
-    gaps = [0.0, 0.0, *[0.2] * (len(names) - 1), XAXIS_IN]  # above each axes
+    heights = [strip_height_in(rows), *[PANEL_IN] * (len(names) + 1),
+               key_height_in(len(run.phases))]
+    gaps = [0.0, 0.0, *[0.2] * len(names), XAXIS_IN]  # above each axes
     fig: Figure = plt.figure(figsize=(FIG_W_IN, TITLE_IN + sum(heights) + sum(gaps) + 0.1))
-    strip, *panels, key = column_of_axes(fig, heights, gaps)
+    strip, *panels, latency, key = column_of_axes(fig, heights, gaps)
     for ax, name in zip(panels, names, strict=True):
         ax.sharex(strip)
         draw_requests(ax, run, name, last)
-        ax.tick_params(labelbottom=ax is panels[-1])
+        ax.tick_params(labelbottom=False)
+    latency.sharex(strip)
+    draw_latency(latency, run)
     strip.set_xlim(span)
     draw_markers(strip, run.phases, pitch_pt / width_pt * (span[1] - span[0]))
     draw_key(key, run.phases)
     panels[0].legend(fontsize=8, loc="upper right")
-    panels[-1].set_xlabel("second the request was sent, since the visitors started")
-    fig.suptitle(f"Visitors during {run.name}: requests per web server per second "
-                 "(red: the fault; grey: recovery steps; numbers: the key below)")
+    latency.set_xlabel("second the request was sent (response times: the second they were "
+                       "counted), since the visitors started")
+    fig.suptitle(f"Visitors during {run.name}: requests per web server per second, and "
+                 "response times\n(red: the fault; grey: recovery steps; numbers: the key below)",
+                 fontsize=11)
     return fig
 
 
