@@ -109,3 +109,11 @@ def test_the_timeline_draws_p50_and_p99_below_the_requests():
     assert list(lines["p99"].get_ydata())[:6] == [40.0] * 4 + [3000.0] * 2
     assert list(lines["p50"].get_xdata())[0] == pytest.approx(2.4)
     plt.close(fig)
+
+
+def test_a_crowd_of_markers_is_centred_where_its_steps_began_and_stays_inside():
+    from lab.load.steplabels import spread
+
+    assert spread([10.0, 10.0, 10.0], 1.0, 0.0, 40.0) == [9.0, 10.0, 11.0]
+    assert spread([0.0, 0.1], 1.0, 0.0, 40.0) == [0.0, 1.0]  # pushed in from the edge
+    assert spread([2.0, 30.0], 1.0, 0.0, 40.0) == [2.0, 30.0]  # apart already: untouched
