@@ -12,7 +12,8 @@ documented recovery, and notes when each phase began and ended.
 
 Faults are always healed in a finally (faults.injected); every wait is
 bounded. The report (lab/load/timeline.py) plots requests and failures per
-web server per second with these phases shaded and named.
+web server per second with these phases shaded and named, and Locust's
+response times below them (lab/load/latency.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from lab.drills.roles import restore_article_roles
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.load.generator import GRACE_S, LoadGen
+from lab.load.latency import HISTORY_FILE, Latency, latency_history
 from lab.load.settings import RunSettings
 from lab.load.summary import RunData, RunSummary, summarize
 from lab.model.errors import LabError
@@ -60,6 +62,7 @@ class DuringRun:
     phases: tuple[Phase, ...]
     rows: tuple[tuple[int, str, str, str, int], ...]  # second, server, page, ok|fail, n
     note: str = ""
+    latency: tuple[Latency, ...] = ()  # Locust's response times through the run
 
     def failures(self, server: str | None = None, page: str | None = None
                  ) -> list[tuple[int, int]]:
@@ -205,4 +208,6 @@ def run_during(gen: LoadGen, settings: RunSettings, name: str, out: Path) -> Dur
             "the visitors stopped before it; give --duration more")
     rows = tuple((int(s), str(srv), str(pg), str(o), int(n))
                  for s, srv, pg, o, n in run.visits.get("rows", []))
-    return DuringRun(name, summarize(run), phases, rows, note)
+    history = out / HISTORY_FILE
+    latency = latency_history(history.read_text(), started) if history.exists() else ()
+    return DuringRun(name, summarize(run), phases, rows, note, latency)

@@ -193,6 +193,7 @@ class LoadGen:
             "-u", str(settings.users), "-r", f"{settings.rate:g}",
             "-t", f"{settings.duration_s}s", "--stop-timeout", "5", "--only-summary",
             "--csv", "/out/locust", "--html", "/out/locust.html",
+            "--csv-full-history",  # percentiles of the last ~10 s in the history (lab.load.latency)
             "--dns-cache", settings.cache, "--ttl-scale", f"{settings.ttl_scale:g}",
             "--name-servers", names, "--web-hosts", webs, "--visits-file", "/out/visits.json",
             "--live-file", "/out/live.json",  # read by the dashboard while the run lasts

@@ -1,19 +1,35 @@
 """The report of a run through a fault (lab/load/during.py): requests and
-failures per web server per second, with the fault and each recovery step
-shaded and named (Jepsen style), and how long visitors saw errors.
+failures per web server per second and Locust's response times, with the
+fault and each recovery step shaded and numbered (Jepsen style; the numbers
+placed by lab/load/steplabels.py), and how long visitors saw errors.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.load.during import READ_PAGE, WRITE_PAGE, DuringRun
 from lab.load.files import write_run_report
+from lab.load.latency import HISTORY_FILE
 from lab.load.plots import _pyplot
+from lab.load.steplabels import (
+    draw_key,
+    draw_markers,
+    key_height_in,
+    marker_pitch_pt,
+    marker_rows,
+    phase_color,
+    strip_height_in,
+)
 from lab.load.summary import summary_dict
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 def per_second(run: DuringRun, server: str, outcome: str) -> dict[int, int]:
@@ -71,35 +87,102 @@ def during_dict(run: DuringRun) -> dict[str, Any]:
             "summary": summary_dict(run.summary)}
 
 
+FIG_W_IN, LEFT_IN, RIGHT_IN = 11.0, 0.9, 0.25  # the figure's width and side margins
+TITLE_IN, PANEL_IN, XAXIS_IN = 0.6, 1.6, 0.65  # title; a panel; ticks and label under the last
+
+
+def column_of_axes(fig: Figure, heights_in: Sequence[float], gaps_in: Sequence[float]
+                   ) -> list[Axes]:
+    """Axes stacked top to bottom at fixed heights and gaps in inches, so that
+    the marker strip and the key keep the room their labels were placed for."""
+    w, h = fig.get_figwidth(), fig.get_figheight()
+    y = h - TITLE_IN
+    out = []
+    for height, gap in zip(heights_in, gaps_in, strict=True):
+        y -= gap + height
+        out.append(fig.add_axes((LEFT_IN / w, y / h, (w - LEFT_IN - RIGHT_IN) / w, height / h)))
+    return out
+
+
+def draw_requests(ax: Axes, run: DuringRun, server: str, last: int) -> None:
+    """One web server's answered and failed requests per second, phases shaded."""
+    ok, bad = per_second(run, server, "ok"), per_second(run, server, "fail")
+    xs = list(range(last + 1))
+    ax.bar(xs, [ok.get(x, 0) for x in xs], 0.9, color="#4477aa", label="answered")
+    ax.bar(xs, [bad.get(x, 0) for x in xs], 0.9, bottom=[ok.get(x, 0) for x in xs],
+           color="#cc3311", label="failed")
+    shade_phases(ax, run)
+    ax.set_ylabel(f"{server}\nreq/s")
+
+
+def shade_phases(ax: Axes, run: DuringRun) -> None:
+    """Each phase shaded where it lasted (at least 0.2 s, so a quick step shows)."""
+    for p in run.phases:
+        ax.axvspan(p.start_s, max(p.end_s, p.start_s + 0.2), color=phase_color(p), alpha=0.25)
+
+
+def draw_latency(ax: Axes, run: DuringRun) -> None:
+    """Locust's p50 and p99 response times, phases shaded; a log scale, so
+    that a 3 s timeout and a 2 ms page both show."""
+    shade_phases(ax, run)
+    ax.set_ylabel("response\ntime, ms")
+    if not run.latency:
+        ax.text(0.5, 0.5, f"no response times: Locust's {HISTORY_FILE} was not found or "
+                "has no figures of the moment", transform=ax.transAxes, ha="center",
+                va="center", fontsize=8, color="#555555")
+        ax.set_yticks([])
+        return
+    xs = [p.second for p in run.latency]
+    for label, ys, color in (("p50", [p.p50_ms for p in run.latency], "#4477aa"),
+                             ("p99", [p.p99_ms for p in run.latency], "#cc3311")):
+        ax.plot(xs, [max(y, 0.5) for y in ys], color=color, linewidth=1.2, label=label)
+    ax.set_yscale("log")
+    ax.set_ylim(top=100 * max(max(p.p99_ms for p in run.latency), 1.0))  # the legend above
+    ax.legend(fontsize=7, loc="upper left", ncols=2, framealpha=0.9,
+              title="all requests answered in the previous ~10 s (Locust; DNS lookups too)",
+              title_fontsize=7)
+
+
+def during_figure(run: DuringRun, plt: Any) -> Figure:
+    """One panel per web server: answered and failed requests per second, the
+    fault shaded red and recovery steps grey; below them the response times;
+    above them a numbered marker per phase, below all a key that names each
+    number. Apart from saving, so that a test can measure what it drew."""
+    names = [s.name for s in run.summary.servers]
+    last = max([r[0] for r in run.rows] + [1])
+    span = (-0.5, max([last + 0.5] + [p.end_s for p in run.phases]))
+    width_pt = (FIG_W_IN - LEFT_IN - RIGHT_IN) * 72
+    pitch_pt = marker_pitch_pt(len(run.phases))
+    rows = marker_rows(len(run.phases), pitch_pt, width_pt - pitch_pt)
+    heights = [strip_height_in(rows), *[PANEL_IN] * (len(names) + 1),
+               key_height_in(len(run.phases))]
+    gaps = [0.0, 0.0, *[0.2] * len(names), XAXIS_IN]  # above each axes
+    fig: Figure = plt.figure(figsize=(FIG_W_IN, TITLE_IN + sum(heights) + sum(gaps) + 0.1))
+    strip, *panels, latency, key = column_of_axes(fig, heights, gaps)
+    for ax, name in zip(panels, names, strict=True):
+        ax.sharex(strip)
+        draw_requests(ax, run, name, last)
+        ax.tick_params(labelbottom=False)
+    latency.sharex(strip)
+    draw_latency(latency, run)
+    strip.set_xlim(span)
+    draw_markers(strip, run.phases, pitch_pt / width_pt * (span[1] - span[0]))
+    draw_key(key, run.phases)
+    panels[0].legend(fontsize=8, loc="upper right")
+    latency.set_xlabel("second the request was sent (response times: the second they were "
+                       "counted), since the visitors started")
+    fig.suptitle(f"Visitors during {run.name}: requests per web server per second, and "
+                 "response times\n(red: the fault; grey: recovery steps; numbers: the key below)",
+                 fontsize=11)
+    return fig
+
+
 def plot_during(run: DuringRun, path: Path) -> bool:
-    """One panel per web server: answered and failed requests per second,
-    the fault shaded red and recovery steps grey, each named."""
+    """timeline.png; False when matplotlib is missing."""
     plt = _pyplot()
     if plt is None:
         return False
-    names = [s.name for s in run.summary.servers]
-    last = max([r[0] for r in run.rows] + [1])
-    fig, axes = plt.subplots(len(names), 1, figsize=(11, 1.9 * len(names) + 1.2), sharex=True,
-                             squeeze=False)
-    for ax, name in zip(axes[:, 0], names, strict=True):
-        ok, bad = per_second(run, name, "ok"), per_second(run, name, "fail")
-        xs = list(range(last + 1))
-        ax.bar(xs, [ok.get(x, 0) for x in xs], 0.9, color="#4477aa", label="answered")
-        ax.bar(xs, [bad.get(x, 0) for x in xs], 0.9, bottom=[ok.get(x, 0) for x in xs],
-               color="#cc3311", label="failed")
-        for p in run.phases:
-            color = "#ee6677" if p.kind == "fault" else "#bbbbbb"
-            ax.axvspan(p.start_s, max(p.end_s, p.start_s + 0.2), color=color, alpha=0.25)
-        ax.set_ylabel(f"{name}\nreq/s")
-    top = axes[0, 0]
-    ymax = top.get_ylim()[1]
-    for i, p in enumerate(run.phases):
-        top.text(p.start_s, ymax * (0.95 - 0.12 * (i % 5)), p.name, fontsize=7, va="top")
-    top.legend(fontsize=8, loc="upper right")
-    axes[-1, 0].set_xlabel("second the request was sent, since the visitors started")
-    fig.suptitle(f"Visitors during {run.name}: requests per web server per second "
-                 "(red: the fault; grey: recovery steps)")
-    fig.tight_layout()
+    fig = during_figure(run, plt)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
