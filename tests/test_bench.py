@@ -80,3 +80,14 @@ def test_dashboard_figures_read_pushed_documents_and_cpu_ticks():
     docs.put((5.5, {"hosts": [{"name": "web3", "state": "paused"}]}))
     assert dashboard._seen(docs, 5.0, want="paused") == 0.5
     assert dashboard._cpu_ticks(os.getpid()) > 0
+
+
+def test_a_part_measured_again_drops_the_rows_its_code_no_longer_names():
+    from lab.bench.report import SUPERSEDED, merge_part
+    from lab.model.figures import Figure
+
+    old = SUPERSEDED["failover"][0]
+    results = {"figures": [{"name": old, "unit": "s", "runs": [1.0]},
+                           {"name": "kept", "unit": "s", "runs": [2.0]}]}
+    merged = merge_part(results, "failover", [Figure("new", "s", [3.0])])
+    assert [f["name"] for f in merged["figures"]] == ["kept", "new"]

@@ -133,6 +133,27 @@ def failover(lab: Lab, semi_sync: bool) -> tuple[float, int, int]:
             _ok(lab, runbooks.semi_sync(lab, on=False))
 
 
+def failover_figures(lab: Lab, reps: int, progress: Progress) -> list[Figure]:
+    """The plain kill of db1 under 50 writes/s and the scripted promotion,
+    per replication mode: time to the first acknowledged write, and loss."""
+    figures = []
+    for semi in (False, True):
+        mode = "semi-sync lossless" if semi else "async"
+        progress(f"failover with {mode} replication")
+        took = Figure(f"failover ({mode}): kill db1 -> first acknowledged write through web1",
+                      "s", note="timed to the answer of the first write through web1 that "
+                      "succeeded after the kill; promote-replica runbook, scripted, taking "
+                      "db1's address")
+        lost = Figure(f"acknowledged writes lost ({mode})", "writes")
+        for _ in range(reps):
+            seconds, n_lost, n_acked = failover(lab, semi)
+            took.runs.append(seconds)
+            lost.runs.append(n_lost)
+            lost.note = f"of about {n_acked} acknowledged at 50 writes/s"
+        figures += [took, lost]
+    return figures
+
+
 def partitioned_failover_figures(lab: Lab, reps: int, progress: Progress) -> list[Figure]:
     """Acknowledged writes lost and left indeterminate when db2 is cut off
     from db1 while writes go on and db1 then dies (lab.drills.
@@ -190,6 +211,7 @@ def load_study_figures(lab: Lab, reps: int, progress: Progress) -> list[Figure]:
 
 
 PARTS: dict[str, Callable[[Lab, int, Progress], list[Figure]]] = {
+    "failover": failover_figures,
     "writes": partitioned_failover_figures,
     "dashboard": dashboard_figures,
     "class": class_figures,
@@ -241,21 +263,7 @@ def run_bench(lab: Lab, quick: bool, progress: Progress) -> dict[str, Any]:
         catch.runs.append(catch_up_after_cut(lab))
     figures.append(catch)
 
-    for semi in (False, True):
-        mode = "semi-sync lossless" if semi else "async"
-        progress(f"failover with {mode} replication")
-        took = Figure(f"failover ({mode}): kill db1 -> first acknowledged write through web1",
-                      "s", note="timed to the answer of the first write through web1 that "
-                      "succeeded after the kill; promote-replica runbook, scripted, taking "
-                      "db1's address")
-        lost = Figure(f"acknowledged writes lost ({mode})", "writes")
-        for _ in range(reps):
-            seconds, n_lost, n_acked = failover(lab, semi)
-            took.runs.append(seconds)
-            lost.runs.append(n_lost)
-            lost.note = f"of about {n_acked} acknowledged at 50 writes/s"
-        figures += [took, lost]
-
+    figures += failover_figures(lab, reps, progress)
     figures += partitioned_failover_figures(lab, reps, progress)
     progress("the same kill three ways: runbook, MHA, keepalived")
     ha_figures, ha_rows = failovers.bench_figures(lab, quick, progress)

@@ -197,11 +197,23 @@ def writes_through_web(timeout: float = 20) -> Check:
 
     def check(lab: Lab) -> str:
         seen = []
-        for web in ("web1", "web2", "web3"):
+        for web in lab.topology.webs:
+            answers: list[str] = []
+
             def write(w: str = web) -> dict[str, object] | None:
-                r = pages.fetch(lab.address_of(w), "/db.php?write=1&writer=runbook", timeout=3)
+                try:
+                    r = pages.fetch(lab.address_of(w), "/db.php?write=1&writer=runbook",
+                                    timeout=3)
+                except OSError as exc:
+                    answers.append(f"{type(exc).__name__}: {exc}")
+                    return None
+                answers.append(f"HTTP {r.status} {r.body.strip()[:120]}")
                 return r.json() if r.status == 200 else None
-            page = wait_for(f"a write through {web}", write, timeout=timeout, every=0.5)
+
+            try:
+                page = wait_for(f"a write through {web}", write, timeout=timeout, every=0.5)
+            except LabError as exc:
+                raise LabError(str(exc), answers[-1] if answers else "no answer") from None
             seen.append(f"{web} wrote id {page['id']}")
         return ", ".join(seen)
 

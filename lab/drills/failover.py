@@ -71,10 +71,10 @@ def promote_replica(lab: Lab, old: str = "db1", new: str = "db2",
                  article="update its IP address",
                  modern="docker network connect --ip stands for editing the interface"),
         ]
-        # web1 and the writes already use the master's address; the readers of
-        # the replica's address must now read the new master.
+        # The readers of the replica's address must now read the new master;
+        # web1 is pointed too, in case someone moved it off the master's address.
         there = (new, lab.topology.address(old))
-        steps += [point_web(w, there, there) for w in ("web2", "web3")]
+        steps += [point_web(w, there, there) for w in lab.topology.webs]
     else:
         there = (new, lab.address_of(new))
         steps += [point_web(w, there, there) for w in ("web1", "web2", "web3")]

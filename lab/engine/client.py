@@ -10,7 +10,7 @@ The client follows DOCKER_HOST like the CLI does (not `docker context`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 import docker
@@ -178,3 +178,13 @@ def cpu_total_ns(container: str) -> int | None:
     # a stopped container answers with zeros and no pids
     running = (stats.get("pids_stats") or {}).get("current", 1)
     return int(total) if total and running else None
+
+
+def run_once(image: str, argv: Sequence[str], volumes: dict[str, str]) -> str:
+    """`docker run --rm --network none -v VOLUME:PATH IMAGE ARGV...`: a one-off
+    container on a stopped host's volumes; its output, or a LabError."""
+    mounts = {volume: {"bind": path, "mode": "rw"} for volume, path in volumes.items()}
+    out = call(f"docker run {image} {' '.join(argv)}", lambda: client().containers.run(
+        image, list(argv), network_mode="none", volumes=mounts, remove=True,
+        stdout=True, stderr=True))
+    return out.decode(errors="replace") if isinstance(out, bytes) else str(out)

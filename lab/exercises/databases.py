@@ -15,13 +15,16 @@ from lab.drills.common import admin_password, point_web
 from lab.drills.faults import Fault
 from lab.drills.roles import restore_article_roles
 from lab.drills.steps import Runbook
+from lab.engine import client
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.exercises import goals
 from lab.exercises.model import DATA, REPAIR, SYMPTOM, Cheat, Exercise, Goal, Started
+from lab.model.topology import Role, image
 from lab.probes import mysql
 
 NOTES = ("invoice", "parcel", "voucher", "refund", "receipt", "coupon")
+KEPT_WHERE_TAKEN = "every acknowledged order kept once"
 HOW_DEAD = ("kill", "stop")  # how a dead server went: SIGKILL or a clean stop
 
 
@@ -118,6 +121,32 @@ def _kill_master(lab: Lab, s: Started) -> None:
     pos = mysql.query(lab.address_of("db1"), pw, "SELECT @@gtid_binlog_pos AS p")[0]["p"]
     mysql.query(lab.address_of("db2"), pw, f"SELECT MASTER_GTID_WAIT('{pos}', 10) AS w")
     faults.inject(lab, Fault(s.params["variant"], "db1"))
+    _disk_lost(lab, "db1")
+
+
+# A new, empty data directory, as on a machine whose disk was replaced.
+NEW_DISK = ("sh", "-c", "rm -rf /var/lib/mysql/* && mariadb-install-db --user=mysql "
+                        "--datadir=/var/lib/mysql --skip-test-db >/dev/null")
+
+
+def _disk_lost(lab: Lab, host: str) -> None:
+    """The dead master's disk died with it: started again, it is an empty
+    server (db-setup makes the accounts and an empty schema). So a student
+    who restarts it instead of promoting db2 has the site take orders on a
+    server without the confirmed ones, and the data goal says so."""
+    client.run_once(image(Role.DB), NEW_DISK,
+                    {lab.topology.data_volume(host): "/var/lib/mysql"})
+
+
+def _heal_master_dead(lab: Lab, s: Started) -> None:
+    """db2 holds the only copy of the orders: make it the master first if
+    the student did not (db1, empty or restarted, stopped for it), then the
+    article's roles again (db1 reloaded from db2, roles switched back)."""
+    if mysql.replica_status(lab.address_of("db2"), admin_password(lab)) is not None:
+        if lab.states()["db1"].status == "running":
+            client.stop(lab.topology.host("db1").container)
+        runbooks.run(lab, runbooks.promote_replica(lab))
+    restore_article_roles(lab)
 
 
 def _point(webs: tuple[str, ...] | None, db: str) -> Callable[[Lab, Started], None]:
@@ -155,16 +184,16 @@ MASTER_DEAD = Exercise(
              goals.writes_through_every_web),
         Goal("db2 is the master", REPAIR, 1, "can db2 take writes, and does it still "
              "follow a master?", goals.is_master("db2")),
-        Goal("every acknowledged order kept once", DATA, 2,
+        Goal(KEPT_WHERE_TAKEN, DATA, 2,
              "are all confirmed orders on the server that now takes them?",
-             goals.writes_kept("db2")),
+             goals.writes_kept_where_written()),
     ),
     breaks=_kill_master,
     solve=_runbook(runbooks.promote_replica),
-    heal=restore_roles,
+    heal=_heal_master_dead,
     cheats={"point the web servers at the read-only replica": Cheat(
                 _point(None, "db2"), "orders accepted through every web server"),
-            "start the dead master again": Cheat(_start_again("db1"), "db2 is the master")},
+            "start the dead master again": Cheat(_start_again("db1"), KEPT_WHERE_TAKEN)},
     uses_writer=True,
 )
 

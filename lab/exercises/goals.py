@@ -103,6 +103,22 @@ def writes_kept(*hosts: str, timeout: float = 20) -> Check:
     return check
 
 
+def writes_kept_where_written(timeout: float = 20) -> Check:
+    """writes_kept on the database server the web servers write to now
+    (web1's write address): the server that takes the orders must have
+    every confirmed one."""
+
+    def check(lab: Lab, s: Started) -> tuple[bool, str]:
+        web = lab.topology.webs[0]
+        address = pages.fetch(lab.address_of(web), "/db.php", timeout=5).json()["write_host"]
+        dbs = [h for h in ("db1", "db2") if _running(lab, h) and lab.address_of(h) == address]
+        if not dbs:
+            return False, f"{web} writes to {address}, where no database server runs"
+        return writes_kept(dbs[0], timeout=timeout)(lab, s)
+
+    return check
+
+
 def writes_through_every_web(lab: Lab, _s: Started) -> tuple[bool, str]:
     """A write through each web server's /db.php is acknowledged."""
     failed = []
