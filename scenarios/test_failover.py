@@ -12,10 +12,11 @@ import pytest
 from conftest import run
 
 from lab.drills import faults, runbooks, verdicts
-from lab.drills.common import semi_sync_status
+from lab.drills.common import SETUP_DONE, semi_sync_status
 from lab.drills.faults import Fault
 from lab.drills.workload import DIRECT, LedgerWriter
 from lab.engine.waiting import wait_for
+from lab.model.config import REPO
 from lab.probes import mysql
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
@@ -108,3 +109,38 @@ def test_old_master_rejoins_then_roles_switch_back(lab, restore_roles, prove_not
         wait_for("writes after the switch back", lambda: w.acknowledged_since(t1) >= 5,
                  timeout=30)
     prove_nothing_lost(w)
+
+
+SLOW_SETUP_S = 6
+
+
+def test_rejoin_waits_for_the_old_masters_own_set_up(lab, restore_roles, tmp_path):
+    """db-setup runs as root when a database server starts and writes the
+    schema to its binary log; read_only does not stop it. Made slow here
+    (it sleeps before its first statement), it would run after the
+    rejoin's RESET MASTER and leave a transaction of db1's own (server 1)
+    in the binary log of the new replica: the runbook must wait for it."""
+    from lab.engine.process import run as local
+
+    container = lab.topology.host("db1").container
+    slow = tmp_path / "db-setup"
+    original = (REPO / "images" / "db" / "db-setup").read_text()
+    slow.write_text(original.replace("i=0   # wait up to 60 s for the server",
+                                     f"sleep {SLOW_SETUP_S}\ni=0   # wait up to 60 s", 1))
+    assert f"sleep {SLOW_SETUP_S}" in slow.read_text()
+    slow.chmod(0o755)  # docker cp keeps the mode
+    faults.inject(lab, Fault("kill", "db1"))
+    run(lab, runbooks.promote_replica(lab))
+    try:
+        copied = local(["docker", "cp", str(slow), f"{container}:/usr/local/bin/db-setup"])
+        assert copied.returncode == 0, copied.stderr
+        run(lab, runbooks.rejoin_old_master(lab))
+        wait_for("db1's db-setup done", lambda: lab.exec(
+            "db1", ["test", "-e", SETUP_DONE]).returncode == 0, timeout=30)
+        state = mysql.query(lab.address_of("db1"), lab.secrets()["DB_ADMIN_PASSWORD"],
+                            "SELECT @@gtid_binlog_state AS s")[0]["s"]
+        own = [g for g in str(state).split(",") if g.split("-")[1:2] == ["1"]]
+        assert not own, f"db1 logged transactions of its own after its reload: {state}"
+    finally:
+        local(["docker", "cp", str(REPO / "images" / "db" / "db-setup"),
+               f"{container}:/usr/local/bin/db-setup"])
