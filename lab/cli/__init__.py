@@ -16,11 +16,11 @@ from pathlib import Path
 
 from lab.admin import lb, resolvers, sessions
 from lab.admin.status import HostStatus, lab_status
-from lab.cli.balancer import add_balancer_commands, cmd_balancer, cmd_dns
-from lab.cli.classes import add_class_commands, cmd_class, lab_config
-from lab.cli.exercises import add_exercise_commands, cmd_check, cmd_exercise, cmd_grade
-from lab.cli.failover import HA, cmd_failover
-from lab.cli.load import add_load_command, cmd_load
+from lab.cli.balancer_commands import add_balancer_commands, cmd_balancer, cmd_dns
+from lab.cli.class_commands import add_class_commands, cmd_class, lab_config
+from lab.cli.exercise_commands import add_exercise_commands, cmd_check, cmd_exercise, cmd_grade
+from lab.cli.failover_commands import HA, cmd_failover
+from lab.cli.load_commands import add_load_command, cmd_load
 from lab.cli.output import say
 from lab.drills import faults, runbooks
 from lab.engine.lab import Lab
@@ -171,14 +171,15 @@ def cmd_sessions(lab: Lab, args: argparse.Namespace) -> int:
 def cmd_bench(lab: Lab, args: argparse.Namespace) -> int:
     """make bench: measure, then write bench/results.json and docs/benchmarks.md."""
     from lab.bench import core as bench
-    from lab.bench import report
+    from lab.bench import results_doc
 
     if args.only and args.only not in bench.PARTS:  # before anything starts
         raise LabError(f"unknown bench part {args.only!r}", hint=f"one of {', '.join(bench.PARTS)}")
     if args.render:  # no engine, no lab: the committed results only
         if not (REPO / "bench" / "results.json").exists():
             raise LabError("no bench/results.json to render", hint="make bench")
-        report.write_doc(report.read_results(REPO / "bench"), REPO / "docs" / "benchmarks.md")
+        results_doc.write_doc(results_doc.read_results(REPO / "bench"),
+                              REPO / "docs" / "benchmarks.md")
         say("docs/benchmarks.md written from bench/results.json")
         return 0
     require_engine()
@@ -186,17 +187,18 @@ def cmd_bench(lab: Lab, args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     if args.only:
         figures = bench.run_part(lab, args.only, args.quick, say)
-        results = report.merge_part(report.read_results(REPO / "bench"), args.only, figures)
-        report.write_results(results, REPO / "bench", REPO / "docs" / "benchmarks.md")
+        results = results_doc.merge_part(results_doc.read_results(REPO / "bench"), args.only,
+                                         figures)
+        results_doc.write_results(results, REPO / "bench", REPO / "docs" / "benchmarks.md")
         say(f"bench part {args.only} done in {time.monotonic() - t0:.0f} s: "
             "bench/results.json, docs/benchmarks.md")
         return 0
     results = bench.run_bench(lab, args.quick, say)
     if args.junit and Path(args.junit).exists():
-        results["scenarios"] = report.scenario_times(Path(args.junit))
+        results["scenarios"] = results_doc.scenario_times(Path(args.junit))
         results["scenarios_source"] = f"from {args.junit}, the last scenario run"
     results["seconds"] = round(time.monotonic() - t0, 1)
-    report.write_results(results, REPO / "bench", REPO / "docs" / "benchmarks.md")
+    results_doc.write_results(results, REPO / "bench", REPO / "docs" / "benchmarks.md")
     say(f"benchmarks done in {results['seconds']:.0f} s: bench/results.json, docs/benchmarks.md")
     return 0
 

@@ -26,7 +26,7 @@ from lab.engine.process import compose_command, require_engine, run
 from lab.engine.ready import probe as probe_now
 from lab.engine.ready import probe_all, wait_ready
 from lab.engine.waiting import wait_for
-from lab.model import classroom, secrets
+from lab.model import class_layout, secrets
 from lab.model.config import REPO, LabConfig, compose_env
 from lab.model.errors import LabError
 from lab.model.figures import Progress
@@ -163,13 +163,13 @@ class Lab:
         if not ip:
             return self.topology.address(host)
         # A class lab's Docker knows the wire address; its hosts use the lab's.
-        return classroom.same_octet(str(ip), self.topology.subnet)
+        return class_layout.same_octet(str(ip), self.topology.subnet)
 
     def wire_address(self, host: str) -> str:
         """The address Docker gives a host: its lab address, but in a class
         the same last octet on the lab's wire subnet."""
-        return classroom.same_octet(self.topology.address(host),
-                                    self.config.wire_subnet or self.topology.subnet)
+        return class_layout.same_octet(self.topology.address(host),
+                                       self.config.wire_subnet or self.topology.subnet)
 
     @property
     def console(self) -> str:
@@ -367,7 +367,7 @@ class Lab:
             for path in self.config.per_lab_files:
                 path.unlink(missing_ok=True)
         if self.config.in_class and forget_secrets:
-            (self.config.state_dir / classroom.RECORD_NAME).unlink(missing_ok=True)
+            (self.config.state_dir / class_layout.RECORD_NAME).unlink(missing_ok=True)
             self.config = replace(self.config, wire_subnet="")
             if not client.class_networks():  # the last lab of every class
                 network.remove_class_rules()

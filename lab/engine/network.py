@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from lab.engine import netns
 from lab.engine.process import run
-from lab.model import classroom
+from lab.model import class_layout
 from lab.model.config import LabConfig
 from lab.model.errors import LabError
 
@@ -79,13 +79,13 @@ def claim_wire(taken_by_records: set[str]) -> str:
         for n in json.loads(inspect.stdout or "[]"):
             for c in (n.get("IPAM") or {}).get("Config") or []:
                 used.add(str(c.get("Subnet", "")))
-    for index in range(1, classroom.MAX_LABS + 1):
-        wire = classroom.wire_subnet(index)
+    for index in range(1, class_layout.MAX_LABS + 1):
+        wire = class_layout.wire_subnet(index)
         if not any(u and ":" not in u and ipaddress.IPv4Network(wire).overlaps(
                 ipaddress.IPv4Network(u)) for u in used):
             return wire
     raise LabError("no free wire subnet for another class lab",
-                   f"{classroom.MAX_LABS} in use", "remove labs with `foolab class down`")
+                   f"{class_layout.MAX_LABS} in use", "remove labs with `foolab class down`")
 
 
 def with_wire(config: LabConfig) -> LabConfig:
@@ -93,14 +93,14 @@ def with_wire(config: LabConfig) -> LabConfig:
     a free one, recorded in its state folder before another lab can claim it."""
     if config.wire_subnet:
         return config
-    own = classroom.LabRecord.load(config.state_dir)  # made up earlier, by another process
+    own = class_layout.LabRecord.load(config.state_dir)  # made up earlier, by another process
     if own is not None and own.wire:
         return replace(config, wire_subnet=own.wire, subnet=own.subnet)
     with _claims:
-        records = (classroom.LabRecord.load(d) for d in config.class_root.glob("*")
+        records = (class_layout.LabRecord.load(d) for d in config.class_root.glob("*")
                    if d.is_dir() and d.name != config.lab)
         wire = claim_wire({r.wire for r in records if r is not None})
-        classroom.LabRecord(config.lab, config.subnet, wire).save(config.state_dir)
+        class_layout.LabRecord(config.lab, config.subnet, wire).save(config.state_dir)
     return replace(config, wire_subnet=wire)
 
 
@@ -116,14 +116,14 @@ def class_rules(subnets: tuple[str, ...]) -> list[list[str]]:
     their 10.1.1.x sources are outside the wire subnet; the host answers
     nothing on a class bridge (not even ARP); and, a last guard, nothing for
     the wires or the labs' subnets goes out of the default interface."""
-    any_bridge = classroom.BRIDGE_PREFIX + "+"
+    any_bridge = class_layout.BRIDGE_PREFIX + "+"
     tag = ["-m", "comment", "--comment", CLASS_TAG]
     rules = [["DOCKER-USER", "-i", any_bridge, "-o", any_bridge, "-m", "physdev",
               "--physdev-is-bridged", *tag, "-j", "ACCEPT"],
              ["INPUT", "-i", any_bridge, *tag, "-j", "DROP"]]
     dev = _default_device()
     if dev:
-        for subnet in (str(classroom.WIRE_RANGE), *subnets):
+        for subnet in (str(class_layout.WIRE_RANGE), *subnets):
             rules.append(["OUTPUT", "-o", dev, "-d", subnet, *tag, "-j", "DROP"])
     return rules
 
@@ -159,7 +159,7 @@ def reconnect_script(config: LabConfig, host: str, address: str,
     the lab address on its new interface (a stopped one adds it when it
     starts: compose/lab-address)."""
     net, c = config.project, config.topology.host(host).container
-    wire = classroom.same_octet(address, config.wire_subnet or config.topology.subnet)
+    wire = class_layout.same_octet(address, config.wire_subnet or config.topology.subnet)
     line = (f"docker network disconnect {'-f ' if force else ''}{net} {c}; "
             f"docker network connect --ip {wire} {net} {c}")
     if not config.in_class:

@@ -18,7 +18,7 @@ from lab.drills.steps import Runbook
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.exercises import goals
-from lab.exercises.model import DATA, REPAIR, SYMPTOM, Cheat, Exercise, Goal, Started
+from lab.exercises.definitions import DATA, REPAIR, SYMPTOM, Cheat, Exercise, Goal, Started
 from lab.probes import mysql
 
 NOTES = ("invoice", "parcel", "voucher", "refund", "receipt", "coupon")

@@ -7,7 +7,7 @@ Every run is bounded: users and run time are always set, Locust stops by
 itself, and a run that overstays its budget is killed. While it runs, the
 engine's CPU counters of the web servers and of the load generator are read
 once a second (lab/load/counters.py, through the Docker SDK). This module
-gathers data; lab/load/summary.py and lab/load/report.py make the report.
+gathers data; lab/load/summary.py and lab/load/study_report.py make the report.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from lab.load.counters import (
 from lab.load.settings import MODES, RunSettings
 from lab.load.summary import CpuSamples, RunData
 from lab.model.article import WWW
-from lab.model.classroom import same_octet
+from lab.model.class_layout import same_octet
 from lab.model.config import REPO
 from lab.model.errors import LabError
 from lab.model.figures import Progress

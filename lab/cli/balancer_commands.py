@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lab.admin import balancer, lb
+from lab.admin import haproxy_cfg, lb
 from lab.cli.output import say
 from lab.engine.lab import Lab
 from lab.model.article import WWW
@@ -13,7 +13,7 @@ from lab.model.article import WWW
 def add_balancer_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`foolab balancer` and `foolab dns` (F22, lab/admin/lb.py)."""
     bl = sub.add_parser("balancer", help="lb's policy and what its health checks see")
-    bl.add_argument("--policy", choices=balancer.POLICIES,
+    bl.add_argument("--policy", choices=haproxy_cfg.POLICIES,
                     help="switch: write haproxy.cfg again and reload haproxy")
     dn = sub.add_parser("dns", help="point www.foo.com at the web servers or at lb")
     dn.add_argument("name", choices=["www"])
@@ -32,7 +32,7 @@ def cmd_balancer(lab: Lab, args: argparse.Namespace) -> int:
     address = lab.topology.address(lb.HOST)
     print(f"policy {lb.policy(lab)}; " + ", ".join(f"{n} {s}" for n, s in states.items()))
     print(f"{WWW} points at: {lb.www_mode(lab)}; stats: http://{address}:"
-          f"{balancer.STATS_PORT}{balancer.STATS_PATH} (user {balancer.STATS_USER}, "
+          f"{haproxy_cfg.STATS_PORT}{haproxy_cfg.STATS_PATH} (user {haproxy_cfg.STATS_USER}, "
           "password: foolab status --secrets)")
     return 0
 

@@ -7,7 +7,7 @@ import time
 
 from lab.cli.output import say
 from lab.engine.lab import Lab
-from lab.exercises.model import Grade
+from lab.exercises.definitions import Grade
 from lab.model.config import REPO
 from lab.model.errors import LabError
 
@@ -53,11 +53,11 @@ def cmd_exercise(lab: Lab, args: argparse.Namespace) -> int:
 
 def cmd_check(lab: Lab, args: argparse.Namespace) -> int:
     """A student's self-check: goals held, hints for the others, never the fix."""
-    from lab.exercises import grader, report
+    from lab.exercises import grade_text, grader
 
     lab.require_up()
     result = grader.grade(lab)
-    text = report.self_check(result)
+    text = grade_text.self_check(result)
     folder = REPO / "reports" / "exercises"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"check-{result.lab}-{time.strftime('%Y%m%d-%H%M%S')}.txt").write_text(text + "\n")
@@ -67,7 +67,7 @@ def cmd_check(lab: Lab, args: argparse.Namespace) -> int:
 
 def cmd_grade(lab: Lab, args: argparse.Namespace) -> int:
     """The teacher's grade table (one row per lab), printed and under reports/."""
-    from lab.exercises import grader, report
+    from lab.exercises import grade_text, grader
 
     if args.whole_class:
         grades = grade_class(lab)
@@ -76,7 +76,7 @@ def cmd_grade(lab: Lab, args: argparse.Namespace) -> int:
         grades = [grader.grade(lab, lab.config.lab)]
     paths = grader.write_reports(grades, REPO / "reports" / "exercises",
                                  time.strftime("grades-%Y%m%d-%H%M%S"))
-    print(report.render(grades, args.format), end="")
+    print(grade_text.render(grades, args.format), end="")
     say("written: " + ", ".join(str(p.relative_to(REPO)) for p in paths), err=True)
     return 0
 

@@ -14,21 +14,24 @@ HA = {"mha": mha, "keepalived": keepalived}  # optional automatic failover (issu
 
 def cmd_failover(lab: Lab, args: argparse.Namespace) -> int:
     """Issue 15: the same kill three ways (compare), or a failover by hand."""
-    from lab.bench import failovers
-    from lab.drills import autofailover as af
+    from lab.bench import failover_compare
+    from lab.drills import takeover
 
     lab.require_up()
     if args.action == "promote":
-        af.require_master_dead(lab)
-        print(mha.switch_dead_master(lab)) if args.via == "mha" else af.promote_by_runbook(lab)
+        takeover.require_master_dead(lab)
+        if args.via == "mha":
+            print(mha.switch_dead_master(lab))
+        else:
+            takeover.promote_by_runbook(lab)
         say(f"db2 promoted ({args.via}); the roles back: runbooks rejoin-old-master, switch-back")
         return 0
-    rows = failovers.compare(lab, args.reps, args.lossless_reps,
-                             tuple(args.method or af.METHODS), say)
-    from lab.bench.report import merge_results
+    rows = failover_compare.compare(lab, args.reps, args.lossless_reps,
+                                    tuple(args.method or takeover.METHODS), say)
+    from lab.bench.results_doc import merge_results
 
-    merge_results("failover_compare", rows, failovers.figures_of(rows), REPO / "bench",
+    merge_results("failover_compare", rows, failover_compare.figures_of(rows), REPO / "bench",
                   REPO / "docs" / "benchmarks.md")
-    print(failovers.table(rows))
+    print(failover_compare.table(rows))
     say("every run in bench/results.json (failover_compare), table in docs/benchmarks.md")
     return 0
