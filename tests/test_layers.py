@@ -3,12 +3,13 @@
 Floors (lab/__init__.py): model < engine < probes < drills, admin < load,
 dashboard < bench < cli. A module may import its own subpackage and any floor
 below; drills and admin share a floor but stay apart, and so do load and
-dashboard.
+dashboard. No two modules share a name: a name says what the module is.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,8 @@ def test_the_checks_can_fail():
          "lab.drills.a": {"lab.drills.b"}, "lab.drills.b": {"lab.drills.a"}}
     assert upward(g) == ["lab.model.topology -> lab.engine.lab"]
     assert cycles(g)
+    two = [LAB / "a" / "report.py", LAB / "b" / "report.py", LAB / "b" / "grades.py"]
+    assert shared(two, lambda p: p.stem) == {"report": ["lab/a/report.py", "lab/b/report.py"]}
 
 
 @pytest.mark.parametrize("path", sorted(LAB.rglob("*.py")), ids=lambda p: module_name(p))
@@ -105,12 +108,34 @@ def test_no_module_over_400_lines(path: Path) -> None:
     assert len(path.read_text().splitlines()) <= 400
 
 
+def shared(paths: list[Path], name: Callable[[Path], str]) -> dict[str, list[str]]:
+    """The names given to more than one of `paths`: name -> those paths."""
+    found: dict[str, list[str]] = {}
+    for path in paths:
+        found.setdefault(name(path), []).append(str(path.relative_to(LAB.parent)))
+    return {n: ps for n, ps in sorted(found.items()) if len(ps) > 1}
+
+
+def lab_modules(root: Path = LAB) -> list[Path]:
+    """Every module and subpackage under lab/ (not lab itself): a subpackage is
+    its folder, __init__.py and __main__.py are not modules of their own."""
+    return ([p for p in sorted(root.rglob("*.py")) if p.name not in ("__init__.py", "__main__.py")]
+            + sorted(p.parent for p in root.rglob("*/__init__.py")))
+
+
+def test_lab_modules_have_unique_names():
+    """Three `report` modules, or `exercises/model.py` beside the `model`
+    package, make a reader open the file to learn which one an import means."""
+    clashes = shared(lab_modules(), lambda p: p.stem)
+    assert not clashes, "; ".join(f"{n}: {' '.join(ps)}" for n, ps in clashes.items())
+
+
 def test_test_modules_have_unique_names():
     """tests/ and scenarios/ are collected in one run without packages: two
     files of one name stop pytest before it runs anything."""
     root = LAB.parent
-    names = [p.name for d in ("tests", "scenarios") for p in (root / d).glob("test_*.py")]
-    assert sorted(n for n in set(names) if names.count(n) > 1) == []
+    paths = [p for d in ("tests", "scenarios") for p in sorted((root / d).glob("test_*.py"))]
+    assert shared(paths, lambda p: p.name) == {}
 
 
 def test_unit_tests_cannot_reach_the_engine():
