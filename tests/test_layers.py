@@ -9,6 +9,10 @@ dashboard. No two modules share a name: a name says what the module is.
 from __future__ import annotations
 
 import ast
+import importlib
+import io
+import re
+import tokenize
 from collections.abc import Callable
 from pathlib import Path
 
@@ -147,3 +151,61 @@ def test_unit_tests_cannot_reach_the_engine():
     for argv in (["docker", "ps"], ["sh", "-c", "docker network connect x y"], ["nsenter"]):
         with pytest.raises(AssertionError, match="fake it"):
             subprocess.run(argv, capture_output=True)
+
+
+# --- references in prose ------------------------------------------------------------
+
+DOTTED = re.compile(r"(?<![\w./])lab\.[a-z_]+(?:\.[A-Za-z_]+)+")  # lab.admin.lb.add
+SLASHED = re.compile(r"(?<![\w./])lab/[\w/]+\.py\b")  # lab/admin/lb.py
+
+
+def prose(path: Path) -> str:
+    """What a file says to a reader: its docstrings and comments (a Python
+    file's code is checked by the imports), or all of it (Markdown)."""
+    if path.suffix != ".py":
+        return path.read_text()
+    text = path.read_text()
+    docs = [ast.get_docstring(n, clean=False) or "" for n in ast.walk(ast.parse(text))
+            if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))]
+    comments = [t.string for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                if t.type == tokenize.COMMENT]
+    return "\n".join(docs + comments)
+
+
+def resolves(dotted: str) -> bool:
+    """A module, or an attribute of one (lab.engine.lab.Lab.exec)."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 1, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(obj, name):
+                return False
+            obj = getattr(obj, name)
+        return True
+    return False
+
+
+def stale_references(text: str) -> list[str]:
+    """The lab.x.y names and lab/x/y.py paths in `text` that lead nowhere."""
+    return ([ref for ref in sorted(set(DOTTED.findall(text))) if not resolves(ref)]
+            + [ref for ref in sorted(set(SLASHED.findall(text)))
+               if not (LAB.parent / ref).exists()])
+
+
+def test_references_in_docstrings_and_docs_lead_somewhere():
+    """`lab.engine.classroom` in a docstring, or `lab/admin/balancer.py` in the
+    README, after a rename: the reader is sent to nothing."""
+    root = LAB.parent
+    paths = [*sorted(LAB.rglob("*.py")), root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    stale = {str(p.relative_to(root)): refs for p in paths if (refs := stale_references(prose(p)))}
+    assert stale == {}
+
+
+def test_a_stale_reference_is_found():
+    text = """lab.engine.lab.Lab.exec and lab.admin.lb are there, lab/admin/lb.py
+    too; lab.lb.add and lab/admin/balancer.py are not."""
+    assert stale_references(text) == ["lab.lb.add", "lab/admin/balancer.py"]
+    assert not resolves("lab.engine.lab.Lab.nothing")

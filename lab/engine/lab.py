@@ -96,7 +96,7 @@ class Lab:
 
     def use_balancer(self, on: bool = True) -> None:
         """Add lb to this lab's hosts and compose files (or drop it); `up`
-        or lab.lb.add then starts it."""
+        or lab.admin.lb.add then starts it."""
         self.config = replace(self.config, balancer=on)
         self.topology = self.config.topology
 

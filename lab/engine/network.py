@@ -111,7 +111,7 @@ def _default_device() -> str | None:
 
 
 def class_rules(subnets: tuple[str, ...]) -> list[list[str]]:
-    """This machine's rules for a class (DESIGN.md, "several labs"): bridged
+    """This machine's rules for a class (README.md, "A class"): bridged
     packets between lab hosts pass Docker's internal-network rule although
     their 10.1.1.x sources are outside the wire subnet; the host answers
     nothing on a class bridge (not even ARP); and, a last guard, nothing for
