@@ -143,14 +143,19 @@ def test_test_modules_have_unique_names():
 
 
 def test_unit_tests_cannot_reach_the_engine():
-    """tests/conftest.py refuses engine, namespace and firewall commands."""
+    """tests/conftest.py refuses engine, namespace and firewall commands, and
+    the Docker SDK's client."""
     import subprocess
 
     import pytest
 
+    from lab.engine import client
+
     for argv in (["docker", "ps"], ["sh", "-c", "docker network connect x y"], ["nsenter"]):
         with pytest.raises(AssertionError, match="fake it"):
             subprocess.run(argv, capture_output=True)
+    with pytest.raises(AssertionError, match="fake it"):
+        client.ping()
 
 
 # --- references in prose ------------------------------------------------------------
