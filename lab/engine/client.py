@@ -3,14 +3,15 @@ that connects to the daemon and turns its errors into one-line LabErrors.
 
 Compose, `docker build` and `docker exec` stay on the CLI (lab.engine.process,
 Lab.exec says why for exec); everything else the lab asks of the engine
-(inspect, stop, start, kill, pause, update, network connect) comes here.
+(inspect, stop, start, kill, pause, update, network connect, networks and
+their subnets, the load generator's one-off run) comes here.
 The client follows DOCKER_HOST like the CLI does (not `docker context`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 import docker
@@ -92,6 +93,14 @@ def inspect_image(image: str) -> dict[str, Any] | None:
 def inspect_network(name: str) -> dict[str, Any] | None:
     """`docker network inspect`; None when there is no such network."""
     return _lookup(f"docker network inspect {name}", lambda: api().inspect_network(name))
+
+
+def network_subnets() -> dict[str, list[str]]:
+    """Every network on this machine: name -> the subnets it holds (IPv4 and
+    IPv6), as `docker network ls` then `docker network inspect` tell."""
+    nets = call("docker network ls", api().networks)
+    return {str(n["Name"]): [str(c["Subnet"]) for c in (n.get("IPAM") or {}).get("Config") or []
+                             if c.get("Subnet")] for n in nets}
 
 
 def class_networks() -> list[str]:
@@ -178,3 +187,38 @@ def cpu_total_ns(container: str) -> int | None:
     # a stopped container answers with zeros and no pids
     running = (stats.get("pids_stats") or {}).get("current", 1)
     return int(total) if total and running else None
+
+
+# --- a one-off container (the load generator) -------------------------------------
+
+
+def run_detached(image: str, command: Sequence[str], *, name: str, network: str, ip: str,
+                 labels: dict[str, str], volumes: Sequence[str], environment: dict[str, str],
+                 user: str, entrypoint: Sequence[str] | None = None,
+                 cap_add: Sequence[str] = ()) -> None:
+    """`docker run -d --name NAME --network NETWORK --ip IP -v HOST:PATH[:ro]
+    -e K=V --user U [--entrypoint ...] [--cap-add ...] IMAGE COMMAND...`;
+    without --rm: `exit_code` and `logs` read it after it ends, `remove`
+    takes it away."""
+    def create_and_start() -> None:
+        host_config = api().create_host_config(binds=list(volumes), network_mode=network,
+                                               cap_add=list(cap_add) or None)
+        endpoint = api().create_endpoint_config(ipv4_address=ip)
+        api().create_container(
+            image, list(command), name=name, labels=labels, environment=environment,
+            user=user, entrypoint=list(entrypoint) if entrypoint is not None else None,
+            host_config=host_config,
+            networking_config={"EndpointsConfig": {network: endpoint}})  # --network --ip
+        api().start(name)
+
+    call(f"docker run {name}", create_and_start)
+
+
+def exit_code(container: str) -> int | None:
+    """The exit code of a container that has ended; None while it runs. A
+    container that is not there is a LabError (nothing would end the wait)."""
+    data = inspect_container(container)
+    if data is None:
+        raise LabError(f"container {container} is gone", hint="removed by hand?")
+    state = data.get("State") or {}
+    return int(state.get("ExitCode") or 0) if state.get("Status") in ("exited", "dead") else None

@@ -202,26 +202,36 @@ class Lab:
 
     # -- commands on a host --
 
+    def service_container(self, service: str) -> str:
+        """The container of a service of this lab that is no host of its
+        topology (res1, db1-mha, db2-vrrp): named like the hosts' containers."""
+        return f"{self.config.project}-{service}"
+
     def exec(
         self, host: str, argv: Sequence[str], *, user: str | None = None, timeout: float = 60,
-        input: str | None = None,
+        input: str | None = None, service: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         """Run argv on a host (docker exec); the result is returned, never raised.
+        `service`: `host` names one of the lab's other containers (res1,
+        db1-mha: service_container), not a host of the topology.
 
         Stays on the docker CLI: the SDK's exec_run has neither stdin nor a
         timeout. Feeding stdin means writing to the private raw socket of
         exec_start(socket=True) and half-closing it per transport, and a
         timeout could only abandon a blocked HTTP read; `docker exec -i`
         under subprocess gives both, and EOF on stdin, reliably."""
-        h = self.topology.host(host)
+        container = self.service_container(host) if service else self.topology.host(host).container
         cmd = ["docker", "exec", *(["-i"] if input is not None else [])]
         if user:
             cmd += ["-u", user]
-        return run([*cmd, h.container, *argv], timeout=timeout, input=input)
+        return run([*cmd, container, *argv], timeout=timeout, input=input)
 
-    def sh(self, host: str, script: str, *, user: str | None = None, timeout: float = 60) -> str:
-        """Run a shell script on a host; return stdout or raise LabError."""
-        out = self.exec(host, ["bash", "-c", script], user=user, timeout=timeout)
+    def sh(self, host: str, script: str, *, user: str | None = None, timeout: float = 60,
+           service: bool = False) -> str:
+        """Run a shell script on a host (or a service: exec); return stdout
+        or raise LabError."""
+        out = self.exec(host, ["bash", "-c", script], user=user, timeout=timeout,
+                        service=service)
         if out.returncode != 0:
             raise LabError(f"on {host}: `{script}` failed (exit {out.returncode})",
                            out.stderr or out.stdout)
