@@ -188,3 +188,48 @@ def test_optional_containers_are_reached_through_lab_exec(tmp_path, monkeypatch)
                                     ["docker", "exec", "foolab-res1"],
                                     ["docker", "exec", "foolab-res2"]]
 
+
+def test_memory_is_what_docker_stats_shows(monkeypatch):
+    answers = {"v2": {"memory_stats": {"usage": 300 * 2**20, "stats": {"inactive_file": 2**20}}},
+               "v1": {"memory_stats": {"usage": 3 * 2**20,
+                                       "stats": {"total_inactive_file": 2**20}}},
+               "stopped": {"memory_stats": {}}}
+
+    class Api:
+        def stats(self, container: str, **kw: Any) -> dict[str, Any]:
+            assert kw == {"stream": False, "one_shot": True}
+            return answers[container]
+
+    monkeypatch.setattr(client, "api", Api)
+    assert [client.memory_mib(c) for c in answers] == [299.0, 2.0, None]
+
+
+REPO = Path(__file__).resolve().parents[1]
+ON_THE_CLI = {"compose", "build"}  # the rest of the engine: lab.engine.client
+EXEC_DOORS = {"lab/engine/lab.py",  # Lab.exec and Lab.sh
+              "lab/cli/__init__.py"}  # `foolab shell`: docker exec -it, a terminal
+RUNBOOK_STEPS = {"lab/drills/replication.py"}  # an administrator's commands, shown as typed
+
+
+def docker_commands(path: Path) -> list[str]:
+    """`docker SUBCOMMAND` argv literals in a module."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.List, ast.Tuple)) and len(node.elts) > 1:
+            first, second = node.elts[:2]
+            if (isinstance(first, ast.Constant) and first.value == "docker"
+                    and isinstance(second, ast.Constant)):
+                found.append(str(second.value))
+    return found
+
+
+def test_the_docker_command_runs_only_compose_build_and_exec_through_lab_exec():
+    bad = {}
+    for path in sorted((REPO / "lab").rglob("*.py")):
+        where = str(path.relative_to(REPO))
+        allowed = ON_THE_CLI | ({"exec"} if where in EXEC_DOORS else set())
+        if where not in RUNBOOK_STEPS and (cmds := set(docker_commands(path)) - allowed):
+            bad[where] = sorted(cmds)
+    assert bad == {}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.bench import failover_compare
-from lab.engine.process import run
+from lab.engine import client
 from lab.model.config import REPO
 from lab.model.figures import Figure
 
@@ -55,7 +55,7 @@ def machine() -> dict[str, Any]:
         for line in f:
             if line.startswith("MemTotal:"):
                 mem = int(line.split()[1]) // 1024
-    engine = run(["docker", "version", "--format", "{{.Server.Version}}"]).stdout.strip()
+    engine = client.server_version()
     return {"cores": os.cpu_count(), "memory_mib": mem, "kernel": platform.release(),
             "docker_engine": engine, "python": platform.python_version()}
 

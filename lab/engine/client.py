@@ -90,6 +90,22 @@ def inspect_image(image: str) -> dict[str, Any] | None:
     return _lookup(f"docker image inspect {image}", lambda: client().images.get(image).attrs)
 
 
+def server_version() -> str:
+    """The engine's version (`docker version --format '{{.Server.Version}}'`)."""
+    return str(call("docker version", api().version).get("Version", ""))
+
+
+def remove_images(*images: str) -> None:
+    """`docker rmi -f IMAGE...`; an image that is not there is no error."""
+    for image in images:
+        try:
+            api().remove_image(image, force=True)
+        except NotFound:
+            pass
+        except (DockerException, requests.RequestException) as exc:
+            raise _error(f"docker rmi -f {image}", exc) from None
+
+
 def inspect_network(name: str) -> dict[str, Any] | None:
     """`docker network inspect`; None when there is no such network."""
     return _lookup(f"docker network inspect {name}", lambda: api().inspect_network(name))
@@ -174,6 +190,17 @@ def connect(network: str, container: str, ip: str | None = None) -> None:
 def disconnect(network: str, container: str, force: bool = False) -> None:
     call(f"docker network disconnect {network} {container}",
          lambda: api().disconnect_container_from_network(container, network, force=force))
+
+
+def memory_mib(container: str) -> float | None:
+    """The memory a container uses now, MiB, as `docker stats` shows it
+    (cgroup usage less the inactive file cache); None if it is not running."""
+    stats = _lookup(f"docker stats {container}",
+                    lambda: api().stats(container, stream=False, one_shot=True)) or {}
+    mem = stats.get("memory_stats") or {}
+    usage, inactive = int(mem.get("usage") or 0), mem.get("stats") or {}
+    cache = int(inactive.get("total_inactive_file", inactive.get("inactive_file", 0)))
+    return (usage - cache if cache < usage else usage) / 2**20 if usage else None
 
 
 def cpu_total_ns(container: str) -> int | None:

@@ -248,7 +248,7 @@ class Lab:
         per image built."""
         logs = self.config.log_dir
         logs.mkdir(parents=True, exist_ok=True)
-        if run(["docker", "image", "inspect", "debian:bookworm-slim"], timeout=20).returncode != 0:
+        if client.inspect_image("debian:bookworm-slim") is None:
             self.progress("base image debian:bookworm-slim: pulling, or bootstrapping it locally")
             self._logged(["bash", str(REPO / "scripts" / "bootstrap-base-image.sh")],
                          logs / "base-image.log", "making the base image", timeout=900)
