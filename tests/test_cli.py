@@ -2,6 +2,7 @@ import pytest
 
 from lab import cli
 from lab.admin.status import HostStatus
+from lab.cli import lifecycle_commands
 
 
 def test_status_table_lists_hosts_and_facts():
@@ -10,7 +11,7 @@ def test_status_table_lists_hosts_and_facts():
                    {"serial": 2006032801}),
         HostStatus("db2", "db", "10.1.1.22", "replica", "exited", "none", {}),
     ]
-    text = cli.render_table(rows)
+    text = lifecycle_commands.render_table(rows)
     lines = text.splitlines()
     assert lines[0].split() == ["HOST", "ROLE", "ADDRESS", "STATE", "FACTS"]
     assert "running/healthy" in lines[1] and "serial=2006032801" in lines[1]
@@ -41,3 +42,12 @@ def test_python_dash_m_runs_the_cli():
     out = subprocess.run([sys.executable, "-m", "lab.cli", "--help"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and "dashboard" in out.stdout
+
+
+def test_every_subcommand_of_every_family_is_listed_once():
+    """cli.ORDER is foolab --help's order: a family's command missing from it
+    would be a subcommand nobody can call."""
+    names = [name for family in cli.FAMILIES for name in family.COMMANDS]
+    assert sorted(names) == sorted(cli.ORDER) and len(set(names)) == len(names)
+    assert list(cli.COMMANDS) == list(cli.ORDER)
+

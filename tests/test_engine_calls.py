@@ -207,7 +207,7 @@ def test_memory_is_what_docker_stats_shows(monkeypatch):
 REPO = Path(__file__).resolve().parents[1]
 ON_THE_CLI = {"compose", "build"}  # the rest of the engine: lab.engine.client
 EXEC_DOORS = {"lab/engine/lab.py",  # Lab.exec and Lab.sh
-              "lab/cli/__init__.py"}  # `foolab shell`: docker exec -it, a terminal
+              "lab/cli/lifecycle_commands.py"}  # `foolab shell`: docker exec -it, a terminal
 RUNBOOK_STEPS = {"lab/drills/replication.py"}  # an administrator's commands, shown as typed
 
 

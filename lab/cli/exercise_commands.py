@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from lab.cli.command import Command
 from lab.cli.output import say
 from lab.engine.lab import Lab
 from lab.exercises.definitions import Grade
@@ -12,7 +13,7 @@ from lab.model.config import REPO
 from lab.model.errors import LabError
 
 
-def add_exercise_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_exercise(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ex = sub.add_parser("exercise", help="set a broken lab to repair (list, start, stop)")
     ex.add_argument("action", choices=["list", "start", "stop"])
     ex.add_argument("name", nargs="?", help="start: which exercise (see list)")
@@ -20,7 +21,13 @@ def add_exercise_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
                     "same seed, the same breakage")
     ex.add_argument("--variant", help="start: this way of breaking the lab instead of the "
                     "seed's (see list)")
+
+
+def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sub.add_parser("check", help="a student's self-check of the running exercise")
+
+
+def add_grade(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gr = sub.add_parser("grade", help="grade the running exercise (teacher)")
     gr.add_argument("--class", dest="whole_class", action="store_true",
                     help="every lab of the class that runs an exercise (foolab class up)")
@@ -102,3 +109,7 @@ def grade_class(base: Lab) -> list[Grade]:
                        "labs: " + (", ".join(names) or "none"),
                        "`foolab --lab NAME exercise start EXERCISE --seed SEED`")
     return grades
+
+
+COMMANDS = {"exercise": Command(add_exercise, cmd_exercise),
+            "check": Command(add_check, cmd_check), "grade": Command(add_grade, cmd_grade)}

@@ -5,11 +5,22 @@ from __future__ import annotations
 import argparse
 
 from lab.admin import keepalived, mha
+from lab.cli.command import Command
 from lab.cli.output import say
 from lab.engine.lab import Lab
 from lab.model.config import REPO
 
 HA = {"mha": mha, "keepalived": keepalived}  # optional automatic failover (issue 15)
+
+
+def add_failover(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    fo = sub.add_parser("failover", help="compare: db1 killed under writes, three ways; "
+                        "promote: fail over by hand (only while db1 is dead)")
+    fo.add_argument("action", choices=["compare", "promote"])
+    fo.add_argument("--reps", type=int, default=3, help="compare: async runs per method")
+    fo.add_argument("--lossless-reps", type=int, default=1, help="compare: semi-sync lossless")
+    fo.add_argument("--method", action="append", choices=["runbook", *HA])
+    fo.add_argument("--via", choices=["runbook", "mha"], default="runbook")
 
 
 def cmd_failover(lab: Lab, args: argparse.Namespace) -> int:
@@ -35,3 +46,6 @@ def cmd_failover(lab: Lab, args: argparse.Namespace) -> int:
     print(failover_compare.table(rows))
     say("every run in bench/results.json (failover_compare), table in docs/benchmarks.md")
     return 0
+
+
+COMMANDS = {"failover": Command(add_failover, cmd_failover)}

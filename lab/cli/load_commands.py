@@ -1,6 +1,5 @@
-"""`foolab load`: the load-distribution study (Locust in the lab network,
-then the report). Its own module: the study's options outgrew the CLI's
-main file."""
+"""foolab load: the load-distribution study (Locust in the lab network,
+then the report)."""
 
 from __future__ import annotations
 
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.admin import haproxy_cfg, lb
+from lab.cli.command import Command
 from lab.cli.output import say
 from lab.engine.lab import Lab
 from lab.load.settings import DEFAULT_TTL_SCALE, RESOLVER_MODE
@@ -112,7 +112,7 @@ def cmd_load(lab: Lab, args: argparse.Namespace) -> int:
     return 0
 
 
-def add_load_command(sub: Any) -> None:
+def add_load(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ld = sub.add_parser("load", help="load-distribution study with Locust (make load)")
     ld.add_argument("--users", type=int, default=30, help="visitors (default 30)")
     ld.add_argument("--duration", help="run time, e.g. 60s or 2m (default 60 s; "
@@ -159,3 +159,6 @@ def add_load_command(sub: Any) -> None:
                     help="--ceiling: alternating Locust/wrk rounds (default 3)")
     ld.add_argument("--processes", type=int, default=1,
                     help="--ceiling: Locust worker processes = wrk threads (default 1)")
+
+
+COMMANDS = {"load": Command(add_load, cmd_load)}
