@@ -2,7 +2,8 @@ import pytest
 
 from lab import cli
 from lab.admin.status import HostStatus
-from lab.cli import lifecycle_commands
+from lab.cli import lifecycle_commands, runbook_commands
+from lab.drills import runbooks
 
 
 def test_status_table_lists_hosts_and_facts():
@@ -51,3 +52,21 @@ def test_every_subcommand_of_every_family_is_listed_once():
     assert sorted(names) == sorted(cli.ORDER) and len(set(names)) == len(names)
     assert list(cli.COMMANDS) == list(cli.ORDER)
 
+
+@pytest.mark.parametrize(("argv", "options"), [
+    (["semi-sync", "--off", "--lossless"], {"on": False, "lossless": True}),
+    (["semi-sync"], {"on": True, "lossless": False}),
+    (["promote-replica", "--point-web"], {"take_address": False}),
+    (["rebuild-replica", "--online"], {"online": True}),
+    (["switch-back", "--online"], {}),  # an option of another runbook is not passed on
+])
+def test_runbook_options_reach_the_procedure(monkeypatch, argv, options):
+    made: list[dict[str, object]] = []
+    monkeypatch.setitem(runbooks.RUNBOOKS, argv[0], lambda lab, **kw: made.append(kw))
+    args = cli.parser().parse_args(["runbook", *argv])
+    runbook_commands.BOOKS[args.name](None, args)
+    assert made == [options]
+
+
+def test_every_runbook_has_a_factory():
+    assert sorted(runbook_commands.BOOKS) == sorted(runbooks.RUNBOOKS)

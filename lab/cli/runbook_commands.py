@@ -4,6 +4,7 @@ cookie conundrum (F9), applied by hand."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from lab.admin import sessions
 from lab.cli.command import Command
@@ -11,6 +12,25 @@ from lab.cli.output import say
 from lab.drills import runbooks
 from lab.engine.lab import Lab
 from lab.model.errors import LabError
+
+Factory = Callable[[Lab, argparse.Namespace], runbooks.Runbook]
+
+
+def _plain(name: str) -> Factory:
+    return lambda lab, args: runbooks.RUNBOOKS[name](lab)
+
+
+# Runbook name -> its procedure made with the options `foolab runbook NAME`
+# was given; a runbook without options is made as the registry has it.
+BOOKS: dict[str, Factory] = {
+    **{name: _plain(name) for name in runbooks.RUNBOOKS},
+    "rebuild-replica": lambda lab, a: runbooks.RUNBOOKS["rebuild-replica"](
+        lab, online=a.online),
+    "promote-replica": lambda lab, a: runbooks.RUNBOOKS["promote-replica"](
+        lab, take_address=not a.point_web),
+    "semi-sync": lambda lab, a: runbooks.RUNBOOKS["semi-sync"](
+        lab, on=not a.off, lossless=a.lossless),
+}
 
 
 def add_runbook(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,15 +50,7 @@ def add_runbook(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def cmd_runbook(lab: Lab, args: argparse.Namespace) -> int:
     lab.require_up()
-    options: dict[str, bool] = {}
-    if args.name == "rebuild-replica":
-        options["online"] = args.online
-    if args.name == "promote-replica":
-        options["take_address"] = not args.point_web
-    if args.name == "semi-sync":
-        options["on"] = not args.off
-        options["lossless"] = args.lossless
-    book = runbooks.RUNBOOKS[args.name](lab, **options)
+    book = BOOKS[args.name](lab, args)
     secrets = list(lab.secrets().values())
     count = iter(range(1, len(book.steps) + 1))
     if args.narrate:
