@@ -204,6 +204,25 @@ def test_memory_is_what_docker_stats_shows(monkeypatch):
     assert [client.memory_mib(c) for c in answers] == [299.0, 2.0, None]
 
 
+def test_removing_what_is_not_there_is_no_error(monkeypatch):
+    from docker.errors import APIError, NotFound
+
+    class Api:
+        def remove_container(self, container: str, force: bool) -> None:
+            raise NotFound("No such container")
+
+        def remove_image(self, image: str, force: bool) -> None:
+            if image == "busy":
+                raise APIError("conflict", explanation="image is in use")
+            raise NotFound("No such image")
+
+    monkeypatch.setattr(client, "api", Api)
+    client.remove("foolab-loadgen")
+    client.remove_images("foolab/web:old", "foolab/db:old")
+    with pytest.raises(LabError, match="docker rmi -f busy failed: image is in use"):
+        client.remove_images("busy")
+
+
 REPO = Path(__file__).resolve().parents[1]
 ON_THE_CLI = {"compose", "build"}  # the rest of the engine: lab.engine.client
 EXEC_DOORS = {"lab/engine/lab.py",  # Lab.exec and Lab.sh

@@ -65,8 +65,8 @@ def call(what: str, fn: Callable[[], T]) -> T:
         raise _error(what, exc) from None
 
 
-def _lookup(what: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
-    """An inspect call: None when the engine has no such object."""
+def _lookup(what: str, fn: Callable[[], T]) -> T | None:
+    """An inspect (or removal) call: None when the engine has no such object."""
     try:
         return fn()
     except NotFound:  # ImageNotFound is one too
@@ -98,12 +98,7 @@ def server_version() -> str:
 def remove_images(*images: str) -> None:
     """`docker rmi -f IMAGE...`; an image that is not there is no error."""
     for image in images:
-        try:
-            api().remove_image(image, force=True)
-        except NotFound:
-            pass
-        except (DockerException, requests.RequestException) as exc:
-            raise _error(f"docker rmi -f {image}", exc) from None
+        _lookup(f"docker rmi -f {image}", functools.partial(api().remove_image, image, force=True))
 
 
 def inspect_network(name: str) -> dict[str, Any] | None:
@@ -173,12 +168,7 @@ def update_cpu(container: str, quota: int, period: int | None = None) -> None:
 
 def remove(container: str) -> None:
     """`docker rm -f`; nothing to do if there is no such container."""
-    try:
-        api().remove_container(container, force=True)
-    except NotFound:
-        pass
-    except (DockerException, requests.RequestException) as exc:
-        raise _error(f"docker rm -f {container}", exc) from None
+    _lookup(f"docker rm -f {container}", lambda: api().remove_container(container, force=True))
 
 
 def connect(network: str, container: str, ip: str | None = None) -> None:
