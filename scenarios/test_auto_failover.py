@@ -19,8 +19,8 @@ import pytest
 
 from lab import cli
 from lab.admin import ha
-from lab.bench import failovers
-from lab.drills import autofailover as af
+from lab.bench import failover_compare
+from lab.drills import takeover
 from lab.drills.common import writes_through_web
 from lab.engine.lab import Lab
 from lab.model.config import REPO
@@ -29,18 +29,18 @@ from lab.model.topology import Role, image
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 
 
-@pytest.mark.parametrize("method", af.METHODS)
+@pytest.mark.parametrize("method", takeover.METHODS)
 def test_master_killed_new_master_takes_writes(method, lab, restore_roles, record_property,
                                                prove_nothing_lost):
     others = [m for m in ("mha", "keepalived") if m != method and getattr(lab.config, m)]
     for m in others:  # one floating address: the other method steps aside
-        failovers.disarm(lab, m)
-    started = failovers.arm(lab, method)
+        failover_compare.disarm(lab, m)
+    started = failover_compare.arm(lab, method)
     try:
         address = (lab.topology.address("db1") if method == "runbook"
                    else lab.topology.float_address)
-        promote = af.promote_by_runbook if method == "runbook" else None
-        run = af.run_takeover(lab, method, "semisync-lossless", address, promote)
+        promote = takeover.promote_by_runbook if method == "runbook" else None
+        run = takeover.run_takeover(lab, method, "semisync-lossless", address, promote)
         figures = run.figures()
         for key, value in figures.items():
             record_property(key, value)
@@ -58,15 +58,15 @@ def test_master_killed_new_master_takes_writes(method, lab, restore_roles, recor
         else:  # nothing stops the old master from coming back writable
             assert run.second_master, run.comeback
 
-        failovers.restore_roles(lab)
+        failover_compare.restore_roles(lab)
         prove_nothing_lost(run.writer)
         if not started:
-            failovers.rearm(lab, method)
+            failover_compare.rearm(lab, method)
     finally:
         if started:
-            failovers.disarm(lab, method)
+            failover_compare.disarm(lab, method)
         for m in others:
-            failovers.arm(lab, m)
+            failover_compare.arm(lab, m)
 
 
 def _started_at(lab: Lab) -> dict[str, str]:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab.admin import balancer, lb, zone
+from lab.admin import haproxy_cfg, lb, zone
 from lab.admin.status import lab_status
 from lab.load import balancestudy as study
 from lab.model.errors import LabError
@@ -32,7 +32,7 @@ WEBS = ["web1", "web2", "web3"]
 # lb must have stopped failing by then, counted from the moment web2's
 # container has stopped: two failed checks a second apart, each allowed a
 # second, and the visit already in flight.
-OUT_WITHIN_S = balancer.CHECK_INTER_S * balancer.CHECK_FALL + 1.0 + study.PATIENCE
+OUT_WITHIN_S = haproxy_cfg.CHECK_INTER_S * haproxy_cfg.CHECK_FALL + 1.0 + study.PATIENCE
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +157,7 @@ def test_a_sticky_cookie_keeps_a_visitor_on_one_server(lab, topo, balanced, prov
         first = pages.fetch(address, "/session.php")
         cookies = dict(c.split("=", 1) for c in first.cookies)
         home = first.served_by
-        assert cookies[balancer.COOKIE] == home and "PHPSESSID" in cookies
+        assert cookies[haproxy_cfg.COOKIE] == home and "PHPSESSID" in cookies
         jar = "; ".join(first.cookies)
         for visits in range(2, 7):  # the cookie leads back home; PHP's local file knows us
             page = pages.fetch(address, "/session.php", cookie=jar)

@@ -14,7 +14,7 @@ import pytest
 from lab.exercises import grader, writer
 from lab.exercises.catalog import EXERCISES
 from lab.exercises.databases import REPLICA_BROKEN
-from lab.exercises.model import REPAIR, SYMPTOM, Exercise, Grade
+from lab.exercises.definitions import REPAIR, SYMPTOM, Exercise, Grade
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 SEED = "alice@school"

@@ -1,6 +1,7 @@
 """Unit tests never touch the machine's engine, network or firewall: a
 command that would is refused here (a unit test once reconnected a real
-lab's db2 at its fake address). Scenarios under scenarios/ do the real thing."""
+lab's db2 at its fake address), and so is the Docker SDK's client
+(lab.engine.client). Scenarios under scenarios/ do the real thing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from lab.engine import client
 
 TOUCHES_THE_MACHINE = ("docker", "nsenter", "iptables", "ip", "tc")
 
@@ -28,3 +31,8 @@ def _refusing(real: Callable[..., Any]) -> Callable[..., Any]:
 def no_real_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(subprocess, "run", _refusing(subprocess.run))
     monkeypatch.setattr(subprocess, "Popen", _refusing(subprocess.Popen))
+    monkeypatch.setattr(client, "client", _no_sdk)
+
+
+def _no_sdk() -> Any:
+    raise AssertionError("a unit test asked the Docker SDK for the engine; fake it")

@@ -9,7 +9,7 @@ import pytest
 
 from lab import cli
 from lab.admin import ha
-from lab.bench import failovers
+from lab.bench import failover_compare
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError
 from lab.model.topology import Role, topology
@@ -71,11 +71,11 @@ ROWS = [
 
 
 def test_summary_takes_the_median_of_the_async_runs():
-    s = {r["method"]: r for r in failovers.summary(ROWS)}
+    s = {r["method"]: r for r in failover_compare.summary(ROWS)}
     assert s["runbook"]["kill_to_first_ack_web1_median_s"] == 2.0
     assert s["keepalived"]["kill_to_first_ack_web1_median_s"] is None
     assert s["keepalived"]["lost_lossless"] == [0] and s["keepalived"]["second_master"]
-    table = failovers.table(ROWS)
+    table = failover_compare.table(ROWS)
     assert "| runbook | 2.0 s | 3 |" in table and "a second master" in table
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lab import cli
-from lab.admin import balancer
+from lab.admin import haproxy_cfg
 from lab.drills.faults import Fault
 from lab.engine.lab import Lab
 from lab.model.config import LabConfig
@@ -35,9 +35,9 @@ def section(text: str, header: str) -> list[list[str]]:
     return lines
 
 
-@pytest.mark.parametrize("policy", balancer.POLICIES)
+@pytest.mark.parametrize("policy", haproxy_cfg.POLICIES)
 def test_every_web_server_is_listed_and_checked_on_a_real_page(policy):
-    backend = section(balancer.haproxy_config(TOPO, policy), "backend web")
+    backend = section(haproxy_cfg.haproxy_config(TOPO, policy), "backend web")
     servers = [w for w in backend if w[0] == "server"]
     assert [(w[1], w[2]) for w in servers] == [
         ("web1", "10.1.1.11:80"), ("web2", "10.1.1.12:80"), ("web3", "10.1.1.13:80")]
@@ -52,7 +52,7 @@ def test_every_web_server_is_listed_and_checked_on_a_real_page(policy):
 
 
 def test_the_three_policies_differ_only_where_they_should():
-    rr, lc, sticky = (section(balancer.haproxy_config(TOPO, p), "backend web")
+    rr, lc, sticky = (section(haproxy_cfg.haproxy_config(TOPO, p), "backend web")
                       for p in ("roundrobin", "leastconn", "sticky"))
     assert ["balance", "roundrobin"] in rr and ["balance", "leastconn"] in lc
     assert ["balance", "roundrobin"] in sticky
@@ -63,31 +63,31 @@ def test_the_three_policies_differ_only_where_they_should():
         ["cookie", "web1"], ["cookie", "web2"], ["cookie", "web3"]]
 
 
-@pytest.mark.parametrize("policy", balancer.POLICIES)
+@pytest.mark.parametrize("policy", haproxy_cfg.POLICIES)
 def test_the_policy_can_be_read_back_from_the_directives(policy):
-    text = balancer.haproxy_config(TOPO, policy)
-    assert balancer.policy_of(text) == policy
+    text = haproxy_cfg.haproxy_config(TOPO, policy)
+    assert haproxy_cfg.policy_of(text) == policy
     # the comments do not count: only what haproxy applies
-    assert balancer.policy_of("# cookie X insert\n# balance leastconn\n"
-                              "backend web\n    balance roundrobin\n") == "roundrobin"
+    assert haproxy_cfg.policy_of("# cookie X insert\n# balance leastconn\n"
+                                 "backend web\n    balance roundrobin\n") == "roundrobin"
 
 
 def test_unknown_policy_is_refused():
     with pytest.raises(ValueError, match="one of roundrobin, leastconn, sticky"):
-        balancer.haproxy_config(TOPO, "random")
+        haproxy_cfg.haproxy_config(TOPO, "random")
     with pytest.raises(ValueError):
-        balancer.policy_of("global\n")
+        haproxy_cfg.policy_of("global\n")
 
 
 def test_nothing_hides_which_server_answered():
-    text = balancer.haproxy_config(TOPO, "sticky")
+    text = haproxy_cfg.haproxy_config(TOPO, "sticky")
     words = directives(text)
     assert not any("X-Served-By" in w or w[0].startswith("http-response") for w in words)
     assert not any(w[:2] == ["http-request", "del-header"] for w in words)
 
 
 def test_the_stats_page_is_on_the_lab_address_only_and_needs_the_lab_password():
-    text = balancer.haproxy_config(topology("10.42.7.0/24"), "roundrobin")
+    text = haproxy_cfg.haproxy_config(topology("10.42.7.0/24"), "roundrobin")
     stats = section(text, "frontend stats")
     assert ["bind", "10.42.7.10:8404"] in stats
     assert ["stats", "uri", "/stats"] in stats
@@ -100,20 +100,20 @@ def test_the_stats_page_is_on_the_lab_address_only_and_needs_the_lab_password():
 
 def test_write_config_keeps_the_policy_and_is_readable_by_lb(tmp_path: Path):
     folder = tmp_path / "lb"
-    path = balancer.write_config(folder, TOPO)
-    assert balancer.read_policy(folder) == "roundrobin"
-    balancer.write_config(folder, TOPO, "leastconn")
-    balancer.write_config(folder, TOPO)  # an `up` again: the policy stays
-    assert balancer.read_policy(folder) == "leastconn"
+    path = haproxy_cfg.write_config(folder, TOPO)
+    assert haproxy_cfg.read_policy(folder) == "roundrobin"
+    haproxy_cfg.write_config(folder, TOPO, "leastconn")
+    haproxy_cfg.write_config(folder, TOPO)  # an `up` again: the policy stays
+    assert haproxy_cfg.read_policy(folder) == "leastconn"
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert sorted(p.name for p in folder.iterdir()) == ["haproxy.cfg"]  # no temp file left
-    assert balancer.read_policy(tmp_path / "none") is None
+    assert haproxy_cfg.read_policy(tmp_path / "none") is None
 
 
 def test_www_mode_names_what_the_zone_points_at():
-    assert balancer.www_mode(["10.1.1.12", "10.1.1.13", "10.1.1.11"], TOPO) == "web"
-    assert balancer.www_mode(["10.1.1.10"], TOPO) == "lb"
-    assert balancer.www_mode(["10.1.1.11", "10.1.1.12"], TOPO) == "10.1.1.11,10.1.1.12"
+    assert haproxy_cfg.www_mode(["10.1.1.12", "10.1.1.13", "10.1.1.11"], TOPO) == "web"
+    assert haproxy_cfg.www_mode(["10.1.1.10"], TOPO) == "lb"
+    assert haproxy_cfg.www_mode(["10.1.1.11", "10.1.1.12"], TOPO) == "10.1.1.11,10.1.1.12"
 
 
 CSV = """# pxname,svname,qcur,status,weight,check_status,
@@ -127,11 +127,11 @@ stats,FRONTEND,,OPEN,,,
 
 
 def test_stats_csv_gives_each_servers_state():
-    rows = balancer.parse_stats_csv(CSV)
+    rows = haproxy_cfg.parse_stats_csv(CSV)
     assert rows[1]["svname"] == "web1" and rows[1]["check_status"] == "L7OK"
-    assert balancer.server_states(rows) == {"web1": "UP", "web2": "DOWN", "web3": "UP 1/2"}
+    assert haproxy_cfg.server_states(rows) == {"web1": "UP", "web2": "DOWN", "web3": "UP 1/2"}
     with pytest.raises(ValueError):
-        balancer.parse_stats_csv("<html>401</html>")
+        haproxy_cfg.parse_stats_csv("<html>401</html>")
 
 
 def test_the_balancer_is_an_optional_eighth_host():
@@ -158,7 +158,7 @@ def test_a_lab_brought_up_with_the_balancer_keeps_it_until_down(tmp_path: Path):
     env = plain.env()
     assert env["LB_ADDR"] == "10.1.1.10" and env["LB_CONF_DIR"] == str(tmp_path / "lb")
     assert len(env["LB_STATS_PASSWORD"]) == 32
-    balancer.write_config(tmp_path / "lb", plain.topology)  # what `up --with balancer` leaves
+    haproxy_cfg.write_config(tmp_path / "lb", plain.topology)  # what `up --with balancer` leaves
     again = Lab(LabConfig(state_dir=tmp_path))
     assert again.config.balancer and again.topology.host("lb").address == "10.1.1.10"
     again.use_balancer(False)
@@ -182,8 +182,8 @@ def test_load_study_rows_through_the_balancer_are_named_for_it():
 
 
 def test_a_run_through_the_balancer_counts_per_answering_server():
-    from lab.load.report import compare_dict, compare_table, render_markdown
     from lab.load.settings import RunSettings
+    from lab.load.study_report import compare_dict, compare_table, render_markdown
     from lab.load.summary import RunData, summarize
 
     settings = RunSettings(10, 30, balancer="leastconn", down=("web3",))
@@ -213,8 +213,8 @@ def test_the_running_policy_is_read_from_haproxys_statistics():
                 {"pxname": "web", "svname": "BACKEND", "algo": algo,
                  "cookie": "SERVERID" if cookies else ""}]
 
-    assert balancer.policy_of_stats(rows("leastconn", False)) == "leastconn"
-    assert balancer.policy_of_stats(rows("roundrobin", True)) == "sticky"
-    assert balancer.policy_of_stats(rows("roundrobin", False)) == "roundrobin"
+    assert haproxy_cfg.policy_of_stats(rows("leastconn", False)) == "leastconn"
+    assert haproxy_cfg.policy_of_stats(rows("roundrobin", True)) == "sticky"
+    assert haproxy_cfg.policy_of_stats(rows("roundrobin", False)) == "roundrobin"
     with pytest.raises(ValueError, match="unnamed"):  # without show-legends: no algo
-        balancer.policy_of_stats(rows("", False))
+        haproxy_cfg.policy_of_stats(rows("", False))

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.bench.report import render_markdown, scenario_times
+from lab.bench.results_doc import render_markdown, scenario_times
 from lab.model.figures import Figure, percentile
 
 
@@ -36,7 +36,7 @@ def test_markdown_is_written_from_the_results_only():
 
 
 def test_every_scenario_module_has_a_row_measured_or_not():
-    from lab.bench.report import scenario_modules, scenario_rows
+    from lab.bench.results_doc import scenario_modules, scenario_rows
 
     times = {"test_b::test_x[1]": 2.0, "test_b::test_y": 0.25, "test_gone::test_z": 1.0}
     assert scenario_rows(times, ["test_a", "test_b", "test_c"]) == [
@@ -57,7 +57,7 @@ def test_scenario_times_from_junit(tmp_path: Path):
 
 
 def test_a_part_measured_again_replaces_its_figures_and_says_when():
-    from lab.bench.report import merge_part
+    from lab.bench.results_doc import merge_part
 
     old = {"when": "then", "figures": [Figure("a", "s", [1.0]).as_dict(),
                                        Figure("b", "s", [2.0]).as_dict()]}
@@ -73,17 +73,17 @@ def test_dashboard_figures_read_pushed_documents_and_cpu_ticks():
     import os
     import queue
 
-    from lab.bench import dashboard
+    from lab.bench import dashboard_cost
 
     docs: queue.Queue = queue.Queue()
     docs.put((5.0, {"hosts": [{"name": "web3", "state": "running"}]}))
     docs.put((5.5, {"hosts": [{"name": "web3", "state": "paused"}]}))
-    assert dashboard._seen(docs, 5.0, want="paused") == 0.5
-    assert dashboard._cpu_ticks(os.getpid()) > 0
+    assert dashboard_cost._seen(docs, 5.0, want="paused") == 0.5
+    assert dashboard_cost._cpu_ticks(os.getpid()) > 0
 
 
 def test_a_part_measured_again_drops_the_rows_its_code_no_longer_names():
-    from lab.bench.report import SUPERSEDED, merge_part
+    from lab.bench.results_doc import SUPERSEDED, merge_part
     from lab.model.figures import Figure
 
     old = SUPERSEDED["failover"][0]

@@ -10,48 +10,48 @@ import pytest
 import yaml
 
 from lab.cli import main
-from lab.cli.classes import render
+from lab.cli.class_commands import render
 from lab.engine.lab import Lab
 from lab.exercises.classroom import configs, how_many_fit
-from lab.model import classroom
+from lab.model import class_layout
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import TopologyError
 
 
 def test_class_names_are_numbered_and_checked():
-    assert classroom.class_names(3) == ("s01", "s02", "s03")
-    assert classroom.class_names(100, "t")[-1] == "t100"
-    for bad in (0, classroom.MAX_LABS + 1):
+    assert class_layout.class_names(3) == ("s01", "s02", "s03")
+    assert class_layout.class_names(100, "t")[-1] == "t100"
+    for bad in (0, class_layout.MAX_LABS + 1):
         with pytest.raises(TopologyError):
-            classroom.class_names(bad)
+            class_layout.class_names(bad)
 
 
 @pytest.mark.parametrize("name", ["S1", "1a", "a-b", "toolongname", ""])
 def test_bad_lab_names_are_refused(name):
     with pytest.raises(TopologyError, match="bad lab name"):
-        classroom.check_name(name)
+        class_layout.check_name(name)
 
 
 def test_a_name_that_is_the_single_lab_is_refused():
     with pytest.raises(TopologyError, match="collides with the single lab"):
-        classroom.check_name("s", single_project="foolabs")
+        class_layout.check_name("s", single_project="foolabs")
 
 
 def test_wires_and_per_lab_subnets():
-    assert classroom.wire_subnet(7) == "198.18.7.0/24"
-    assert classroom.per_lab_subnet(3) == "10.1.103.0/24"
-    assert classroom.same_octet("198.18.7.21", "10.1.1.0/24") == "10.1.1.21"
+    assert class_layout.wire_subnet(7) == "198.18.7.0/24"
+    assert class_layout.per_lab_subnet(3) == "10.1.103.0/24"
+    assert class_layout.same_octet("198.18.7.21", "10.1.1.0/24") == "10.1.1.21"
     with pytest.raises(TopologyError):
-        classroom.wire_subnet(255)
+        class_layout.wire_subnet(255)
 
 
 def test_a_record_round_trips_and_wires_stay_in_their_range(tmp_path: Path):
-    rec = classroom.LabRecord("s03", "10.1.1.0/24", "198.18.3.0/24")
+    rec = class_layout.LabRecord("s03", "10.1.1.0/24", "198.18.3.0/24")
     rec.save(tmp_path)
-    assert classroom.LabRecord.load(tmp_path) == rec
-    assert classroom.LabRecord.load(tmp_path / "none") is None
+    assert class_layout.LabRecord.load(tmp_path) == rec
+    assert class_layout.LabRecord.load(tmp_path / "none") is None
     with pytest.raises(TopologyError, match="outside"):
-        classroom.LabRecord("s03", wire="10.2.0.0/24")
+        class_layout.LabRecord("s03", wire="10.2.0.0/24")
 
 
 def test_a_class_lab_has_its_own_project_state_and_bridge(tmp_path: Path):
@@ -66,7 +66,7 @@ def test_a_class_lab_has_its_own_project_state_and_bridge(tmp_path: Path):
 
 def test_a_class_lab_remembers_its_wire(tmp_path: Path):
     base = LabConfig.from_env({"FOOLAB_STATE_DIR": str(tmp_path)})
-    classroom.LabRecord("s01", "10.1.101.0/24", "198.18.9.0/24").save(tmp_path / "class" / "s01")
+    class_layout.LabRecord("s01", "10.1.101.0/24", "198.18.9.0/24").save(tmp_path / "class" / "s01")
     cfg = base.for_lab("s01")
     assert (cfg.subnet, cfg.wire_subnet) == ("10.1.101.0/24", "198.18.9.0/24")
 
@@ -91,7 +91,7 @@ def test_the_environment_of_a_class_lab_separates_wire_and_address(tmp_path: Pat
 
 
 def test_memory_decides_how_many_labs_fit():
-    assert how_many_fit(512 + 3 * classroom.MEMORY_PER_LAB_MIB) == 3
+    assert how_many_fit(512 + 3 * class_layout.MEMORY_PER_LAB_MIB) == 3
     assert how_many_fit(100) == 0
 
 
@@ -159,7 +159,7 @@ def test_more_labs_than_memory_holds_start_none(monkeypatch, tmp_path: Path):
     from lab.exercises import classroom as cls
 
     monkeypatch.setattr(cls, "labs", lambda base: [])
-    monkeypatch.setattr(cls, "available_mib", lambda: 512 + 2 * classroom.MEMORY_PER_LAB_MIB)
+    monkeypatch.setattr(cls, "available_mib", lambda: 512 + 2 * class_layout.MEMORY_PER_LAB_MIB)
     monkeypatch.setattr(Lab, "build", lambda self: pytest.fail("nothing may start"))
     base = LabConfig.from_env({"FOOLAB_STATE_DIR": str(tmp_path)})
     with pytest.raises(cls.LabError, match="3 more labs do not fit") as err:
@@ -174,5 +174,5 @@ def test_a_lab_up_again_keeps_its_recorded_wire(tmp_path: Path):
 
     base = LabConfig.from_env({"FOOLAB_STATE_DIR": str(tmp_path)})
     cfg = base.for_lab("s01")  # made before s01 was up: no wire yet
-    classroom.LabRecord("s01", "10.1.1.0/24", "198.18.4.0/24").save(cfg.state_dir)
+    class_layout.LabRecord("s01", "10.1.1.0/24", "198.18.4.0/24").save(cfg.state_dir)
     assert with_wire(cfg).wire_subnet == "198.18.4.0/24"

@@ -2,6 +2,8 @@ import pytest
 
 from lab import cli
 from lab.admin.status import HostStatus
+from lab.cli import lifecycle_commands, runbook_commands
+from lab.drills import runbooks
 
 
 def test_status_table_lists_hosts_and_facts():
@@ -10,7 +12,7 @@ def test_status_table_lists_hosts_and_facts():
                    {"serial": 2006032801}),
         HostStatus("db2", "db", "10.1.1.22", "replica", "exited", "none", {}),
     ]
-    text = cli.render_table(rows)
+    text = lifecycle_commands.render_table(rows)
     lines = text.splitlines()
     assert lines[0].split() == ["HOST", "ROLE", "ADDRESS", "STATE", "FACTS"]
     assert "running/healthy" in lines[1] and "serial=2006032801" in lines[1]
@@ -41,3 +43,30 @@ def test_python_dash_m_runs_the_cli():
     out = subprocess.run([sys.executable, "-m", "lab.cli", "--help"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and "dashboard" in out.stdout
+
+
+def test_every_subcommand_of_every_family_is_listed_once():
+    """cli.ORDER is foolab --help's order: a family's command missing from it
+    would be a subcommand nobody can call."""
+    names = [name for family in cli.FAMILIES for name in family.COMMANDS]
+    assert sorted(names) == sorted(cli.ORDER) and len(set(names)) == len(names)
+    assert list(cli.COMMANDS) == list(cli.ORDER)
+
+
+@pytest.mark.parametrize(("argv", "options"), [
+    (["semi-sync", "--off", "--lossless"], {"on": False, "lossless": True}),
+    (["semi-sync"], {"on": True, "lossless": False}),
+    (["promote-replica", "--point-web"], {"take_address": False}),
+    (["rebuild-replica", "--online"], {"online": True}),
+    (["switch-back", "--online"], {}),  # an option of another runbook is not passed on
+])
+def test_runbook_options_reach_the_procedure(monkeypatch, argv, options):
+    made: list[dict[str, object]] = []
+    monkeypatch.setitem(runbooks.RUNBOOKS, argv[0], lambda lab, **kw: made.append(kw))
+    args = cli.parser().parse_args(["runbook", *argv])
+    runbook_commands.BOOKS[args.name](None, args)
+    assert made == [options]
+
+
+def test_every_runbook_has_a_factory():
+    assert sorted(runbook_commands.BOOKS) == sorted(runbooks.RUNBOOKS)

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from lab.exercises.catalog import EXERCISES
-from lab.exercises.model import GoalResult, Grade, find
-from lab.exercises.report import render, self_check
+from lab.exercises.definitions import GoalResult, Grade, find
+from lab.exercises.grade_text import render, self_check
 from lab.model.errors import LabError
 
 SEEDS = [f"student{i}@school" for i in range(12)]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from lab.bench.report import render_markdown, scenario_modules
+from lab.bench.results_doc import render_markdown, scenario_modules
 from lab.load import study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,7 +31,7 @@ def _load_study() -> dict[str, Any]:
 def test_benchmarks_page_is_what_the_bench_renders_from_its_results():
     results = json.loads((REPO / "bench" / "results.json").read_text())
     assert (DOCS / "benchmarks.md").read_text() == render_markdown(results, scenario_modules()), (
-        "docs/benchmarks.md is not what lab/bench/report.py writes from bench/results.json "
+        "docs/benchmarks.md is not what lab/bench/results_doc.py writes from bench/results.json "
         "(foolab bench --render writes it again)")
 
 

@@ -3,12 +3,17 @@
 Floors (lab/__init__.py): model < engine < probes < drills, admin < load,
 dashboard < bench < cli. A module may import its own subpackage and any floor
 below; drills and admin share a floor but stay apart, and so do load and
-dashboard.
+dashboard. No two modules share a name: a name says what the module is.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
+import io
+import re
+import tokenize
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -98,6 +103,8 @@ def test_the_checks_can_fail():
          "lab.drills.a": {"lab.drills.b"}, "lab.drills.b": {"lab.drills.a"}}
     assert upward(g) == ["lab.model.topology -> lab.engine.lab"]
     assert cycles(g)
+    two = [LAB / "a" / "report.py", LAB / "b" / "report.py", LAB / "b" / "grades.py"]
+    assert shared(two, lambda p: p.stem) == {"report": ["lab/a/report.py", "lab/b/report.py"]}
 
 
 @pytest.mark.parametrize("path", sorted(LAB.rglob("*.py")), ids=lambda p: module_name(p))
@@ -105,20 +112,105 @@ def test_no_module_over_400_lines(path: Path) -> None:
     assert len(path.read_text().splitlines()) <= 400
 
 
+def shared(paths: list[Path], name: Callable[[Path], str]) -> dict[str, list[str]]:
+    """The names given to more than one of `paths`: name -> those paths."""
+    found: dict[str, list[str]] = {}
+    for path in paths:
+        found.setdefault(name(path), []).append(str(path.relative_to(LAB.parent)))
+    return {n: ps for n, ps in sorted(found.items()) if len(ps) > 1}
+
+
+def lab_modules(root: Path = LAB) -> list[Path]:
+    """Every module and subpackage under lab/ (not lab itself): a subpackage is
+    its folder, __init__.py and __main__.py are not modules of their own."""
+    return ([p for p in sorted(root.rglob("*.py")) if p.name not in ("__init__.py", "__main__.py")]
+            + sorted(p.parent for p in root.rglob("*/__init__.py")))
+
+
+def test_lab_modules_have_unique_names():
+    """Three `report` modules, or `exercises/model.py` beside the `model`
+    package, make a reader open the file to learn which one an import means."""
+    clashes = shared(lab_modules(), lambda p: p.stem)
+    assert not clashes, "; ".join(f"{n}: {' '.join(ps)}" for n, ps in clashes.items())
+
+
 def test_test_modules_have_unique_names():
     """tests/ and scenarios/ are collected in one run without packages: two
     files of one name stop pytest before it runs anything."""
     root = LAB.parent
-    names = [p.name for d in ("tests", "scenarios") for p in (root / d).glob("test_*.py")]
-    assert sorted(n for n in set(names) if names.count(n) > 1) == []
+    paths = [p for d in ("tests", "scenarios") for p in sorted((root / d).glob("test_*.py"))]
+    assert shared(paths, lambda p: p.name) == {}
 
 
 def test_unit_tests_cannot_reach_the_engine():
-    """tests/conftest.py refuses engine, namespace and firewall commands."""
+    """tests/conftest.py refuses engine, namespace and firewall commands, and
+    the Docker SDK's client."""
     import subprocess
 
     import pytest
 
+    from lab.engine import client
+
     for argv in (["docker", "ps"], ["sh", "-c", "docker network connect x y"], ["nsenter"]):
         with pytest.raises(AssertionError, match="fake it"):
             subprocess.run(argv, capture_output=True)
+    with pytest.raises(AssertionError, match="fake it"):
+        client.ping()
+
+
+# --- references in prose ------------------------------------------------------------
+
+DOTTED = re.compile(r"(?<![\w./])lab\.[a-z_]+(?:\.[A-Za-z_]+)+")  # lab.admin.lb.add
+SLASHED = re.compile(r"(?<![\w./])lab/[\w/]+\.py\b")  # lab/admin/lb.py
+
+
+def prose(path: Path) -> str:
+    """What a file says to a reader: its docstrings and comments (a Python
+    file's code is checked by the imports), or all of it (Markdown)."""
+    if path.suffix != ".py":
+        return path.read_text()
+    text = path.read_text()
+    docs = [ast.get_docstring(n, clean=False) or "" for n in ast.walk(ast.parse(text))
+            if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))]
+    comments = [t.string for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                if t.type == tokenize.COMMENT]
+    return "\n".join(docs + comments)
+
+
+def resolves(dotted: str) -> bool:
+    """A module, or an attribute of one (lab.engine.lab.Lab.exec)."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 1, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(obj, name):
+                return False
+            obj = getattr(obj, name)
+        return True
+    return False
+
+
+def stale_references(text: str) -> list[str]:
+    """The lab.x.y names and lab/x/y.py paths in `text` that lead nowhere."""
+    return ([ref for ref in sorted(set(DOTTED.findall(text))) if not resolves(ref)]
+            + [ref for ref in sorted(set(SLASHED.findall(text)))
+               if not (LAB.parent / ref).exists()])
+
+
+def test_references_in_docstrings_and_docs_lead_somewhere():
+    """`lab.engine.classroom` in a docstring, or `lab/admin/balancer.py` in the
+    README, after a rename: the reader is sent to nothing."""
+    root = LAB.parent
+    paths = [*sorted(LAB.rglob("*.py")), root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    stale = {str(p.relative_to(root)): refs for p in paths if (refs := stale_references(prose(p)))}
+    assert stale == {}
+
+
+def test_a_stale_reference_is_found():
+    text = """lab.engine.lab.Lab.exec and lab.admin.lb are there, lab/admin/lb.py
+    too; lab.lb.add and lab/admin/balancer.py are not."""
+    assert stale_references(text) == ["lab.lb.add", "lab/admin/balancer.py"]
+    assert not resolves("lab.engine.lab.Lab.nothing")

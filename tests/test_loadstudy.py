@@ -11,9 +11,9 @@ import pytest
 from lab.load.ceiling import Ceiling, ToolRate, ceiling_dict, parse_wrk, render_ceiling
 from lab.load.files import parse_locust_csv, write_compare_report, write_run_report
 from lab.load.plots import cumulative_shares, plot_compare
-from lab.load.report import compare_dict, render_compare, render_markdown
 from lab.load.settings import MODES, RunSettings, parse_duration
 from lab.load.stats import binomial_sd, chi_square, median, shares
+from lab.load.study_report import compare_dict, render_compare, render_markdown
 from lab.load.summary import CpuSamples, RunData, loadgen_figures, summarize, summary_dict
 
 # --- shares and the binomial spread ------------------------------------------------------

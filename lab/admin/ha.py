@@ -12,7 +12,6 @@ from pathlib import Path
 
 from lab.engine import client
 from lab.engine.lab import Lab
-from lab.engine.process import run
 from lab.engine.waiting import wait_for
 from lab.model import secrets
 from lab.model.config import HA_METHODS, REPO
@@ -120,14 +119,14 @@ def compose_rm(lab: Lab, *services: str) -> None:
 
 
 def container(lab: Lab, service: str) -> str:
-    return f"{lab.config.project}-{service}"
+    return lab.service_container(service)
 
 
 def node_exec(lab: Lab, service: str, script: str, timeout: float = 30,
               ) -> subprocess.CompletedProcess[str]:
     """A shell line in an optional container that is no host of its own
     (db1-mha, db2-vrrp, ...); the result is returned, never raised."""
-    return run(["docker", "exec", container(lab, service), "sh", "-c", script], timeout=timeout)
+    return lab.exec(service, ["sh", "-c", script], timeout=timeout, service=True)
 
 
 def wait_running(lab: Lab, *services: str, timeout: float = 90) -> None:

@@ -15,7 +15,7 @@ import http.client
 import time
 from dataclasses import dataclass
 
-from lab.admin import balancer, zone
+from lab.admin import haproxy_cfg, zone
 from lab.engine.lab import Lab
 from lab.engine.network import require_lab_route
 from lab.engine.waiting import wait_for
@@ -34,7 +34,7 @@ MODES = ("web", "lb")  # what www.foo.com can point at
 def prepare(lab: Lab) -> None:
     """Before `up`: lb's haproxy.cfg, from the topology, if the lab has lb."""
     if lab.config.balancer:
-        balancer.write_config(lab.config.lb_dir, lab.topology)
+        haproxy_cfg.write_config(lab.config.lb_dir, lab.topology)
 
 
 def running(lab: Lab) -> bool:
@@ -53,7 +53,7 @@ def add(lab: Lab, timeout: float = 120) -> bool:
     try:
         # The env file of a lab made before the balancer existed lacks LB_*.
         secrets.write_private(lab.config.env_file, lab.env(), "made by foolab up; never commit")
-        balancer.write_config(lab.config.lb_dir, lab.topology)
+        haproxy_cfg.write_config(lab.config.lb_dir, lab.topology)
         lab.build_image(IMAGE_FOLDER, IMAGE)
         out = lab.compose("up", "-d", "--no-build", "--no-deps", HOST, timeout=timeout)
         if out.returncode != 0:
@@ -78,7 +78,7 @@ def remove(lab: Lab) -> None:
     out = lab.compose("rm", "--stop", "--force", HOST, timeout=120)
     if out.returncode != 0:
         raise LabError("could not remove lb", out.stderr)
-    (lab.config.lb_dir / balancer.CONFIG_NAME).unlink(missing_ok=True)
+    (lab.config.lb_dir / haproxy_cfg.CONFIG_NAME).unlink(missing_ok=True)
     lab.use_balancer(False)
 
 
@@ -94,14 +94,14 @@ def require(lab: Lab) -> None:
 
 def policy(lab: Lab) -> str | None:
     """The policy of lb's configuration (None: the lab has no balancer)."""
-    return balancer.read_policy(lab.config.lb_dir) if lab.config.balancer else None
+    return haproxy_cfg.read_policy(lab.config.lb_dir) if lab.config.balancer else None
 
 
 def running_policy(lab: Lab) -> str:
     """The policy haproxy on lb applies now, read from its statistics (not
     from the configuration file, which may not have been reloaded)."""
-    return balancer.policy_of_stats(balancer_stats(lab.topology.address(HOST),
-                                                   lab.secrets().get("LB_STATS_PASSWORD", "")))
+    return haproxy_cfg.policy_of_stats(balancer_stats(lab.topology.address(HOST),
+                                                      lab.secrets().get("LB_STATS_PASSWORD", "")))
 
 
 def _workers(lab: Lab) -> set[str]:
@@ -123,19 +123,20 @@ def set_policy(lab: Lab, new: str, timeout: float = 20) -> PolicyChange:
     """Write lb's configuration for `new`, have haproxy check it on lb, put it
     in place and reload; wait until a new worker runs it and every web server
     it lists has been checked (UP or DOWN, no longer "checking")."""
-    balancer.check_policy(new)
+    haproxy_cfg.check_policy(new)
     require(lab)
     old = policy(lab)
     folder = lab.config.lb_dir
-    staged = balancer.write_config(folder, lab.topology, new, name=f"{balancer.CONFIG_NAME}.new")
-    check = lab.exec(HOST, ["lb-reload", f"{balancer.CONFIG_IN_LB}/{staged.name}"], timeout=30)
+    staged = haproxy_cfg.write_config(folder, lab.topology, new,
+                                      name=f"{haproxy_cfg.CONFIG_NAME}.new")
+    check = lab.exec(HOST, ["lb-reload", f"{haproxy_cfg.CONFIG_IN_LB}/{staged.name}"], timeout=30)
     if check.returncode != 0:
         staged.unlink(missing_ok=True)
         raise LabError("haproxy refused the new configuration (the live one is unchanged)",
                        check.stdout + check.stderr)
     before = _workers(lab)
     t0 = time.monotonic()
-    staged.replace(folder / balancer.CONFIG_NAME)
+    staged.replace(folder / haproxy_cfg.CONFIG_NAME)
     lab.sh(HOST, "lb-reload")
     wait_for("a new haproxy worker", lambda: _workers(lab) - before, timeout=timeout, every=0.1)
     wait_for("every web server checked by the new worker", lambda: checked(lab),
@@ -153,7 +154,7 @@ def servers(lab: Lab) -> dict[str, str]:
     "UP 1/2": failing once, not out yet; "DOWN 1/2": recovering)."""
     address = lab.topology.lb_address
     rows = balancer_stats(address, lab.secrets().get("LB_STATS_PASSWORD", ""))
-    return balancer.server_states(rows)
+    return haproxy_cfg.server_states(rows)
 
 
 # --- where www.foo.com points ------------------------------------------------------------
@@ -162,7 +163,7 @@ def servers(lab: Lab) -> dict[str, str]:
 def www_mode(lab: Lab) -> str:
     """What ns1 answers for www.foo.com: "web", "lb", or the addresses."""
     records = named.ask(lab.topology.address(zone.PRIMARY)).records
-    return balancer.www_mode(records, lab.topology)
+    return haproxy_cfg.www_mode(records, lab.topology)
 
 
 def point_www(lab: Lab, to: str, timeout: float = 20) -> zone.ZoneChange | None:
@@ -213,17 +214,17 @@ def balancer_stats(address: str, password: str | None, *, timeout: float = 3.0
     """HAProxy's statistics of lb as CSV rows, read from its stats page with
     the lab's password (None: without one, to see it refused)."""
     require_lab_route(address)
-    conn = http.client.HTTPConnection(address, balancer.STATS_PORT, timeout=timeout)
+    conn = http.client.HTTPConnection(address, haproxy_cfg.STATS_PORT, timeout=timeout)
     try:
         headers = {}
         if password is not None:
-            token = base64.b64encode(f"{balancer.STATS_USER}:{password}".encode()).decode()
+            token = base64.b64encode(f"{haproxy_cfg.STATS_USER}:{password}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
-        conn.request("GET", f"{balancer.STATS_PATH};csv", headers=headers)
+        conn.request("GET", f"{haproxy_cfg.STATS_PATH};csv", headers=headers)
         resp = conn.getresponse()
         body = resp.read().decode(errors="replace")
         if resp.status != 200:
             raise LabError(f"lb's statistics page answered {resp.status} {resp.reason}")
-        return balancer.parse_stats_csv(body)
+        return haproxy_cfg.parse_stats_csv(body)
     finally:
         conn.close()

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from lab.admin import zone
 from lab.engine import client
 from lab.engine.lab import Lab
-from lab.engine.process import compose_command, quote, run
+from lab.engine.process import compose_command, quote
 from lab.engine.waiting import wait_for
 from lab.model.article import WWW
 from lab.model.config import REPO
@@ -48,7 +48,7 @@ def names(count: int) -> list[str]:
 
 
 def container(lab: Lab, name: str) -> str:
-    return f"{lab.config.project}-{name}"
+    return lab.service_container(name)
 
 
 def addresses(lab: Lab, count: int) -> list[str]:
@@ -83,7 +83,7 @@ def _compose(lab: Lab, *args: str, order: str = "rotate", timeout: float = 120
 
 def exec_on(lab: Lab, name: str, argv: Sequence[str], timeout: float = 20) -> str:
     """Run a command on a resolver; its stdout, or a one-line LabError."""
-    out = run(["docker", "exec", container(lab, name), *argv], timeout=timeout)
+    out = lab.exec(name, argv, timeout=timeout, service=True)
     if out.returncode != 0:
         raise LabError(f"on {name}: `{quote(argv)}` failed (exit {out.returncode})",
                        (out.stderr or out.stdout).strip())
@@ -102,8 +102,8 @@ def running(lab: Lab) -> list[str]:
 
 def first_address(lab: Lab, name: str) -> str | None:
     """The first www address the resolver answers with now (asked on itself)."""
-    out = run(["docker", "exec", container(lab, name), "dig", "+short", "+time=1",
-               "+tries=1", "@127.0.0.1", WWW, "A"], timeout=20)
+    out = lab.exec(name, ["dig", "+short", "+time=1", "+tries=1", "@127.0.0.1", WWW, "A"],
+                   timeout=20, service=True)
     lines = [x for x in out.stdout.split() if x[:1].isdigit()]
     return lines[0] if out.returncode == 0 and lines else None
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pymysql
 
-from lab.admin import balancer, lb, mha
+from lab.admin import haproxy_cfg, lb, mha
 from lab.engine.lab import Lab
 from lab.model import article
 from lab.model.errors import LabError
@@ -34,12 +34,12 @@ def _facts(lab: Lab, host: Host, address: str) -> dict[str, Any]:
     password = lab.secrets().get("DB_ADMIN_PASSWORD", "")
     if host.role is Role.DNS:
         s = named.soa(address)
-        www = balancer.www_mode(named.ask(address).records, lab.topology)
+        www = haproxy_cfg.www_mode(named.ask(address).records, lab.topology)
         return {"zone": article.ZONE, "serial": s.serial if s else None, "www": www}
     if host.role is Role.LB:
         rows = lb.balancer_stats(address, lab.secrets().get("LB_STATS_PASSWORD", ""))
-        servers = balancer.server_states(rows)
-        return {"policy": balancer.policy_of_stats(rows),  # what haproxy runs, not the file
+        servers = haproxy_cfg.server_states(rows)
+        return {"policy": haproxy_cfg.policy_of_stats(rows),  # what haproxy runs, not the file
                 **{name: state.replace(" ", "") for name, state in servers.items()}}
     if host.role is Role.DB:
         facts: dict[str, Any] = {}

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lab.bench import failovers
+from lab.bench import failover_compare
 from lab.bench.classbench import class_figures
-from lab.bench.dashboard import dashboard_figures
-from lab.bench.report import machine
+from lab.bench.dashboard_cost import dashboard_figures
+from lab.bench.results_doc import machine
 from lab.bench.startup import lab_up_times, memory, startup_figures
 from lab.drills import faults, runbooks
 from lab.drills import partitioned_failover as pf
@@ -266,7 +266,7 @@ def run_bench(lab: Lab, quick: bool, progress: Progress) -> dict[str, Any]:
     figures += failover_figures(lab, reps, progress)
     figures += partitioned_failover_figures(lab, reps, progress)
     progress("the same kill three ways: runbook, MHA, keepalived")
-    ha_figures, ha_rows = failovers.bench_figures(lab, quick, progress)
+    ha_figures, ha_rows = failover_compare.bench_figures(lab, quick, progress)
     figures += ha_figures
     figures += load_figures(lab, quick, progress)
     figures += balancestudy.bench_figures(lab, quick, progress)  # F22: lb against DNS

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from lab.engine import client
 from lab.engine.lab import Lab
-from lab.engine.process import run
 from lab.model.figures import Figure, Progress
 from lab.model.topology import Role, image
 
@@ -46,8 +45,8 @@ def lab_up_times(lab: Lab, runs: int, cold: bool, progress: Progress, fresh: boo
             lab.down(forget_secrets=False)
             down.runs.append(time.monotonic() - t0)
         if cold or fresh:
-            run(["docker", "rmi", "-f", *(image(r) for r in (Role.DNS, Role.WEB, Role.DB)),
-                 *(["debian:bookworm-slim"] if fresh else [])], timeout=120)
+            client.remove_images(*(image(r) for r in (Role.DNS, Role.WEB, Role.DB)),
+                                 *(["debian:bookworm-slim"] if fresh else []))
         progress(f"{up.name}: run {i + 1}/{runs}")
         loads.append(os.getloadavg()[0])
         t0 = time.monotonic()
@@ -61,20 +60,9 @@ def lab_up_times(lab: Lab, runs: int, cold: bool, progress: Progress, fresh: boo
 
 
 def memory(lab: Lab) -> dict[str, float]:
-    """MiB of memory each running host uses now (docker stats)."""
-    names = [h.container for h in lab.topology.hosts]
-    out = run(["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", *names])
-    result = {}
-    units = {"KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0, "B": 1 / 2**20}
-    for line in out.stdout.splitlines():
-        name, usage = line.split(" ", 1)
-        amount = usage.split("/")[0].strip()
-        for unit, factor in units.items():
-            if amount.endswith(unit):
-                result[name.removeprefix(f"{lab.config.project}-")] = float(
-                    amount[: -len(unit)]) * factor
-                break
-    return result
+    """MiB of memory each running host uses now (as docker stats shows it)."""
+    used = {h.name: client.memory_mib(h.container) for h in lab.topology.hosts}
+    return {name: mib for name, mib in used.items() if mib is not None}
 
 
 # --- idle CPU ------------------------------------------------------------------------------
@@ -166,8 +154,7 @@ def cold_build(lab: Lab, progress: Progress) -> Figure:
         each = lab.build(tag=tag, no_cache=True)
         took = time.monotonic() - t0
     finally:
-        run(["docker", "rmi", "-f", *(f"foolab/{r.value}:{tag}" for r in
-                                      (Role.DNS, Role.WEB, Role.DB))], timeout=120)
+        client.remove_images(*(f"foolab/{r.value}:{tag}" for r in (Role.DNS, Role.WEB, Role.DB)))
     return Figure("role images built cold, side by side", "s", [took],
                   note="no layer cache, base image present, Debian packages fetched; " +
                   ", ".join(f"{name.split(':')[0].removeprefix('foolab/')} {s:.0f}"

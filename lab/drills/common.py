@@ -200,7 +200,7 @@ def writes_through_web(timeout: float = 20) -> Check:
         for web in lab.topology.webs:
             answers: list[str] = []
 
-            def write(w: str = web) -> dict[str, object] | None:
+            def write(w: str = web, answers: list[str] = answers) -> dict[str, object] | None:
                 try:
                     r = pages.fetch(lab.address_of(w), "/db.php?write=1&writer=runbook",
                                     timeout=3)

@@ -230,10 +230,7 @@ class Cut(Kind):
 
     def heal(self, lab: Lab, fault: Fault) -> None:
         if not lab.attached(fault.host):
-            out = run(["sh", "-c", network.reconnect_script(lab.config, fault.host,
-                                                        lab.topology.address(fault.host))])
-            if out.returncode != 0:
-                raise LabError(f"{fault.host} could not be plugged in again", out.stderr)
+            network.plug_in(lab.config, fault.host, lab.topology.address(fault.host))
 
 
 @dataclass(frozen=True, kw_only=True)

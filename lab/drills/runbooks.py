@@ -1,12 +1,12 @@
 """Runbooks: the article's procedures as ordered, named steps (the step
 engine is lab.drills.steps; the procedures are in lab.drills.replication
-and lab.drills.failover). This module is their one registry."""
+and lab.drills.dead_master). This module is their one registry."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from lab.drills.failover import promote_replica, rejoin_old_master, switch_back
+from lab.drills.dead_master import promote_replica, rejoin_old_master, switch_back
 from lab.drills.replication import check_replication, rebuild_replica, semi_sync
 from lab.drills.steps import (
     ENGINE,

@@ -3,7 +3,8 @@ that connects to the daemon and turns its errors into one-line LabErrors.
 
 Compose, `docker build` and `docker exec` stay on the CLI (lab.engine.process,
 Lab.exec says why for exec); everything else the lab asks of the engine
-(inspect, stop, start, kill, pause, update, network connect) comes here.
+(inspect, stop, start, kill, pause, update, network connect, networks and
+their subnets, the load generator's one-off run) comes here.
 The client follows DOCKER_HOST like the CLI does (not `docker context`).
 """
 
@@ -64,8 +65,8 @@ def call(what: str, fn: Callable[[], T]) -> T:
         raise _error(what, exc) from None
 
 
-def _lookup(what: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
-    """An inspect call: None when the engine has no such object."""
+def _lookup(what: str, fn: Callable[[], T]) -> T | None:
+    """An inspect (or removal) call: None when the engine has no such object."""
     try:
         return fn()
     except NotFound:  # ImageNotFound is one too
@@ -89,9 +90,28 @@ def inspect_image(image: str) -> dict[str, Any] | None:
     return _lookup(f"docker image inspect {image}", lambda: client().images.get(image).attrs)
 
 
+def server_version() -> str:
+    """The engine's version (`docker version --format '{{.Server.Version}}'`)."""
+    return str(call("docker version", api().version).get("Version", ""))
+
+
+def remove_images(*images: str) -> None:
+    """`docker rmi -f IMAGE...`; an image that is not there is no error."""
+    for image in images:
+        _lookup(f"docker rmi -f {image}", functools.partial(api().remove_image, image, force=True))
+
+
 def inspect_network(name: str) -> dict[str, Any] | None:
     """`docker network inspect`; None when there is no such network."""
     return _lookup(f"docker network inspect {name}", lambda: api().inspect_network(name))
+
+
+def network_subnets() -> dict[str, list[str]]:
+    """Every network on this machine: name -> the subnets it holds (IPv4 and
+    IPv6), as `docker network ls` then `docker network inspect` tell."""
+    nets = call("docker network ls", api().networks)
+    return {str(n["Name"]): [str(c["Subnet"]) for c in (n.get("IPAM") or {}).get("Config") or []
+                             if c.get("Subnet")] for n in nets}
 
 
 def class_networks() -> list[str]:
@@ -148,12 +168,7 @@ def update_cpu(container: str, quota: int, period: int | None = None) -> None:
 
 def remove(container: str) -> None:
     """`docker rm -f`; nothing to do if there is no such container."""
-    try:
-        api().remove_container(container, force=True)
-    except NotFound:
-        pass
-    except (DockerException, requests.RequestException) as exc:
-        raise _error(f"docker rm -f {container}", exc) from None
+    _lookup(f"docker rm -f {container}", lambda: api().remove_container(container, force=True))
 
 
 def connect(network: str, container: str, ip: str | None = None) -> None:
@@ -165,6 +180,17 @@ def connect(network: str, container: str, ip: str | None = None) -> None:
 def disconnect(network: str, container: str, force: bool = False) -> None:
     call(f"docker network disconnect {network} {container}",
          lambda: api().disconnect_container_from_network(container, network, force=force))
+
+
+def memory_mib(container: str) -> float | None:
+    """The memory a container uses now, MiB, as `docker stats` shows it
+    (cgroup usage less the inactive file cache); None if it is not running."""
+    stats = _lookup(f"docker stats {container}",
+                    lambda: api().stats(container, stream=False, one_shot=True)) or {}
+    mem = stats.get("memory_stats") or {}
+    usage, inactive = int(mem.get("usage") or 0), mem.get("stats") or {}
+    cache = int(inactive.get("total_inactive_file", inactive.get("inactive_file", 0)))
+    return (usage - cache if cache < usage else usage) / 2**20 if usage else None
 
 
 def cpu_total_ns(container: str) -> int | None:
@@ -188,3 +214,38 @@ def run_once(image: str, argv: Sequence[str], volumes: dict[str, str]) -> str:
         image, list(argv), network_mode="none", volumes=mounts, remove=True,
         stdout=True, stderr=True))
     return out.decode(errors="replace") if isinstance(out, bytes) else str(out)
+
+
+# --- a one-off container (the load generator) -------------------------------------
+
+
+def run_detached(image: str, command: Sequence[str], *, name: str, network: str, ip: str,
+                 labels: dict[str, str], volumes: Sequence[str], environment: dict[str, str],
+                 user: str, entrypoint: Sequence[str] | None = None,
+                 cap_add: Sequence[str] = ()) -> None:
+    """`docker run -d --name NAME --network NETWORK --ip IP -v HOST:PATH[:ro]
+    -e K=V --user U [--entrypoint ...] [--cap-add ...] IMAGE COMMAND...`;
+    without --rm: `exit_code` and `logs` read it after it ends, `remove`
+    takes it away."""
+    def create_and_start() -> None:
+        host_config = api().create_host_config(binds=list(volumes), network_mode=network,
+                                               cap_add=list(cap_add) or None)
+        endpoint = api().create_endpoint_config(ipv4_address=ip)
+        api().create_container(
+            image, list(command), name=name, labels=labels, environment=environment,
+            user=user, entrypoint=list(entrypoint) if entrypoint is not None else None,
+            host_config=host_config,
+            networking_config={"EndpointsConfig": {network: endpoint}})  # --network --ip
+        api().start(name)
+
+    call(f"docker run {name}", create_and_start)
+
+
+def exit_code(container: str) -> int | None:
+    """The exit code of a container that has ended; None while it runs. A
+    container that is not there is a LabError (nothing would end the wait)."""
+    data = inspect_container(container)
+    if data is None:
+        raise LabError(f"container {container} is gone", hint="removed by hand?")
+    state = data.get("State") or {}
+    return int(state.get("ExitCode") or 0) if state.get("Status") in ("exited", "dead") else None

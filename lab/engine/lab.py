@@ -26,7 +26,7 @@ from lab.engine.process import compose_command, require_engine, run
 from lab.engine.ready import probe as probe_now
 from lab.engine.ready import probe_all, wait_ready
 from lab.engine.waiting import wait_for
-from lab.model import classroom, secrets
+from lab.model import class_layout, secrets
 from lab.model.config import REPO, LabConfig, compose_env
 from lab.model.errors import LabError
 from lab.model.figures import Progress
@@ -96,7 +96,7 @@ class Lab:
 
     def use_balancer(self, on: bool = True) -> None:
         """Add lb to this lab's hosts and compose files (or drop it); `up`
-        or lab.lb.add then starts it."""
+        or lab.admin.lb.add then starts it."""
         self.config = replace(self.config, balancer=on)
         self.topology = self.config.topology
 
@@ -163,13 +163,13 @@ class Lab:
         if not ip:
             return self.topology.address(host)
         # A class lab's Docker knows the wire address; its hosts use the lab's.
-        return classroom.same_octet(str(ip), self.topology.subnet)
+        return class_layout.same_octet(str(ip), self.topology.subnet)
 
     def wire_address(self, host: str) -> str:
         """The address Docker gives a host: its lab address, but in a class
         the same last octet on the lab's wire subnet."""
-        return classroom.same_octet(self.topology.address(host),
-                                    self.config.wire_subnet or self.topology.subnet)
+        return class_layout.same_octet(self.topology.address(host),
+                                       self.config.wire_subnet or self.topology.subnet)
 
     @property
     def console(self) -> str:
@@ -202,26 +202,36 @@ class Lab:
 
     # -- commands on a host --
 
+    def service_container(self, service: str) -> str:
+        """The container of a service of this lab that is no host of its
+        topology (res1, db1-mha, db2-vrrp): named like the hosts' containers."""
+        return f"{self.config.project}-{service}"
+
     def exec(
         self, host: str, argv: Sequence[str], *, user: str | None = None, timeout: float = 60,
-        input: str | None = None,
+        input: str | None = None, service: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         """Run argv on a host (docker exec); the result is returned, never raised.
+        `service`: `host` names one of the lab's other containers (res1,
+        db1-mha: service_container), not a host of the topology.
 
         Stays on the docker CLI: the SDK's exec_run has neither stdin nor a
         timeout. Feeding stdin means writing to the private raw socket of
         exec_start(socket=True) and half-closing it per transport, and a
         timeout could only abandon a blocked HTTP read; `docker exec -i`
         under subprocess gives both, and EOF on stdin, reliably."""
-        h = self.topology.host(host)
+        container = self.service_container(host) if service else self.topology.host(host).container
         cmd = ["docker", "exec", *(["-i"] if input is not None else [])]
         if user:
             cmd += ["-u", user]
-        return run([*cmd, h.container, *argv], timeout=timeout, input=input)
+        return run([*cmd, container, *argv], timeout=timeout, input=input)
 
-    def sh(self, host: str, script: str, *, user: str | None = None, timeout: float = 60) -> str:
-        """Run a shell script on a host; return stdout or raise LabError."""
-        out = self.exec(host, ["bash", "-c", script], user=user, timeout=timeout)
+    def sh(self, host: str, script: str, *, user: str | None = None, timeout: float = 60,
+           service: bool = False) -> str:
+        """Run a shell script on a host (or a service: exec); return stdout
+        or raise LabError."""
+        out = self.exec(host, ["bash", "-c", script], user=user, timeout=timeout,
+                        service=service)
         if out.returncode != 0:
             raise LabError(f"on {host}: `{script}` failed (exit {out.returncode})",
                            out.stderr or out.stdout)
@@ -238,7 +248,7 @@ class Lab:
         per image built."""
         logs = self.config.log_dir
         logs.mkdir(parents=True, exist_ok=True)
-        if run(["docker", "image", "inspect", "debian:bookworm-slim"], timeout=20).returncode != 0:
+        if client.inspect_image("debian:bookworm-slim") is None:
             self.progress("base image debian:bookworm-slim: pulling, or bootstrapping it locally")
             self._logged(["bash", str(REPO / "scripts" / "bootstrap-base-image.sh")],
                          logs / "base-image.log", "making the base image", timeout=900)
@@ -367,7 +377,7 @@ class Lab:
             for path in self.config.per_lab_files:
                 path.unlink(missing_ok=True)
         if self.config.in_class and forget_secrets:
-            (self.config.state_dir / classroom.RECORD_NAME).unlink(missing_ok=True)
+            (self.config.state_dir / class_layout.RECORD_NAME).unlink(missing_ok=True)
             self.config = replace(self.config, wire_subnet="")
             if not client.class_networks():  # the last lab of every class
                 network.remove_class_rules()

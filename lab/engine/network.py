@@ -9,9 +9,9 @@ import re
 import threading
 from dataclasses import replace
 
-from lab.engine import netns
-from lab.engine.process import run
-from lab.model import classroom
+from lab.engine import client, netns
+from lab.engine.process import quote, run
+from lab.model import class_layout
 from lab.model.config import LabConfig
 from lab.model.errors import LabError
 
@@ -50,16 +50,12 @@ def subnet_conflict(subnet: str, project: str = "foolab") -> str | None:
                 continue
             if net.overlaps(other):
                 return f"route {dst} dev {r.get('dev')}"
-    nets = run(["docker", "network", "ls", "-q"], timeout=20).stdout.split()
-    if nets:
-        inspect = run(["docker", "network", "inspect", *nets], timeout=20)
-        for n in json.loads(inspect.stdout or "[]"):
-            if n.get("Name") == project:
-                continue
-            for c in (n.get("IPAM") or {}).get("Config") or []:
-                sub = c.get("Subnet", "")
-                if ":" not in sub and sub and net.overlaps(ipaddress.IPv4Network(sub)):
-                    return f"docker network {n['Name']} ({sub})"
+    for name, subnets in client.network_subnets().items():
+        if name == project:
+            continue
+        for sub in subnets:
+            if ":" not in sub and net.overlaps(ipaddress.IPv4Network(sub)):
+                return f"docker network {name} ({sub})"
     return None
 
 
@@ -72,20 +68,16 @@ _claims = threading.Lock()  # labs of a class start in parallel threads
 def claim_wire(taken_by_records: set[str]) -> str:
     """The first wire subnet (198.18.N.0/24) no Docker network and no class
     lab's record holds (called under a lock: see with_wire)."""
-    nets = run(["docker", "network", "ls", "-q"], timeout=20).stdout.split()
     used = set(taken_by_records)
-    if nets:
-        inspect = run(["docker", "network", "inspect", *nets], timeout=20)
-        for n in json.loads(inspect.stdout or "[]"):
-            for c in (n.get("IPAM") or {}).get("Config") or []:
-                used.add(str(c.get("Subnet", "")))
-    for index in range(1, classroom.MAX_LABS + 1):
-        wire = classroom.wire_subnet(index)
+    for subnets in client.network_subnets().values():
+        used.update(subnets)
+    for index in range(1, class_layout.MAX_LABS + 1):
+        wire = class_layout.wire_subnet(index)
         if not any(u and ":" not in u and ipaddress.IPv4Network(wire).overlaps(
                 ipaddress.IPv4Network(u)) for u in used):
             return wire
     raise LabError("no free wire subnet for another class lab",
-                   f"{classroom.MAX_LABS} in use", "remove labs with `foolab class down`")
+                   f"{class_layout.MAX_LABS} in use", "remove labs with `foolab class down`")
 
 
 def with_wire(config: LabConfig) -> LabConfig:
@@ -93,14 +85,14 @@ def with_wire(config: LabConfig) -> LabConfig:
     a free one, recorded in its state folder before another lab can claim it."""
     if config.wire_subnet:
         return config
-    own = classroom.LabRecord.load(config.state_dir)  # made up earlier, by another process
+    own = class_layout.LabRecord.load(config.state_dir)  # made up earlier, by another process
     if own is not None and own.wire:
         return replace(config, wire_subnet=own.wire, subnet=own.subnet)
     with _claims:
-        records = (classroom.LabRecord.load(d) for d in config.class_root.glob("*")
+        records = (class_layout.LabRecord.load(d) for d in config.class_root.glob("*")
                    if d.is_dir() and d.name != config.lab)
         wire = claim_wire({r.wire for r in records if r is not None})
-        classroom.LabRecord(config.lab, config.subnet, wire).save(config.state_dir)
+        class_layout.LabRecord(config.lab, config.subnet, wire).save(config.state_dir)
     return replace(config, wire_subnet=wire)
 
 
@@ -111,19 +103,19 @@ def _default_device() -> str | None:
 
 
 def class_rules(subnets: tuple[str, ...]) -> list[list[str]]:
-    """This machine's rules for a class (DESIGN.md, "several labs"): bridged
+    """This machine's rules for a class (README.md, "A class"): bridged
     packets between lab hosts pass Docker's internal-network rule although
     their 10.1.1.x sources are outside the wire subnet; the host answers
     nothing on a class bridge (not even ARP); and, a last guard, nothing for
     the wires or the labs' subnets goes out of the default interface."""
-    any_bridge = classroom.BRIDGE_PREFIX + "+"
+    any_bridge = class_layout.BRIDGE_PREFIX + "+"
     tag = ["-m", "comment", "--comment", CLASS_TAG]
     rules = [["DOCKER-USER", "-i", any_bridge, "-o", any_bridge, "-m", "physdev",
               "--physdev-is-bridged", *tag, "-j", "ACCEPT"],
              ["INPUT", "-i", any_bridge, *tag, "-j", "DROP"]]
     dev = _default_device()
     if dev:
-        for subnet in (str(classroom.WIRE_RANGE), *subnets):
+        for subnet in (str(class_layout.WIRE_RANGE), *subnets):
             rules.append(["OUTPUT", "-o", dev, "-d", subnet, *tag, "-j", "DROP"])
     return rules
 
@@ -151,20 +143,50 @@ def remove_class_rules() -> int:
     return removed
 
 
-def reconnect_script(config: LabConfig, host: str, address: str,
-                     force: bool = False) -> str:
+# --- plugging a host in again at a lab address -------------------------------------
+
+# Run inside a class lab's container (nsenter -n) once Docker has plugged it
+# in at its wire address: the new interface, the one holding {wire}, also
+# gets the lab address {address}, and the default route Docker added goes
+# (nothing may leave a class lab). A stopped container does this itself when
+# it starts (compose/lab-address).
+CLASS_ADDRESS = ('ip addr add {address}/24 dev "$(ip -o -4 addr show to {wire}/32 | '
+                 'cut -d" " -f2)" && ip route flush exact 0.0.0.0/0')
+
+
+def _wire(config: LabConfig, address: str) -> str:
+    """Where Docker puts a lab address: itself, or in a class its wire twin."""
+    return class_layout.same_octet(address, config.wire_subnet or config.topology.subnet)
+
+
+def reconnect_script(config: LabConfig, host: str, address: str, force: bool = False,
+                     pid: int | None = None) -> str:
     """A shell line that plugs `host` into the lab network again with the
-    lab address `address` (the runbooks' "update its IP address"). In a
-    class Docker knows the wire address; a running container also gets
-    the lab address on its new interface (a stopped one adds it when it
-    starts: compose/lab-address)."""
+    lab address `address` (the runbooks' "update its IP address", shown to
+    the reader as the commands an administrator types). In a class Docker
+    knows the wire address; `pid`, the container's main process if it runs
+    (client.pid), is where the lab address is added too."""
     net, c = config.project, config.topology.host(host).container
-    wire = classroom.same_octet(address, config.wire_subnet or config.topology.subnet)
+    wire = _wire(config, address)
     line = (f"docker network disconnect {'-f ' if force else ''}{net} {c}; "
             f"docker network connect --ip {wire} {net} {c}")
-    if not config.in_class:
+    if not config.in_class or pid is None:
         return line
-    inside = (f"ip addr add {address}/24 dev \\$(ip -o -4 addr show to {wire}/32 | "
-              "cut -d' ' -f2) && ip route flush exact 0.0.0.0/0")
-    return (f"{line} && pid=$(docker inspect -f '{{{{.State.Pid}}}}' {c}) && "
-            f"{{ [ \"$pid\" = 0 ] || nsenter -t \"$pid\" -n sh -c \"{inside}\"; }}")
+    inside = CLASS_ADDRESS.format(address=address, wire=wire)
+    return f"{line} && nsenter -t {pid} -n sh -c {quote([inside])}"
+
+
+def plug_in(config: LabConfig, host: str, address: str) -> None:
+    """What reconnect_script does for a host that is on no network, from
+    this process: through the engine's API, then (a running class lab's
+    container) the lab address added inside it."""
+    c = config.topology.host(host).container
+    wire = _wire(config, address)
+    client.connect(config.project, c, ip=wire)
+    pid = client.pid(c) if config.in_class else None
+    if pid is not None:
+        inside = CLASS_ADDRESS.format(address=address, wire=wire)
+        out = run(["nsenter", "-t", str(pid), "-n", "sh", "-c", inside], timeout=20)
+        if out.returncode != 0:
+            raise LabError(f"{host}: the lab address {address} could not be added",
+                           out.stderr.strip())

@@ -8,7 +8,7 @@ from lab.exercises.databases import (
     READS_FROM_DEAD_REPLICA,
     REPLICA_BROKEN,
 )
-from lab.exercises.model import Exercise
+from lab.exercises.definitions import Exercise
 from lab.exercises.services import NS2_STALE, SESSIONS_LOST, WEB_STALE
 
 EXERCISES: tuple[Exercise, ...] = (

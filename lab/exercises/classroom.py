@@ -24,7 +24,7 @@ from lab.drills.common import admin_password
 from lab.engine import client
 from lab.engine.lab import Lab
 from lab.exercises import grader
-from lab.model import classroom
+from lab.model import class_layout
 from lab.model.config import LabConfig
 from lab.model.errors import LabError, TopologyError
 from lab.model.figures import Progress
@@ -37,7 +37,7 @@ def labs(base: LabConfig) -> list[str]:
     """Every class lab this machine knows: a state folder with its record,
     or containers labelled with its name."""
     names = {d.name for d in base.class_root.glob("*")
-             if (d / classroom.RECORD_NAME).exists() and classroom.NAME.fullmatch(d.name)}
+             if (d / class_layout.RECORD_NAME).exists() and class_layout.NAME.fullmatch(d.name)}
     names.update(n.removeprefix("foolab") for n in client.class_networks())
     return sorted(names)
 
@@ -62,7 +62,7 @@ def available_mib() -> int:
 def how_many_fit(free_mib: int, reserve_mib: int = 512) -> int:
     """Labs this much free memory holds at MEMORY_PER_LAB_MIB each, keeping
     `reserve_mib` for the machine itself."""
-    return max(0, (free_mib - reserve_mib) // classroom.MEMORY_PER_LAB_MIB)
+    return max(0, (free_mib - reserve_mib) // class_layout.MEMORY_PER_LAB_MIB)
 
 
 @dataclass
@@ -91,10 +91,10 @@ def configs(base: LabConfig, count: int, prefix: str = "s",
     """The class's labs s01..sNN; with `subnet_per_lab` lab i has
     10.1.(100+i).0/24 instead of the article's 10.1.1.0/24."""
     result = []
-    for i, name in enumerate(classroom.class_names(count, prefix), start=1):
+    for i, name in enumerate(class_layout.class_names(count, prefix), start=1):
         cfg = base.for_lab(name)
         if subnet_per_lab and not cfg.wire_subnet:
-            cfg = replace(cfg, subnet=classroom.per_lab_subnet(i))
+            cfg = replace(cfg, subnet=class_layout.per_lab_subnet(i))
         result.append(cfg)
     return result
 
@@ -108,7 +108,7 @@ def up(cfgs: list[LabConfig], progress: Progress,
     fit = how_many_fit(available_mib())
     if len(new) > fit:
         raise LabError(f"{len(new)} more labs do not fit in this machine's memory",
-                       f"{available_mib()} MiB available, {classroom.MEMORY_PER_LAB_MIB} MiB "
+                       f"{available_mib()} MiB available, {class_layout.MEMORY_PER_LAB_MIB} MiB "
                        f"per lab: {fit} fit", f"`foolab class up {len(cfgs) - len(new) + fit}`")
     if cfgs:  # the images once, not once per lab in parallel
         Lab(cfgs[0], progress=progress).build()

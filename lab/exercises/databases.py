@@ -19,7 +19,7 @@ from lab.engine import client
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.exercises import goals
-from lab.exercises.model import DATA, REPAIR, SYMPTOM, Cheat, Exercise, Goal, Started
+from lab.exercises.definitions import DATA, REPAIR, SYMPTOM, Cheat, Exercise, Goal, Started
 from lab.model.topology import Role, image
 from lab.probes import mysql
 

@@ -14,7 +14,7 @@ from lab.drills.common import admin_password
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.exercises import writer
-from lab.exercises.model import Started
+from lab.exercises.definitions import Started
 from lab.model.errors import LabError
 from lab.probes import mysql, pages
 

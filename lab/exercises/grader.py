@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lab.engine.lab import Lab
-from lab.exercises import report, writer
+from lab.exercises import grade_text, writer
 from lab.exercises.catalog import EXERCISES
-from lab.exercises.model import Exercise, GoalResult, Grade, Started, find
+from lab.exercises.definitions import Exercise, GoalResult, Grade, Started, find
 from lab.model import events
 from lab.model.errors import LabError
 
@@ -97,8 +97,8 @@ def write_reports(grades: Sequence[Grade], folder: Path, stem: str) -> list[Path
     """The grade table in every format, under `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for fmt in report.FORMATS:
+    for fmt in grade_text.FORMATS:
         path = folder / f"{stem}.{fmt}"
-        path.write_text(report.render(grades, fmt))
+        path.write_text(grade_text.render(grades, fmt))
         paths.append(path)
     return paths

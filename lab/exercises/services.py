@@ -12,7 +12,7 @@ from lab.admin import sessions, zone
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.exercises import goals
-from lab.exercises.model import REPAIR, SYMPTOM, Cheat, Exercise, Goal, Started
+from lab.exercises.definitions import REPAIR, SYMPTOM, Cheat, Exercise, Goal, Started
 from lab.model.article import CONTENT_ROOT, SYNC_USER, ZONE
 from lab.model.errors import LabError
 from lab.probes import named, pages

@@ -8,8 +8,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lab.load.report import fmt_num, fmt_pct
 from lab.load.stats import median
+from lab.load.study_report import fmt_num, fmt_pct
 from lab.model.article import WWW
 
 

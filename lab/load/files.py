@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lab.load.ceiling import Ceiling, ceiling_dict, render_ceiling
 from lab.load.plots import plot_compare, plot_run
-from lab.load.report import compare_dict, render_compare, render_markdown
+from lab.load.study_report import compare_dict, render_compare, render_markdown
 from lab.load.summary import RunSummary, summary_dict
 
 

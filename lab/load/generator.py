@@ -1,23 +1,23 @@
 """The load generator: Locust (and wrk) in a container on the lab network.
 
-The visitors' traffic never leaves the lab: `docker run --rm` puts the
-loadgen image (images/loadgen) on the lab network at a free lab address
-(.100), with loadtests/ mounted read-only and the report folder as /out.
+The visitors' traffic never leaves the lab: a one-off container of the
+loadgen image (images/loadgen, run through the Docker SDK) sits on the lab
+network at a free lab address (.100), with loadtests/ mounted read-only and
+the report folder as /out; its output goes to a log file there.
 Every run is bounded: users and run time are always set, Locust stops by
 itself, and a run that overstays its budget is killed. While it runs, the
 engine's CPU counters of the web servers and of the load generator are read
 once a second (lab/load/counters.py, through the Docker SDK). This module
-gathers data; lab/load/summary.py and lab/load/report.py make the report.
+gathers data; lab/load/summary.py and lab/load/study_report.py make the report.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +41,7 @@ from lab.load.counters import (
 from lab.load.settings import MODES, RunSettings
 from lab.load.summary import CpuSamples, RunData
 from lab.model.article import WWW
-from lab.model.classroom import same_octet
+from lab.model.class_layout import same_octet
 from lab.model.config import REPO
 from lab.model.errors import LabError
 from lab.model.figures import Progress
@@ -75,14 +75,23 @@ class LoadGen:
         """The address Docker gives the generator (a class lab's wire)."""
         return same_octet(self.address, self.lab.config.wire_subnet or self.lab.topology.subnet)
 
-    def _class_args(self) -> list[str]:
-        """In a class lab the generator adds its lab address itself, as the
-        hosts do (compose/class.yml): as root, dropping NET_ADMIN after."""
-        if not self.lab.config.in_class:
-            return []
-        return ["--cap-add", "NET_ADMIN", "-e", f"LAB_SUBNET={self.lab.topology.subnet}",
-                "-v", f"{REPO / 'compose' / 'lab-address'}:/usr/local/sbin/lab-address:ro",
-                "--entrypoint", "/usr/bin/tini"]
+    def _start(self, argv: Sequence[str], out: Path) -> None:
+        """The loadgen container, started on the lab network with `argv`. In
+        a class lab it adds its lab address itself, as the hosts do
+        (compose/class.yml): as root, dropping NET_ADMIN after."""
+        in_class = self.lab.config.in_class
+        volumes = [f"{LOADTESTS}:/loadtests:ro", f"{out.resolve()}:/out"]
+        env = {"FOOLAB_SITE": WWW}  # the name visitors ask for (lab.model.article)
+        if in_class:
+            volumes.append(f"{REPO / 'compose' / 'lab-address'}:/usr/local/sbin/lab-address:ro")
+            env["LAB_SUBNET"] = self.lab.topology.subnet
+        engine.run_detached(
+            IMAGE, ["--", "/usr/local/sbin/lab-address", *argv] if in_class else argv,
+            name=self.container, network=self.lab.config.project, ip=self._wire,
+            labels={"org.foolab.lab": self.lab.config.project}, volumes=volumes,
+            environment=env, user=f"{os.getuid()}:{os.getgid()}",
+            entrypoint=["/usr/bin/tini"] if in_class else None,
+            cap_add=["NET_ADMIN"] if in_class else [])
 
     def build(self) -> None:
         """The loadgen image, built like the role images (skipped when unchanged)."""
@@ -101,21 +110,14 @@ class LoadGen:
     def _docker_run(self, argv: Sequence[str], out: Path, budget_s: float,
                     watch: Sequence[str], log_name: str = "loadgen.log",
                     ) -> tuple[int, CpuSamples | None, float]:
-        """Run the loadgen container once (foreground, --rm), reading the CPU
-        counters of `watch` and of the load generator each second. Returns
-        its exit code, the CPU readings and the wall time."""
+        """Run the loadgen container once and wait for it to end, reading the
+        CPU counters of `watch` and of the load generator each second; its
+        output (stdout and stderr) goes to `log_name` in `out`, and the
+        container is removed. Returns its exit code, the CPU readings and
+        the wall time."""
         out.mkdir(parents=True, exist_ok=True)
         self._require_free_address()
         engine.remove(self.container)  # left by a killed run
-        cmd = [
-            "docker", "run", "--rm", "--name", self.container,
-            "--label", f"org.foolab.lab={self.lab.config.project}",
-            "--network", self.lab.config.project, "--ip", self._wire,
-            "-v", f"{LOADTESTS}:/loadtests:ro", "-v", f"{out.resolve()}:/out",
-            "-e", f"FOOLAB_SITE={WWW}",  # the name visitors ask for (lab.model.article)
-            *self._class_args(), "--user", f"{os.getuid()}:{os.getgid()}", IMAGE,
-            *(["--", "/usr/local/sbin/lab-address"] if self.lab.config.in_class else []), *argv,
-        ]
         client = engine_client()  # None: no engine answering, no CPU figures
         hosts = {self.lab.topology.host(w).container: w for w in watch}
         names = [*hosts, self.container]
@@ -145,22 +147,16 @@ class LoadGen:
             sample()
             t0 = time.monotonic()
             log_path = out / log_name
-            with log_path.open("w") as log:
-                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-                try:
-                    while proc.poll() is None:
-                        if time.monotonic() - t0 > budget_s:
-                            engine.kill(self.container)
-                            proc.wait(timeout=30)
-                            raise LabError(f"the load generator ran over {budget_s:.0f} s",
-                                           hint=f"killed it; see {log_path}")
-                        time.sleep(1.0)
-                        sample()
-                except BaseException:
-                    if proc.poll() is None:  # interrupted: never leave it running
-                        engine.kill(self.container)
-                        proc.wait(timeout=30)
-                    raise
+            try:
+                self._start(argv, out)
+                while (code := engine.exit_code(self.container)) is None:
+                    if time.monotonic() - t0 > budget_s:
+                        raise LabError(f"the load generator ran over {budget_s:.0f} s",
+                                       hint=f"killed it; see {log_path}")
+                    time.sleep(1.0)
+                    sample()
+            finally:  # over time, interrupted or done: never leave it running
+                self._end(log_path)
             wall = time.monotonic() - t0
             sample()
         finally:
@@ -171,7 +167,7 @@ class LoadGen:
         if ticks0 and ticks1 and ticks1[1] > ticks0[1]:
             busy = (ticks1[0] - ticks0[0]) / (ticks1[1] - ticks0[1])
         if client is None or not times:
-            return proc.returncode, None, wall
+            return code, None, wall
         rename = {**hosts, self.container: "loadgen"}
         on_cpu, waiting = sum(r for r, _ in sched.values()), sum(w for _, w in sched.values())
         samples = CpuSamples(
@@ -181,7 +177,18 @@ class LoadGen:
             machine_busy=busy,
             loadgen_wait=waiting / (on_cpu + waiting) if on_cpu + waiting else None,
         )
-        return proc.returncode, samples, wall
+        return code, samples, wall
+
+    def _end(self, log_path: Path) -> None:
+        """The container killed if it still runs, its output written to
+        `log_path`, and removed (what `docker run --rm` did)."""
+        if engine.inspect_container(self.container) is None:
+            return  # never made: the engine refused it
+        if engine.exit_code(self.container) is None:
+            with suppress(LabError):  # it may have ended meanwhile
+                engine.kill(self.container)
+        log_path.write_text(engine.logs(self.container))
+        engine.remove(self.container)
 
     def run_load(self, settings: RunSettings, out: Path) -> RunData:
         """One bounded Locust run of visitors behind DNS; the data for the report."""

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lab.load.report import fmt_p
 from lab.load.stats import binomial_sd
+from lab.load.study_report import fmt_p
 from lab.load.summary import RunSummary
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lab.admin.balancer import POLICIES
+from lab.admin.haproxy_cfg import POLICIES
 from lab.model.article import ZONE_DEFAULT_TTL_S
 
 MODES = ("none", "ttl", "sticky")

@@ -19,8 +19,8 @@ from lab.admin import resolvers as res
 from lab.load.during import DuringRun, run_during
 from lab.load.generator import LoadGen
 from lab.load.plots import plot_compare
-from lab.load.report import fmt_p, fmt_pct
 from lab.load.settings import RunSettings
+from lab.load.study_report import fmt_p, fmt_pct
 from lab.load.summary import RunSummary, summarize
 from lab.model.figures import Figure, Progress
 

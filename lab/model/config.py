@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lab.model import article, classroom, secrets
+from lab.model import article, class_layout, secrets
 from lab.model.errors import TopologyError
 from lab.model.topology import DEFAULT_SUBNET, Topology, image_tag, topology
 
@@ -27,7 +27,7 @@ class LabConfig:
     FOOLAB_PROJECT (default foolab: a second lab on the same machine needs
     another name starting with "foolab", another subnet and state dir),
     FOOLAB_BALANCER=1 (the optional eighth host lb, HAProxy; compose/balancer.yml).
-    FOOLAB_LAB=NAME (or --lab NAME): one lab of a class (lab.model.classroom),
+    FOOLAB_LAB=NAME (or --lab NAME): one lab of a class (lab.model.class_layout),
     with its own project foolabNAME and state folder .lab/class/NAME/.
     mha / keepalived: automatic failover (compose/mha.yml, compose/keepalived.yml),
     added to a running lab by lab.admin.mha / lab.admin.keepalived.
@@ -43,7 +43,7 @@ class LabConfig:
     mha: bool = False
     keepalived: bool = False
     lab: str = ""  # a class lab's name ("" = the single lab)
-    wire_subnet: str = ""  # a class lab's Docker subnet (lab.model.classroom)
+    wire_subnet: str = ""  # a class lab's Docker subnet (lab.model.class_layout)
     class_root: Path = field(default_factory=lambda: REPO / ".lab" / "class")
 
     @property
@@ -59,7 +59,7 @@ class LabConfig:
     def bridge(self) -> str:
         """The Linux bridge of the lab network: foolab0, or foolab-s03 for a
         class lab (the host's class rules match the common prefix)."""
-        return f"{classroom.BRIDGE_PREFIX}{self.lab}" if self.lab else f"{self.project}0"
+        return f"{class_layout.BRIDGE_PREFIX}{self.lab}" if self.lab else f"{self.project}0"
 
     @property
     def in_class(self) -> bool:
@@ -70,9 +70,9 @@ class LabConfig:
     def for_lab(self, name: str) -> LabConfig:
         """This configuration for the class lab `name`: its project, state
         folder and, once it has been up, its recorded subnets."""
-        classroom.check_name(name, self.project)
+        class_layout.check_name(name, self.project)
         folder = self.class_root / name
-        record = classroom.LabRecord.load(folder) or classroom.LabRecord(name, self.subnet)
+        record = class_layout.LabRecord.load(folder) or class_layout.LabRecord(name, self.subnet)
         return replace(self, lab=name, project=f"foolab{name}", state_dir=folder,
                        subnet=record.subnet, wire_subnet=record.wire)
 
@@ -165,14 +165,14 @@ def compose_env(config: LabConfig) -> dict[str, str]:
     addresses = {f"{h.name.upper()}_ADDR": h.address for h in topo.hosts}
     addresses.update(LB_ADDR=topo.lb_address, MHA_ADDR=topo.mha_address,
                      DB_FLOAT_ADDR=topo.float_address)
-    values.update({k.replace("_ADDR", "_WIRE"): classroom.same_octet(a, wire)
+    values.update({k.replace("_ADDR", "_WIRE"): class_layout.same_octet(a, wire)
                    for k, a in addresses.items()})
-    console = f"0.0.0.{classroom.CONSOLE_OCTET}"
+    console = f"0.0.0.{class_layout.CONSOLE_OCTET}"
     values.update(
-        CONSOLE_ADDR=classroom.same_octet(console, topo.subnet),
-        CONSOLE_WIRE=classroom.same_octet(console, wire),
+        CONSOLE_ADDR=class_layout.same_octet(console, topo.subnet),
+        CONSOLE_WIRE=class_layout.same_octet(console, wire),
         LAB_WIRE_SUBNET=wire,
-        LAB_WIRE_GATEWAY=classroom.same_octet("0.0.0.1", wire),
+        LAB_WIRE_GATEWAY=class_layout.same_octet("0.0.0.1", wire),
         LAB_NAME=config.lab,
         LAB_SUBNET=topo.subnet,
         LAB_GATEWAY=topo.gateway,

@@ -1,6 +1,5 @@
-"""`foolab load`: the load-distribution study (Locust in the lab network,
-then the report). Its own module: the study's options outgrew the CLI's
-main file."""
+"""foolab load: the load-distribution study (Locust in the lab network,
+then the report)."""
 
 from __future__ import annotations
 
@@ -10,7 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lab.admin import balancer, lb
+from lab.admin import haproxy_cfg, lb
+from lab.cli.command import Command
 from lab.cli.output import say
 from lab.engine.lab import Lab
 from lab.load.settings import DEFAULT_TTL_SCALE, RESOLVER_MODE
@@ -37,8 +37,8 @@ def cmd_load(lab: Lab, args: argparse.Namespace) -> int:
     from lab.load.ceiling import ceiling_verdict
     from lab.load.files import write_ceiling_report, write_compare_report, write_run_report
     from lab.load.generator import LoadGen
-    from lab.load.report import compare_table, server_table, split_sentence, unit_lines
     from lab.load.settings import parse_duration
+    from lab.load.study_report import compare_table, server_table, split_sentence, unit_lines
     from lab.load.summary import summarize
 
     default_s = 10 if args.ceiling else 30 if args.compare else 60
@@ -63,14 +63,14 @@ def cmd_load(lab: Lab, args: argparse.Namespace) -> int:
     lab.require_up()
     if args.target == "lb":  # F22: the same visitors, sent to the balancer
         lb.require(lab)
-        settings = replace(settings, balancer=lb.policy(lab) or balancer.DEFAULT_POLICY)
+        settings = replace(settings, balancer=lb.policy(lab) or haproxy_cfg.DEFAULT_POLICY)
     elif args.compare and not lb.running(lab):
         say("no balancer in this lab: `foolab up --with balancer` adds its rows (F22)")
     gen = LoadGen(lab, progress=say)
     gen.build()
     t0 = time.monotonic()
     if args.study:
-        from lab.bench.report import merge_part, read_results, write_results
+        from lab.bench.results_doc import merge_part, read_results, write_results
         from lab.load.study import bench_figures, study, table
 
         rows, files = study(gen, out, REPO / "docs", REPO / "README.md", say)
@@ -112,7 +112,7 @@ def cmd_load(lab: Lab, args: argparse.Namespace) -> int:
     return 0
 
 
-def add_load_command(sub: Any) -> None:
+def add_load(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ld = sub.add_parser("load", help="load-distribution study with Locust (make load)")
     ld.add_argument("--users", type=int, default=30, help="visitors (default 30)")
     ld.add_argument("--duration", help="run time, e.g. 60s or 2m (default 60 s; "
@@ -159,3 +159,6 @@ def add_load_command(sub: Any) -> None:
                     help="--ceiling: alternating Locust/wrk rounds (default 3)")
     ld.add_argument("--processes", type=int, default=1,
                     help="--ceiling: Locust worker processes = wrk threads (default 1)")
+
+
+COMMANDS = {"load": Command(add_load, cmd_load)}

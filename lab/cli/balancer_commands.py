@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from lab.admin import balancer, lb
+from lab.admin import haproxy_cfg, lb
+from lab.cli.command import Command
 from lab.cli.output import say
 from lab.engine.lab import Lab
 from lab.model.article import WWW
 
 
-def add_balancer_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`foolab balancer` and `foolab dns` (F22, lab/admin/lb.py)."""
+def add_balancer(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`foolab balancer` (F22, lab/admin/lb.py)."""
     bl = sub.add_parser("balancer", help="lb's policy and what its health checks see")
-    bl.add_argument("--policy", choices=balancer.POLICIES,
+    bl.add_argument("--policy", choices=haproxy_cfg.POLICIES,
                     help="switch: write haproxy.cfg again and reload haproxy")
+
+
+def add_dns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dn = sub.add_parser("dns", help="point www.foo.com at the web servers or at lb")
     dn.add_argument("name", choices=["www"])
     dn.add_argument("--to", required=True, choices=lb.MODES,
@@ -32,7 +36,7 @@ def cmd_balancer(lab: Lab, args: argparse.Namespace) -> int:
     address = lab.topology.address(lb.HOST)
     print(f"policy {lb.policy(lab)}; " + ", ".join(f"{n} {s}" for n, s in states.items()))
     print(f"{WWW} points at: {lb.www_mode(lab)}; stats: http://{address}:"
-          f"{balancer.STATS_PORT}{balancer.STATS_PATH} (user {balancer.STATS_USER}, "
+          f"{haproxy_cfg.STATS_PORT}{haproxy_cfg.STATS_PATH} (user {haproxy_cfg.STATS_USER}, "
           "password: foolab status --secrets)")
     return 0
 
@@ -49,3 +53,6 @@ def cmd_dns(lab: Lab, args: argparse.Namespace) -> int:
         say(f"{WWW} -> {', '.join(change.www)} (serial {change.old_serial} -> "
             f"{change.new_serial}; {how})")
     return 0
+
+
+COMMANDS = {"balancer": Command(add_balancer, cmd_balancer), "dns": Command(add_dns, cmd_dns)}

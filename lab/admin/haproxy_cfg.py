@@ -76,7 +76,7 @@ def haproxy_config(topo: Topology, policy: str = DEFAULT_POLICY) -> str:
     lines = [
         f"# HAProxy on lb, in front of {', '.join(w.name for w in webs)} (F22: a balancer",
         "# that sees the servers, beside round-robin DNS that cannot). Written by",
-        "# lab/admin/balancer.py from the lab's topology; `foolab balancer --policy NAME`",
+        "# lab/admin/haproxy_cfg.py from the lab's topology; `foolab balancer --policy NAME`",
         "# writes it again and reloads haproxy: the master re-reads this file and",
         "# starts a new worker, the old one finishes the requests it has.",
         f"# policy: {policy}",

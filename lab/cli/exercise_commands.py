@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import time
 
+from lab.cli.command import Command
 from lab.cli.output import say
 from lab.engine.lab import Lab
-from lab.exercises.model import Grade
+from lab.exercises.definitions import Grade
 from lab.model.config import REPO
 from lab.model.errors import LabError
 
 
-def add_exercise_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_exercise(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ex = sub.add_parser("exercise", help="set a broken lab to repair (list, start, stop)")
     ex.add_argument("action", choices=["list", "start", "stop"])
     ex.add_argument("name", nargs="?", help="start: which exercise (see list)")
@@ -20,7 +21,13 @@ def add_exercise_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
                     "same seed, the same breakage")
     ex.add_argument("--variant", help="start: this way of breaking the lab instead of the "
                     "seed's (see list)")
+
+
+def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sub.add_parser("check", help="a student's self-check of the running exercise")
+
+
+def add_grade(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gr = sub.add_parser("grade", help="grade the running exercise (teacher)")
     gr.add_argument("--class", dest="whole_class", action="store_true",
                     help="every lab of the class that runs an exercise (foolab class up)")
@@ -53,11 +60,11 @@ def cmd_exercise(lab: Lab, args: argparse.Namespace) -> int:
 
 def cmd_check(lab: Lab, args: argparse.Namespace) -> int:
     """A student's self-check: goals held, hints for the others, never the fix."""
-    from lab.exercises import grader, report
+    from lab.exercises import grade_text, grader
 
     lab.require_up()
     result = grader.grade(lab)
-    text = report.self_check(result)
+    text = grade_text.self_check(result)
     folder = REPO / "reports" / "exercises"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"check-{result.lab}-{time.strftime('%Y%m%d-%H%M%S')}.txt").write_text(text + "\n")
@@ -67,7 +74,7 @@ def cmd_check(lab: Lab, args: argparse.Namespace) -> int:
 
 def cmd_grade(lab: Lab, args: argparse.Namespace) -> int:
     """The teacher's grade table (one row per lab), printed and under reports/."""
-    from lab.exercises import grader, report
+    from lab.exercises import grade_text, grader
 
     if args.whole_class:
         grades = grade_class(lab)
@@ -76,7 +83,7 @@ def cmd_grade(lab: Lab, args: argparse.Namespace) -> int:
         grades = [grader.grade(lab, lab.config.lab)]
     paths = grader.write_reports(grades, REPO / "reports" / "exercises",
                                  time.strftime("grades-%Y%m%d-%H%M%S"))
-    print(report.render(grades, args.format), end="")
+    print(grade_text.render(grades, args.format), end="")
     say("written: " + ", ".join(str(p.relative_to(REPO)) for p in paths), err=True)
     return 0
 
@@ -102,3 +109,7 @@ def grade_class(base: Lab) -> list[Grade]:
                        "labs: " + (", ".join(names) or "none"),
                        "`foolab --lab NAME exercise start EXERCISE --seed SEED`")
     return grades
+
+
+COMMANDS = {"exercise": Command(add_exercise, cmd_exercise),
+            "check": Command(add_check, cmd_check), "grade": Command(add_grade, cmd_grade)}

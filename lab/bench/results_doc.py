@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lab.bench import failovers
-from lab.engine.process import run
+from lab.bench import failover_compare
+from lab.engine import client
 from lab.model.config import REPO
 from lab.model.figures import Figure
 
@@ -55,7 +55,7 @@ def machine() -> dict[str, Any]:
         for line in f:
             if line.startswith("MemTotal:"):
                 mem = int(line.split()[1]) // 1024
-    engine = run(["docker", "version", "--format", "{{.Server.Version}}"]).stdout.strip()
+    engine = client.server_version()
     return {"cores": os.cpu_count(), "memory_mib": mem, "kernel": platform.release(),
             "docker_engine": engine, "python": platform.python_version()}
 
@@ -93,7 +93,7 @@ def render_markdown(results: dict[str, Any], modules: Sequence[str]) -> str:
     if results.get("failover_compare"):
         lines += ["", "The same kill of db1 under the same writes, three ways (`foolab failover "
                   f"compare`, {results.get('failover_compare_when', results['when'])}):", "",
-                  failovers.table(results["failover_compare"])]
+                  failover_compare.table(results["failover_compare"])]
     if results.get("scenarios") or modules:
         source = results.get("scenarios_source", "no scenario run timed yet")
         lines += ["", f"Scenario suite ({source}):", "", "| scenario | seconds |", "|---|---:|",

@@ -7,7 +7,8 @@ subnet (198.18.N.0/24, the benchmarking range, never routed) and each
 container sets its lab address itself (compose/class.yml). The lab's hosts
 keep the last octet on both: web1 is 10.1.1.11 and, on the wire, 198.18.N.11.
 
-Nothing here talks to Docker; lab.engine.classroom does.
+Nothing here talks to Docker: lab.engine.network claims the wire subnets and
+adds the host's rules, lab.exercises.classroom starts and watches a class.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """`foolab failover compare` and its part of `make bench` (issue 15): the
-same kill of db1 under the same writes, three ways (lab.drills.autofailover):
+same kill of db1 under the same writes, three ways (lab.drills.takeover):
 the article's runbook (scripted), MHA and keepalived. Each method is armed
 here (lab.admin.mha / keepalived), measured, healed back to the article's
 roles after every run, and removed again if this started it.
@@ -11,8 +11,7 @@ import statistics
 from typing import Any
 
 from lab.admin import keepalived, mha
-from lab.drills import autofailover as af
-from lab.drills import faults, runbooks
+from lab.drills import faults, runbooks, takeover
 from lab.drills.common import admin_password
 from lab.engine.lab import Lab
 from lab.model.errors import LabError
@@ -55,15 +54,15 @@ def rearm(lab: Lab, method: str) -> None:
         keepalived.arm(lab)
 
 
-def measure(lab: Lab, method: str, mode: str) -> tuple[af.Takeover, str]:
+def measure(lab: Lab, method: str, mode: str) -> tuple[takeover.Takeover, str]:
     """One kill under writes, and MHA's own failover report (read before it
     is re-armed); the roles (and the method) restored after."""
     if method == "runbook":
-        address, promote = lab.topology.address("db1"), af.promote_by_runbook
+        address, promote = lab.topology.address("db1"), takeover.promote_by_runbook
     else:
         address, promote = lab.topology.float_address, None
     try:
-        run = af.run_takeover(lab, method, mode, address, promote)
+        run = takeover.run_takeover(lab, method, mode, address, promote)
         return run, mha.failover_report(lab)[-1500:] if method == "mha" else ""
     finally:
         restore_roles(lab)
@@ -71,11 +70,11 @@ def measure(lab: Lab, method: str, mode: str) -> tuple[af.Takeover, str]:
 
 
 def compare(lab: Lab, reps: int = 3, lossless_reps: int = 1,
-            methods: tuple[str, ...] = af.METHODS,
+            methods: tuple[str, ...] = takeover.METHODS,
             progress: Progress = lambda _m: None) -> list[dict[str, Any]]:
     """Every method: `reps` runs with asynchronous replication (the time's
     median) and `lossless_reps` with semi-sync lossless. One row per run."""
-    af.require_master_alive(lab)
+    takeover.require_master_alive(lab)
     rows: list[dict[str, Any]] = []
     # One floating address: whatever method runs now steps aside, and is back at the end.
     before = [m for m in ("mha", "keepalived") if getattr(lab.config, m)]
@@ -116,7 +115,7 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for method in dict.fromkeys(r["method"] for r in rows):
         mine = [r for r in rows if r["method"] == method]
         times = [r["kill_to_first_ack_web1_s"] for r in mine if r["mode"] == "async"]
-        lost = {m: [r["lost"] for r in mine if r["mode"] == m] for m in af.MODES}
+        lost = {m: [r["lost"] for r in mine if r["mode"] == m] for m in takeover.MODES}
         out.append({
             "method": method,
             "kill_to_first_ack_web1_median_s": statistics.median(times) if times else None,
@@ -157,7 +156,7 @@ def figures_of(rows: list[dict[str, Any]]) -> list[Figure]:
                 if r["method"] == m and r["mode"] == "async"]
         figures.append(Figure(f"auto-failover ({m}): kill db1 -> first acknowledged write "
                               "through web1", "s", runs, note=s["human"]))
-        for mode in af.MODES:
+        for mode in takeover.MODES:
             figures.append(Figure(f"auto-failover ({m}, {mode}): acknowledged writes lost",
                                   "writes", [float(r["lost"]) for r in rows
                                              if r["method"] == m and r["mode"] == mode]))

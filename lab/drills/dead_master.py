@@ -21,11 +21,20 @@ from lab.drills.common import (
     writes_through_web,
 )
 from lab.drills.steps import ENGINE, Runbook, Step, docker, sql
-from lab.engine import network
+from lab.engine import client, network
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.model.errors import LabError
 from lab.probes import mysql
+
+
+def reconnect(lab: Lab, host: str, address: str, force: bool = False) -> str:
+    """The shell line of a runbook step that gives `host` the lab address
+    `address` (network.reconnect_script). In a class lab the running
+    container's process is read now: the runbook runs right after it is
+    made, and a host it starts later adds its address itself."""
+    pid = client.pid(lab.topology.host(host).container) if lab.config.in_class else None
+    return network.reconnect_script(lab.config, host, address, force=force, pid=pid)
 
 
 def promote_replica(lab: Lab, old: str = "db1", new: str = "db2",
@@ -66,7 +75,7 @@ def promote_replica(lab: Lab, old: str = "db1", new: str = "db2",
     if take_address:
         steps += [
             Step(f"give {new} the master's address {lab.topology.address(old)}", ENGINE,
-                 ("sh", "-c", network.reconnect_script(lab.config, new, lab.topology.address(old))),
+                 ("sh", "-c", reconnect(lab, new, lab.topology.address(old))),
                  healthy(new),
                  article="update its IP address",
                  modern="docker network connect --ip stands for editing the interface"),
@@ -101,8 +110,8 @@ def rejoin_old_master(lab: Lab, old: str = "db1", new: str = "db2") -> Runbook:
     if lab.address_of(new) == lab.topology.address(old):
         # The new master holds the old one's address: the old one takes the replica's.
         steps.append(Step(f"give {old} the replica's address {lab.topology.address(new)}",
-                          ENGINE, ("sh", "-c", network.reconnect_script(lab.config,
-                              old, lab.topology.address(new), force=True))))
+                          ENGINE, ("sh", "-c", reconnect(lab, old, lab.topology.address(new),
+                                                         force=True))))
     master = (new, lab.address_of(new))
     steps += [
         Step(f"start the repaired {old}", ENGINE, docker("start", old_c), answering(old)),
@@ -164,8 +173,8 @@ def switch_back(lab: Lab, original_master: str = "db1", original_replica: str = 
     if lab.address_of(m) != lab.topology.address(m):
         steps.append(Step("give both their own addresses back", ENGINE, ("sh", "-c", (
             f"docker network disconnect {net} {rc} && "
-            f"{network.reconnect_script(lab.config, m, lab.topology.address(m))} && "
-            f"{network.reconnect_script(lab.config, r, lab.topology.address(r))}")),
+            f"{reconnect(lab, m, lab.topology.address(m))} && "
+            f"{reconnect(lab, r, lab.topology.address(r))}")),
             healthy(m)))
     # The web servers move to the master before the old one takes writes again.
     steps += [

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from lab.cli.command import Command
 from lab.cli.output import say
 from lab.engine.lab import Lab
 from lab.exercises import classroom
@@ -13,7 +14,7 @@ from lab.model.config import LabConfig
 from lab.model.errors import LabError
 
 
-def add_class_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_class(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cl = sub.add_parser("class", help="a lab per student: up N, status, down (make class-up N=8)")
     cl.add_argument("action", choices=["up", "status", "down"])
     cl.add_argument("count", nargs="?", type=int, help="up: how many labs (s01, s02, ...)")
@@ -71,3 +72,6 @@ def lab_config(base: LabConfig, command: str) -> LabConfig:
     if base.lab and command != "up":
         classroom.require_lab(base, base.lab)
     return base
+
+
+COMMANDS = {"class": Command(add_class, cmd_class)}

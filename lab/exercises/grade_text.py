@@ -9,7 +9,7 @@ import io
 import json
 from collections.abc import Sequence
 
-from lab.exercises.model import Grade
+from lab.exercises.definitions import Grade
 
 FORMATS = ("md", "csv", "json")
 
