@@ -9,6 +9,8 @@ Subpackages by family, arrows pointing down only (tests/test_layers.py):
   drills     faults (nemesis), workloads (generator), verdicts (checker),
              runbooks: the step engine and the article's procedures
   admin      what an administrator changes: zone, balancer, sessions, status
+  hosts      a service on a host: Apache, BIND, MariaDB, the rsync push; the
+             only place that edits a host's configuration (Lab.run quotes)
   probes     facts read through the real clients: named (DNS), mysql, pages
   engine     Docker and Compose: the Lab driver, processes, routes, images
   model      plain data, no Docker: topology, the article's facts, config,

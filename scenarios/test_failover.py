@@ -12,10 +12,10 @@ import pytest
 from conftest import run
 
 from lab.drills import faults, runbooks, verdicts
-from lab.drills.common import SETUP_DONE, semi_sync_status
 from lab.drills.faults import Fault
 from lab.drills.workload import DIRECT, LedgerWriter
 from lab.engine.waiting import wait_for
+from lab.hosts.mariadb import semi_sync_status, setup_done
 from lab.model.config import REPO
 from lab.probes import mysql
 
@@ -135,8 +135,7 @@ def test_rejoin_waits_for_the_old_masters_own_set_up(lab, restore_roles, tmp_pat
         copied = local(["docker", "cp", str(slow), f"{container}:/usr/local/bin/db-setup"])
         assert copied.returncode == 0, copied.stderr
         run(lab, runbooks.rejoin_old_master(lab))
-        wait_for("db1's db-setup done", lambda: lab.exec(
-            "db1", ["test", "-e", SETUP_DONE]).returncode == 0, timeout=30)
+        wait_for("db1's db-setup done", lambda: setup_done(lab, "db1"), timeout=30)
         state = mysql.query(lab.address_of("db1"), lab.secrets()["DB_ADMIN_PASSWORD"],
                             "SELECT @@gtid_binlog_state AS s")[0]["s"]
         own = [g for g in str(state).split(",") if g.split("-")[1:2] == ["1"]]

@@ -1,6 +1,6 @@
 """The import graph of lab/: arrows point down only, and no module cycle.
 
-Floors (lab/__init__.py): model < engine < probes < drills, admin < load,
+Floors (lab/__init__.py): model < engine < probes < hosts < drills, admin < load,
 dashboard < bench < cli. A module may import its own subpackage and any floor
 below; drills and admin share a floor but stay apart, and so do load and
 dashboard. No two modules share a name: a name says what the module is.
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 LAB = Path(__file__).resolve().parent.parent / "lab"
-FLOOR = {"model": 0, "engine": 1, "probes": 2, "drills": 3, "admin": 3, "load": 4,
-         "exercises": 4, "dashboard": 4, "bench": 5, "cli": 6}
+FLOOR = {"model": 0, "engine": 1, "probes": 2, "hosts": 3, "drills": 4, "admin": 4,
+         "load": 5, "exercises": 5, "dashboard": 5, "bench": 6, "cli": 7}
 
 
 def module_name(path: Path) -> str:
@@ -214,3 +214,24 @@ def test_a_stale_reference_is_found():
     too; lab.lb.add and lab/admin/balancer.py are not."""
     assert stale_references(text) == ["lab.lb.add", "lab/admin/balancer.py"]
     assert not resolves("lab.engine.lab.Lab.nothing")
+
+
+HOST_EDITS = re.compile(r"""["'f](?:[^"'\n]*\s)?(sed -[ie]|apachectl |rndc |: > )""")
+
+
+def host_edits_outside_hosts() -> list[str]:
+    """Lines outside lab/hosts/ that build a command editing a host's
+    configuration (sed), reloading Apache or BIND: they belong to hosts/."""
+    found = []
+    for path in sorted(LAB.rglob("*.py")):
+        if path.parent.name == "hosts":
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if HOST_EDITS.search(code) and '"""' not in code:
+                found.append(f"{path.relative_to(LAB.parent)}:{n}: {line.strip()}")
+    return found
+
+
+def test_host_configuration_is_edited_only_in_hosts():
+    assert host_edits_outside_hosts() == []

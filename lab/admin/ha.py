@@ -13,6 +13,7 @@ from pathlib import Path
 from lab.engine import client
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
+from lab.hosts import apache
 from lab.model import secrets
 from lab.model.config import HA_METHODS, REPO
 from lab.model.errors import LabError
@@ -164,9 +165,7 @@ def point_writes(lab: Lab, address: str, timeout: float = 20) -> None:
     """Every web server writes to `address` (reads unchanged): Apache's
     SetEnv DB_WRITE_HOST edited as an administrator would, graceful reload."""
     for web in lab.topology.webs:
-        lab.sh(web, "sed -i 's|^SetEnv DB_WRITE_HOST .*|SetEnv DB_WRITE_HOST "
-               f"\"{address}\"|' /etc/apache2/conf-enabled/foolab-host.conf "
-               "&& apachectl -k graceful")
+        apache.set_env(lab, web, DB_WRITE_HOST=address)
 
         def writes_there(w: str = web) -> bool:
             page = pages.fetch(lab.address_of(w), "/db.php", timeout=3).json()

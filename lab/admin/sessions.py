@@ -21,14 +21,13 @@ import json
 from dataclasses import dataclass
 
 from lab.engine.lab import Lab
-from lab.engine.process import quote
 from lab.engine.waiting import wait_for
+from lab.hosts import apache
 from lab.model.article import WWW
 from lab.model.topology import Role
 
 SHARED_DIR = "/srv/php-sessions"
 LOCAL_DIR = "/var/lib/php/sessions"
-CONF = "/etc/apache2/conf-enabled/foolab-host.conf"
 
 
 @dataclass(frozen=True)
@@ -44,11 +43,6 @@ class SessionSetting:
         return bool(self.servers) and all(p == self.save_path for p in self.servers.values())
 
 
-def save_path_line(directory: str) -> str:
-    """The line of foolab-host.conf that says where sessions go."""
-    return f'php_value session.save_path "{directory}"'
-
-
 def _reported_save_path(lab: Lab, web: str) -> str:
     """What PHP on `web` uses now (asked on the server itself: a fresh
     session whose file lands in that directory and is cleaned up by PHP)."""
@@ -61,17 +55,8 @@ def use_shared_sessions(lab: Lab, on: bool, timeout: float = 30) -> SessionSetti
     to its own local files (off); wait until PHP on each reports it."""
     directory = SHARED_DIR if on else LOCAL_DIR
     webs = [h.name for h in lab.topology.by_role(Role.WEB)]
-    line = save_path_line(directory)
     for web in webs:
-        script = (
-            # the directory as web-entrypoint prepares it: www-data's, mode 700
-            f"mkdir -p {directory} && chown www-data:www-data {directory} "
-            f"&& chmod 700 {directory} "
-            f"&& sed -i 's|^php_value session.save_path .*|{line}|' {CONF} "
-            f"&& grep -qxF {quote([line])} {CONF} "
-            "&& apachectl -k graceful"
-        )
-        lab.sh(web, script)
+        apache.use_sessions(lab, web, directory)
     servers = {web: _wait_save_path(lab, web, directory, timeout) for web in webs}
     return SessionSetting(on, directory, servers)
 

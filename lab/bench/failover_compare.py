@@ -12,8 +12,8 @@ from typing import Any
 
 from lab.admin import keepalived, mha
 from lab.drills import faults, runbooks, takeover
-from lab.drills.common import admin_password
 from lab.engine.lab import Lab
+from lab.hosts.mariadb import admin_password
 from lab.model.errors import LabError
 from lab.model.figures import Figure, Progress
 from lab.probes import mysql

@@ -10,20 +10,14 @@ from pathlib import Path
 from lab.drills.steps import Check, Step
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
-from lab.model import article
+from lab.hosts import apache
+from lab.hosts.mariadb import (
+    admin_password,
+    read_only,
+    setup_done,
+)
 from lab.model.errors import LabError
 from lab.probes import mysql, pages
-
-
-def password(lab: Lab, name: str) -> str:
-    value = lab.secrets().get(name)
-    if not value:
-        raise LabError(f"{name} unknown", hint="is the lab up? (.lab/secrets.env)")
-    return value
-
-
-def admin_password(lab: Lab) -> str:
-    return password(lab, "DB_ADMIN_PASSWORD")
 
 
 def replica_running(replica: str, master: str | None = None, timeout: float = 60) -> Check:
@@ -75,31 +69,12 @@ def _writes_to(lab: Lab, web: str) -> str | None:
         return None
 
 
-def semi_sync_status(lab: Lab, master: str = "db1") -> str:
-    """Rpl_semi_sync_master_status: ON while the master waits for the
-    replica's acknowledgement, OFF when it commits alone."""
-    rows = mysql.query(lab.address_of(master), admin_password(lab),
-                       "SHOW STATUS LIKE 'Rpl_semi_sync_master_status'")
-    return str(rows[0]["Value"]) if rows else ""
-
-
-def read_only(lab: Lab, host: str) -> bool:
-    """Whether the server refuses writes from accounts without READ ONLY
-    ADMIN (the web application's): a replica's normal state."""
-    rows = mysql.query(lab.address_of(host), admin_password(lab), "SELECT @@read_only AS ro")
-    return bool(int(rows[0]["ro"]))
-
-
 def healthy(host: str, timeout: float = 60) -> Check:
     def check(lab: Lab) -> str:
         wait_for(f"{host} healthy", lambda: lab.ready(host), timeout, 0.25)
         return f"{host} healthy at {lab.address_of(host)}"
 
     return check
-
-
-# db-setup (images/db) touches this when it has made the users and schema.
-SETUP_DONE = "/run/mysqld/foolab-setup-done"
 
 
 def answering(host: str, timeout: float = 90) -> Check:
@@ -112,8 +87,7 @@ def answering(host: str, timeout: float = 90) -> Check:
     def check(lab: Lab) -> str:
         wait_for(f"{host} answering", lambda: mysql.query(
             lab.address_of(host), admin_password(lab), "SELECT 1 AS one"), timeout, 0.5)
-        wait_for(f"{host}'s db-setup done", lambda: lab.exec(
-            host, ["test", "-e", SETUP_DONE], timeout=10).returncode == 0, timeout, 0.25)
+        wait_for(f"{host}'s db-setup done", lambda: setup_done(lab, host), timeout, 0.25)
         return f"{host} answers at {lab.address_of(host)}, its set-up done"
 
     return check
@@ -154,14 +128,6 @@ def stopped(*hosts: str) -> Check:
     return check
 
 
-def _apache_set(settings: dict[str, str]) -> tuple[str, ...]:
-    """Edit a web server's per-server Apache settings as an administrator
-    would (sed on conf-enabled/foolab-host.conf), then reload gracefully."""
-    edits = " ".join(f"-e 's|^SetEnv {k} .*|SetEnv {k} \"{v}\"|'" for k, v in settings.items())
-    return ("bash", "-c",
-            f"sed -i {edits} /etc/apache2/conf-enabled/foolab-host.conf && apachectl -k graceful")
-
-
 Where = tuple[str, str]  # a database host's name and the address to use for it
 
 
@@ -185,9 +151,9 @@ def point_web(web: str, write: Where, read: Where) -> Step:
     """Point a web server's writes and reads at database hosts."""
     return Step(
         f"{web}: write to {write[0]}, read from {read[0]}", web,
-        _apache_set({"DB_WRITE_HOST": write[1], "DB_READ_HOST": read[1]}),
+        apache.set_env_command(DB_WRITE_HOST=write[1], DB_READ_HOST=read[1]),
         web_uses(web, write, read),
-        modern="the settings live in /etc/apache2/conf-enabled/foolab-host.conf, "
+        modern=f"the settings live in {apache.HOST_CONF}, "
                "outside the content that web1 pushes",
     )
 
@@ -220,25 +186,10 @@ def writes_through_web(timeout: float = 20) -> Check:
     return check
 
 
-def change_master(lab: Lab, master_address: str) -> str:
-    """F13: CHANGE MASTER TO the given address, with the lab's copy password."""
-    return article.change_master(master_address, password(lab, "COPY_PASSWORD"))
-
-
 def dump_path(lab: Lab, label: str) -> Path:
     folder = lab.config.state_dir.resolve() / "dumps"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}.sql"
-
-
-def dump_command(lab: Lab, host: str) -> tuple[str, ...]:
-    """mariadb-dump of every user database on `host` (replication carries
-    them all, so a replica rebuilt from foo alone would silently miss the
-    others), with the binary log position to start replicating from."""
-    databases = mysql.user_databases(lab.address_of(host), admin_password(lab))
-    return ("mariadb-dump", "--single-transaction", "--master-data=1", "--gtid",
-            "--add-drop-database", "--databases", *databases)
-LOAD_SILENTLY = ("mariadb", "--init-command=SET sql_log_bin=0")  # the reload is not replicated
 
 
 def dump_has_position(dump: Path) -> Check:

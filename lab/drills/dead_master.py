@@ -4,17 +4,12 @@ bring the repaired old master back as its replica, switch the roles back."""
 from __future__ import annotations
 
 from lab.drills.common import (
-    LOAD_SILENTLY,
-    admin_password,
     answering,
-    change_master,
-    dump_command,
     dump_has_position,
     dump_path,
     fenced,
     healthy,
     point_web,
-    read_only,
     refuses_writes,
     replica_running,
     stopped,
@@ -24,6 +19,7 @@ from lab.drills.steps import ENGINE, Runbook, Step, docker, sql
 from lab.engine import client, network
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
+from lab.hosts.mariadb import LOAD_SILENTLY, admin_password, change_master, dump_command, read_only
 from lab.model.errors import LabError
 from lab.probes import mysql
 

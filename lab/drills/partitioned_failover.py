@@ -14,12 +14,12 @@ import uuid
 from dataclasses import dataclass
 
 from lab.drills import faults, runbooks, verdicts
-from lab.drills.common import admin_password, semi_sync_status
 from lab.drills.faults import Fault
 from lab.drills.replication import FALLBACK_TIMEOUT_MS
 from lab.drills.workload import DIRECT, INDETERMINATE, Attempt, LedgerWriter
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
+from lab.hosts.mariadb import admin_password, semi_sync_status
 from lab.model.errors import LabError
 
 MODES = ("async", "semisync-lossless", "semisync-fallback")

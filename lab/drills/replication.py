@@ -7,9 +7,6 @@ import time
 import uuid
 
 from lab.drills.common import (
-    LOAD_SILENTLY,
-    admin_password,
-    dump_command,
     dump_has_position,
     dump_path,
     fenced,
@@ -21,6 +18,7 @@ from lab.drills.steps import ENGINE, Runbook, Step, docker, sql
 from lab.engine.lab import Lab
 from lab.engine.process import quote
 from lab.engine.waiting import wait_for
+from lab.hosts.mariadb import LOAD_SILENTLY, admin_password, dump_command
 from lab.model.errors import LabError
 from lab.model.topology import Role, image
 from lab.probes import mysql

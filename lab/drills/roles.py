@@ -6,11 +6,12 @@ exercises' `stop`, the bench between runs, and anyone after a bad day."""
 from __future__ import annotations
 
 from lab.drills import faults, runbooks, verdicts
-from lab.drills.common import admin_password, point_web
+from lab.drills.common import point_web
 from lab.drills.steps import Runbook
 from lab.engine import client
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
+from lab.hosts.mariadb import admin_password
 from lab.model.errors import LabError
 from lab.probes import mysql, pages
 

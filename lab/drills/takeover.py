@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import pymysql
 
 from lab.drills import faults, runbooks
-from lab.drills.common import admin_password, password, read_only, semi_sync_status
 from lab.drills.faults import Fault
 from lab.drills.workload import DIRECT, INDETERMINATE, LedgerWriter
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
+from lab.hosts.mariadb import admin_password, password, read_only, semi_sync_status
 from lab.model import article
 from lab.model.errors import LabError
 from lab.probes import mysql

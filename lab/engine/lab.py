@@ -22,7 +22,7 @@ from typing import Any
 from lab.engine import client, netns, network
 from lab.engine.images import context_digest, image_digest_label
 from lab.engine.network import subnet_conflict
-from lab.engine.process import compose_command, require_engine, run
+from lab.engine.process import compose_command, fill, require_engine, run
 from lab.engine.ready import probe as probe_now
 from lab.engine.ready import probe_all, wait_ready
 from lab.engine.waiting import wait_for
@@ -236,6 +236,12 @@ class Lab:
             raise LabError(f"on {host}: `{script}` failed (exit {out.returncode})",
                            out.stderr or out.stdout)
         return out.stdout
+
+    def run(self, host: str, template: str, *args: str, timeout: float = 60) -> str:
+        """Run a shell line on a host, each `{}` of `template` filled with one
+        argument, quoted (process.fill): the one door for a command built
+        from values. Returns stdout; a LabError with what the host said."""
+        return self.sh(host, fill(template, *args), timeout=timeout)
 
     # -- lifecycle --
 

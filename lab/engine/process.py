@@ -17,6 +17,15 @@ def quote(argv: Sequence[str]) -> str:
     return shlex.join(argv)
 
 
+def fill(template: str, *args: str) -> str:
+    """A shell line from a template whose `{}` each take one argument,
+    quoted: values never become shell syntax (Lab.run's door)."""
+    if template.count("{}") != len(args):
+        raise ValueError(f"{template!r} takes {template.count('{}')} arguments, "
+                         f"given {len(args)}")
+    return template.format(*(shlex.quote(a) for a in args))
+
+
 def run(
     argv: Sequence[str], *, timeout: float | None = 120, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:

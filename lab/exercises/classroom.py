@@ -20,10 +20,10 @@ from typing import Any
 import pymysql
 
 from lab.drills import faults
-from lab.drills.common import admin_password
 from lab.engine import client
 from lab.engine.lab import Lab
 from lab.exercises import grader
+from lab.hosts.mariadb import admin_password
 from lab.model import class_layout
 from lab.model.config import LabConfig
 from lab.model.errors import LabError, TopologyError

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.drills import faults, runbooks
-from lab.drills.common import admin_password, point_web
+from lab.drills.common import point_web
 from lab.drills.faults import Fault
 from lab.drills.roles import restore_article_roles
 from lab.drills.steps import Runbook
@@ -20,6 +20,7 @@ from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.exercises import goals
 from lab.exercises.definitions import DATA, REPAIR, SYMPTOM, Cheat, Exercise, Goal, Started
+from lab.hosts.mariadb import admin_password
 from lab.model.topology import Role, image
 from lab.probes import mysql
 
@@ -215,7 +216,7 @@ def _old_master_back(lab: Lab, s: Started) -> None:
 def _just_change_master(lab: Lab, _s: Started) -> None:
     """Replicate from db2's position now, keeping what db1 has: db1 neither
     loses its stray rows nor gets what db2 took while db1 was away."""
-    from lab.drills.common import change_master
+    from lab.hosts.mariadb import change_master
 
     now = mysql.query(lab.address_of("db2"), admin_password(lab),
                       "SELECT @@gtid_binlog_pos AS p")[0]["p"]

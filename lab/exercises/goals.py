@@ -10,11 +10,11 @@ import uuid
 from collections.abc import Callable
 
 from lab.drills import verdicts
-from lab.drills.common import admin_password
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.exercises import writer
 from lab.exercises.definitions import Started
+from lab.hosts.mariadb import admin_password
 from lab.model.errors import LabError
 from lab.probes import mysql, pages
 

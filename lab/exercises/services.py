@@ -10,15 +10,16 @@ from dns.exception import DNSException
 
 from lab.admin import sessions, zone
 from lab.engine.lab import Lab
+from lab.engine.process import fill
 from lab.engine.waiting import wait_for
 from lab.exercises import goals
 from lab.exercises.definitions import REPAIR, SYMPTOM, Cheat, Exercise, Goal, Started
+from lab.hosts import apache, bind, rsync
 from lab.model.article import CONTENT_ROOT, SYNC_USER, ZONE
 from lab.model.errors import LabError
 from lab.probes import named, pages
 
 NAMES = ("news", "shop", "blog", "mail", "wiki", "jobs")
-NS_CONF = "/etc/bind/named.conf.local"  # written by dns-entrypoint from the template
 
 
 # --- 4. ns2-stale (F4) ------------------------------------------------------------------------
@@ -34,15 +35,14 @@ def _choose_dns(r: random.Random) -> dict[str, Any]:
             "web": r.choice(["web1", "web2", "web3"])}
 
 
-_DNS_BREAK = {  # sed on ns1's named.conf.local: what the seed breaks
-    "transfer": r"s/allow-transfer \{[^}]*\}/allow-transfer { none; }/",
-    "notify": r"s/notify yes;/notify no;/; s/also-notify \{[^}]*\};//",
-}
 
 
 def _break_dns(lab: Lab, s: Started) -> None:
     s.baseline["zone"] = zone.zone_text(lab)
-    lab.sh("ns1", f"sed -i -E '{_DNS_BREAK[s.params['variant']]}' {NS_CONF} && rndc reload")
+    if s.params["variant"] == "transfer":
+        bind.allow_transfer(lab, "ns1", "none")
+    else:
+        bind.stop_notify(lab, "ns1")
     text = s.baseline["zone"].rstrip("\n") + (
         f"\n{s.params['name']} IN A {lab.topology.address(s.params['web'])}\n")
     text = zone.with_serial(text, zone.next_serial(zone.serial_of(text), _today()))
@@ -113,10 +113,8 @@ def _a_change_reaches_ns2(lab: Lab, _s: Started) -> tuple[bool, str]:
 
 def _fix_dns(lab: Lab, s: Started) -> None:
     """What the entrypoint would write, then reconfig; ns2 is told to copy."""
-    lab.sh("ns1", "cp /etc/bind/named.conf.primary /tmp/p && "
-                  f"sed -i 's/NS2_ADDR/{lab.topology.address('ns2')}/g' /tmp/p && "
-                  f"mv /tmp/p {NS_CONF} && rndc reload")
-    lab.sh("ns2", f"rndc retransfer {ZONE}")
+    bind.write_conf(lab, "ns1", "primary", lab.topology.address("ns2"))
+    bind.retransfer(lab, "ns2")
     wait_for("ns2 serves ns1's serial", lambda: _same_serial(lab), timeout=30)
 
 
@@ -127,32 +125,24 @@ def _same_serial(lab: Lab) -> bool:
 
 def _copy_zone_file_by_hand(lab: Lab, s: Started) -> None:
     """The zone file copied to ns2, made a primary there."""
-    text = zone.zone_text(lab)
-    lab.exec("ns2", ["bash", "-c", "cat > /tmp/z && "
-                     "sed -i 's/type secondary;/type primary;/; /primaries/d' "
-                     f"{NS_CONF} && cp /tmp/z /var/cache/bind/db.foo.com && "
-                     "chown bind:bind /var/cache/bind/db.foo.com && rndc reload && "
-                     "rndc reload"], input=text, timeout=30)
+    bind.serve_copy_as_primary(lab, "ns2", zone.zone_text(lab))
     wait_for("ns2 serves the new zone", lambda: _ns2_follows(lab, s)[0], timeout=30)
 
 
 def _retransfer_once(lab: Lab, s: Started) -> None:
     """ns2 told to copy the zone once: today's change arrives, not the next."""
-    lab.sh("ns2", f"rndc retransfer {ZONE}")
+    bind.retransfer(lab, "ns2")
     wait_for("ns2 serves the new zone", lambda: _ns2_follows(lab, s)[0], timeout=30)
 
 
 def _allow_any_transfer(lab: Lab, s: Started) -> None:
     """allow-transfer { any; }: ns2 can copy, and so can anyone else."""
-    lab.sh("ns1", "sed -i -E 's/allow-transfer \\{[^}]*\\}/allow-transfer { any; }/' "
-                  f"{NS_CONF} && rndc reload")
+    bind.allow_transfer(lab, "ns1", "any")
     _retransfer_once(lab, s)
 
 
 def _heal_dns(lab: Lab, s: Started) -> None:
-    lab.sh("ns2", "cp /etc/bind/named.conf.secondary /tmp/q && "
-                  f"sed -i 's/NS1_ADDR/{lab.topology.address('ns1')}/g' /tmp/q && "
-                  f"mv /tmp/q {NS_CONF} && rndc reload")
+    bind.write_conf(lab, "ns2", "secondary", lab.topology.address("ns1"))
     _fix_dns(lab, s)
     if s.baseline.get("zone"):
         zone.restore(lab, s.baseline["zone"])
@@ -185,34 +175,38 @@ NS2_STALE = Exercise(
 
 # --- 5. web-stale (F5-F8) ---------------------------------------------------------------------
 
-AUTH = f"/home/{SYNC_USER}/.ssh/authorized_keys"
-SYNCER_PUBKEY = "/srv/syncer-pubkey/id_ed25519.pub"  # published by web1 (a volume)
-SYNC_SCRIPT = "/usr/local/bin/sync-content"
 PUSH_VARIANTS = ("key", "rrsync", "cron")  # what stopped the push to web3
 KEY_LIMITED = "web1's key can only push into web3's content folder"
-_PUSH_BREAK = {  # on web3 (the cron that re-installs the key removed too), or on web1
-    "key": ("web3", f"rm -f /etc/cron.d/syncer-key && : > {AUTH}"),
-    "rrsync": ("web3", f"rm -f /etc/cron.d/syncer-key && sed -i 's|rrsync {CONTENT_ROOT}|"
-                       f"rrsync -ro {CONTENT_ROOT}|' {AUTH}"),
-    "cron": ("web1", "echo web2 > /etc/foolab/sync-targets"),
-}
+
+
+def _break_what(lab: Lab, variant: str) -> None:
+    """key: web3's key gone; rrsync: web3's key read-only; cron: web3 gone
+    from web1's push list."""
+    if variant == "key":
+        rsync.remove_key(lab, "web3")
+    elif variant == "rrsync":
+        rsync.make_key_read_only(lab, "web3")
+    else:
+        rsync.set_targets(lab, "web1", ["web2"])
 
 
 def _choose_push(r: random.Random) -> dict[str, Any]:
     return {"variant": r.choice(sorted(PUSH_VARIANTS)), "page": f"{r.choice(NAMES)}.html"}
 
 
+# A probe file the syncer owns, as content made on web1 is.
+PROBE_FILE = "echo probe > {} && chown {}: {}"
+
+
 def _push_now(lab: Lab) -> str:
-    out = lab.exec("web1", ["runuser", "-u", SYNC_USER, "--", "/usr/local/bin/sync-content"],
-                   timeout=60)
-    return f"exit {out.returncode}"
+    return f"exit {rsync.push(lab, 'web1')}"
 
 
 def _break_push(lab: Lab, s: Started) -> None:
-    host, script = _PUSH_BREAK[s.params["variant"]]
-    lab.sh(host, script)
-    lab.sh("web1", f"echo '<h1>{s.params['page']}</h1>' > {CONTENT_ROOT}/html/{s.params['page']}"
-                   f" && chown {SYNC_USER}: {CONTENT_ROOT}/html/{s.params['page']}")
+    _break_what(lab, s.params["variant"])
+    page = f"{CONTENT_ROOT}/html/{s.params['page']}"
+    lab.run("web1", "echo {} > {} && chown {}: {}", f"<h1>{s.params['page']}</h1>", page,
+            SYNC_USER, page)
     _push_now(lab)  # reaches web2, not web3
 
 
@@ -225,12 +219,12 @@ def _same_content(lab: Lab, _s: Started) -> tuple[bool, str]:
 def _push_reaches_web3(lab: Lab, _s: Started) -> tuple[bool, str]:
     """A probe file on web1, pushed the way cron does it, then removed again."""
     probe = f"{CONTENT_ROOT}/html/{goals.probe_name()}"
-    lab.sh("web1", f"echo probe > {probe} && chown {SYNC_USER}: {probe}")
+    lab.run("web1", PROBE_FILE, probe, SYNC_USER, probe)
     try:
         pushed = _push_now(lab)
         there = lab.exec("web3", ["test", "-e", probe]).returncode == 0
     finally:
-        lab.sh("web1", f"rm -f {probe}")
+        lab.run("web1", "rm -f {}", probe)
         _push_now(lab)
     return there, f"push {pushed}; the probe file {'reached' if there else 'did not reach'} web3"
 
@@ -245,16 +239,16 @@ def _key_only_pushes_content(lab: Lab, _s: Started) -> tuple[bool, str]:
     as_syncer = ["runuser", "-u", SYNC_USER, "--"]
     lab.exec("web1", [*as_syncer, "ssh", "-l", SYNC_USER, "web3", "touch", f"{outside}-ran"],
              timeout=20)
-    lab.sh("web1", f"echo probe > {outside} && chown {SYNC_USER}: {outside}")
+    lab.run("web1", PROBE_FILE, outside, SYNC_USER, outside)
     lab.exec("web1", [*as_syncer, "rsync", "-e", f"ssh -l {SYNC_USER}", outside,
                       "web3:/tmp/"], timeout=20)
     try:
         escaped = [p for p in (f"{outside}-ran", outside)
                    if lab.exec("web3", ["test", "-e", p]).returncode == 0]
     finally:
-        lab.sh("web1", f"rm -f {outside}")
-        lab.sh("web3", f"rm -f {outside} {outside}-ran {CONTENT_ROOT}/tmp/{name}; "
-                       f"rmdir {CONTENT_ROOT}/tmp 2>/dev/null; true")
+        lab.run("web1", "rm -f {}", outside)
+        lab.run("web3", "rm -f {} {} {}; rmdir {} 2>/dev/null; true", outside,
+                f"{outside}-ran", f"{CONTENT_ROOT}/tmp/{name}", f"{CONTENT_ROOT}/tmp")
     return not escaped, ("the key also ran: " + ", ".join(escaped) if escaped else
                          "the key ran no command and wrote nothing outside the content")
 
@@ -262,33 +256,27 @@ def _key_only_pushes_content(lab: Lab, _s: Started) -> tuple[bool, str]:
 def _plain_key(lab: Lab, _s: Started) -> None:
     """The article's way: web1's key on web3 with no rrsync, and the push
     aimed at web3:/var/www/ (web2 keeps its rrsync, and "/" as the target)."""
-    pub = lab.sh("web1", f"cat {SYNCER_PUBKEY}").strip()
-    lab.exec("web3", ["bash", "-c", f"cat > {AUTH} && chown {SYNC_USER}: {AUTH} && "
-                      f"chmod 600 {AUTH}"], input=pub + "\n")
-    script = lab.sh("web1", f"cat {SYNC_SCRIPT}")
-    aimed = script.replace('"$host:/"', '"$host:$([ "$host" = web3 ] && echo /var/www/ || echo /)"')
-    lab.sh("web1", f"cp {SYNC_SCRIPT} {SYNC_SCRIPT}.orig")
-    lab.exec("web1", ["bash", "-c", f"cat > {SYNC_SCRIPT}"], input=aimed)
-    lab.sh("web1", "echo 'web2 web3' > /etc/foolab/sync-targets")
+    rsync.plain_key(lab, "web1", "web3")
+    rsync.set_targets(lab, "web1", ["web2", "web3"])
     _push_now(lab)
 
 
 def _fix_push(lab: Lab, _s: Started) -> None:
-    lab.sh("web3", "install -m 644 /etc/foolab/syncer-key.cron /etc/cron.d/syncer-key && "
-                   f"rm -f {AUTH} && /usr/local/sbin/install-syncer-key")
-    lab.sh("web1", "echo 'web2 web3' > /etc/foolab/sync-targets")
+    rsync.reinstall_key(lab, "web3")
+    rsync.set_targets(lab, "web1", ["web2", "web3"])
     _push_now(lab)
 
 
 def _copy_by_hand(lab: Lab, s: Started) -> None:
     page = f"{CONTENT_ROOT}/html/{s.params['page']}"
-    text = lab.sh("web1", f"cat {page}")
-    lab.exec("web3", ["bash", "-c", f"cat > {page} && chown {SYNC_USER}: {page}"], input=text)
+    text = lab.run("web1", "cat {}", page)
+    lab.exec("web3", ["bash", "-c", fill("cat > {} && chown {}: {}", page, SYNC_USER, page)],
+             input=text)
 
 
 def _heal_push(lab: Lab, s: Started) -> None:
-    lab.sh("web1", f"rm -f {CONTENT_ROOT}/html/{s.params['page']}; "
-                   f"[ ! -e {SYNC_SCRIPT}.orig ] || mv {SYNC_SCRIPT}.orig {SYNC_SCRIPT}")
+    lab.run("web1", "rm -f {}", f"{CONTENT_ROOT}/html/{s.params['page']}")
+    rsync.restore_script(lab, "web1")
     _fix_push(lab, s)
     if not _same_content(lab, s)[0]:
         raise LabError("web3's content still differs after the repair")
@@ -341,20 +329,18 @@ def _one_place(lab: Lab, _s: Started) -> tuple[bool, str]:
     if len(set(paths.values())) != 1:
         return False, seen
     marker = f"{paths['web1']}/{goals.probe_name()}"
-    lab.sh("web1", f"touch {marker}")
+    lab.run("web1", "touch {}", marker)
     try:
         shared = all(lab.exec(w, ["test", "-e", marker]).returncode == 0
                      for w in lab.topology.webs)
     finally:
-        lab.sh("web1", f"rm -f {marker}")
+        lab.run("web1", "rm -f {}", marker)
     return shared, seen + ("; one folder" if shared else "; the same name, not the same folder")
 
 
 def _same_path_not_shared(lab: Lab, _s: Started) -> None:
     for web in lab.topology.webs:
-        lab.sh(web, "mkdir -p /tmp/sessions && chown www-data: /tmp/sessions && "
-                    "sed -i 's|^php_value session.save_path .*|php_value session.save_path "
-                    f"\"/tmp/sessions\"|' {sessions.CONF} && apachectl -k graceful")
+        apache.use_sessions(lab, web, "/tmp/sessions")
 
 
 def _sessions(shared: bool) -> Any:
