@@ -96,7 +96,7 @@ def _a_change_reaches_ns2(lab: Lab, _s: Started) -> tuple[bool, str]:
     probe = goals.probe_name().lstrip(".")
     zone.write_zone(lab, zone.with_serial(
         text.rstrip("\n") + f'\n{probe} IN TXT "grader probe"\n', serial))
-    ns2 = lab.topology.address(lab.topology.secondary_dns[0])
+    ns2 = lab.topology.address(lab.topology.secondary_dns)
     try:
         wait_for(f"serial {serial} on ns2", lambda: (
             (got := named.soa(ns2)) is not None and got.serial >= serial),
