@@ -13,8 +13,9 @@ Subpackages by family, arrows pointing down only (tests/test_layers.py):
              only place that edits a host's configuration (Lab.run quotes)
   probes     facts read through the real clients: named (DNS), mysql, pages
   engine     Docker and Compose: the Lab driver, processes, routes, images
-  model      plain data, no Docker: topology, the article's facts, config,
-             secrets, errors, figures
+  model      plain data, no Docker: topology (hosts and their roles: master,
+             replica, primary_dns, content_source, ...), the article's facts,
+             config, secrets, errors, figures
 """
 
 __version__ = "0.1.0"

@@ -78,7 +78,7 @@ def test_dashboard_figures_read_pushed_documents_and_cpu_ticks():
     docs: queue.Queue = queue.Queue()
     docs.put((5.0, {"hosts": [{"name": "web3", "state": "running"}]}))
     docs.put((5.5, {"hosts": [{"name": "web3", "state": "paused"}]}))
-    assert dashboard_cost._seen(docs, 5.0, want="paused") == 0.5
+    assert dashboard_cost._seen(docs, "web3", 5.0, want="paused") == 0.5
     assert dashboard_cost._cpu_ticks(os.getpid()) > 0
 
 

@@ -43,3 +43,14 @@ def test_unknown_host_names_the_known_ones():
 def test_read_servers_follow_the_article():
     t = topology()
     assert [t.read_server(w) for w in ("web1", "web2", "web3")] == ["db1", "db2", "db2"]
+
+
+def test_roles_are_the_articles():
+    t = topology()
+    assert (t.master, t.replica, t.databases) == ("db1", "db2", ("db1", "db2"))
+    assert (t.primary_dns, t.secondary_dns) == ("ns1", "ns2")
+    assert (t.content_source, t.content_targets, t.writer_host) == ("web1", ("web2", "web3"),
+                                                                    "web1")
+    assert t.readers_of(t.master) == ("web1",)
+    assert t.readers_of(t.replica) == ("web2", "web3")
+    assert [t.read_server(w) for w in t.webs] == ["db1", "db2", "db2"]

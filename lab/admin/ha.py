@@ -21,7 +21,6 @@ from lab.model.topology import image
 from lab.probes import pages
 
 NODE_FOLDER = REPO / "images" / "hanode"
-DATABASES = ("db1", "db2")
 
 
 def node_image() -> str:
@@ -87,11 +86,11 @@ def require_alone(lab: Lab, method: str) -> None:
 
 def require_article_roles(lab: Lab) -> None:
     """db1 the running master, db2 its replica: what both methods start from."""
-    sick = [h for h in DATABASES if not lab.ready(h)]
+    sick = [h for h in lab.topology.databases if not lab.ready(h)]
     if sick:
         raise LabError(f"not healthy: {', '.join(sick)}",
-                       hint="restore db1 as master first (runbooks rejoin-old-master, "
-                            "switch-back)")
+                       hint=f"restore {lab.topology.master} as master first (runbooks "
+                            "rejoin-old-master, switch-back)")
 
 
 def remember(lab: Lab, method: str, on: bool) -> None:
@@ -149,7 +148,7 @@ def holder(lab: Lab) -> str | None:
     """The database host that carries the floating address now."""
     address = lab.topology.float_address
     states = lab.states()
-    for h in DATABASES:
+    for h in lab.topology.databases:
         if states[h].status != "running":
             continue
         out = lab.exec(h, ["ip", "-o", "-4", "addr", "show"], timeout=10)
@@ -174,6 +173,7 @@ def point_writes(lab: Lab, address: str, timeout: float = 20) -> None:
         wait_for(f"{web} writing to {address}", writes_there, timeout=timeout)
 
 
-def write_address(lab: Lab, web: str = "web1") -> str:
-    """Where a web server sends its writes now."""
+def write_address(lab: Lab, web: str | None = None) -> str:
+    """Where a web server (default: the writer host, web1) sends its writes now."""
+    web = web or lab.topology.writer_host
     return str(pages.fetch(lab.address_of(web), "/db.php", timeout=3).json().get("write_host"))

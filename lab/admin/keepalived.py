@@ -56,21 +56,22 @@ def arm(lab: Lab, timeout: float = 120) -> None:
     """(Re)start VRRP on the article's roles: both stopped (each gives the
     address up), db1's started and holding the address, then db2's as
     BACKUP; the web servers write to the address."""
+    m, r = lab.topology.master, lab.topology.replica
     ha.compose_rm(lab, *reversed(NODES))
     ha.compose_up(lab, NODES[0], recreate=True, timeout=timeout)
-    wait_for("db1 holding the floating master address", lambda: ha.holder(lab) == "db1",
+    wait_for(f"{m} holding the floating master address", lambda: ha.holder(lab) == m,
              timeout=30, every=0.2)
     ha.compose_up(lab, NODES[1], recreate=True, timeout=timeout)
     ha.wait_running(lab, *NODES, timeout=timeout)
-    if ha.holder(lab) != "db1":
-        raise LabError("db2 took the floating address while db1 was alive (split brain?)")
+    if ha.holder(lab) != m:
+        raise LabError(f"{r} took the floating address while {m} was alive (split brain?)")
     ha.point_writes(lab, lab.topology.float_address)
 
 
 def remove(lab: Lab) -> None:
     """Stop VRRP (the address goes with it); writes to db1's address again."""
-    if lab.ready("db1"):
-        ha.point_writes(lab, lab.address_of("db1"))
+    if lab.ready(master := lab.topology.master):
+        ha.point_writes(lab, lab.address_of(master))
     ha.compose_rm(lab, *reversed(NODES))
     ha.remember(lab, "keepalived", False)
 

@@ -162,7 +162,7 @@ def servers(lab: Lab) -> dict[str, str]:
 
 def www_mode(lab: Lab) -> str:
     """What ns1 answers for www.foo.com: "web", "lb", or the addresses."""
-    records = named.ask(lab.topology.address(zone.PRIMARY)).records
+    records = named.ask(lab.topology.address(lab.topology.primary_dns)).records
     return haproxy_cfg.www_mode(records, lab.topology)
 
 

@@ -77,29 +77,30 @@ def arm(lab: Lab, timeout: float = 180) -> None:
     db1, the web servers writing to it, masterha_manager watching db1."""
     ha.compose_up(lab, *NODES, recreate=True, timeout=timeout)
     ha.wait_running(lab, *NODES, timeout=timeout)
-    address = f"{lab.topology.float_address}/{lab.topology.network.prefixlen}"
-    for node, db in zip(NODES, ha.DATABASES, strict=True):
-        verb = "replace" if db == "db1" else "del"
+    t = lab.topology
+    address = f"{t.float_address}/{t.network.prefixlen}"
+    for node, db in zip(NODES, t.databases, strict=True):
+        verb = "replace" if db == t.master else "del"
         # lab-iface: the node's interface (eth0 unless a runbook moved the host)
         ha.node_exec(lab, node, f"ip addr {verb} {address} dev $(lab-iface)"
                      + (f" && arping -q -U -c 1 -I $(lab-iface) {address.split('/')[0]}"
                         if verb == "replace" else "; true"))
-    if ha.holder(lab) != "db1":
-        raise LabError("the floating master address is not on db1")
+    if ha.holder(lab) != t.master:
+        raise LabError(f"the floating master address is not on {t.master}")
     ha.point_writes(lab, lab.topology.float_address)
     out = lab.exec(HOST, ["mha-start"], timeout=timeout)
     if out.returncode != 0:
         raise LabError("MHA did not start", tail(lab, 3) or out.stderr,
                        f"`docker exec {ha.container(lab, HOST)} cat "
                        "/var/log/mha/app1/check_repl.log`")
-    wait_for("MHA watching db1", lambda: watching(lab), timeout=60, every=0.5)
+    wait_for(f"MHA watching {t.master}", lambda: watching(lab), timeout=60, every=0.5)
 
 
 def remove(lab: Lab) -> None:
     """Stop and remove MHA; the web servers write to db1's address again
     and the floating address goes. The lab is the article's seven again."""
-    if lab.ready("db1"):
-        ha.point_writes(lab, lab.address_of("db1"))
+    if lab.ready(master := lab.topology.master):
+        ha.point_writes(lab, lab.address_of(master))
     for node in NODES:
         ha.node_exec(lab, node, f"ip addr del {lab.topology.float_address}/"
                      f"{lab.topology.network.prefixlen} dev $(lab-iface); true")
@@ -124,8 +125,8 @@ def switch_dead_master(lab: Lab) -> str:
     masterha_manager would have done, on demand."""
     t = lab.topology
     out = lab.exec(HOST, ["masterha_master_switch", f"--conf={CONF}", "--master_state=dead",
-                          f"--dead_master_host={t.address('db1')}",
-                          f"--new_master_host={t.address('db2')}", "--interactive=0",
+                          f"--dead_master_host={t.address(t.master)}",
+                          f"--new_master_host={t.address(t.replica)}", "--interactive=0",
                           "--ignore_last_failover"], timeout=180)
     if out.returncode != 0:
         raise LabError("masterha_master_switch failed", out.stdout + out.stderr)

@@ -25,7 +25,6 @@ from lab.model.article import ZONE
 from lab.model.errors import LabError
 from lab.model.topology import Role
 
-PRIMARY = "ns1"
 ZONE_NAME = ZONE
 ZONE_FILE = bind.ZONE_FILE
 
@@ -113,8 +112,8 @@ class ZoneChange:
 
 
 def zone_text(lab: Lab) -> str:
-    """The live zone file on ns1."""
-    return lab.run(PRIMARY, "cat {}", ZONE_FILE)
+    """The live zone file on ns1 (the topology's primary DNS)."""
+    return lab.run(lab.topology.primary_dns, "cat {}", ZONE_FILE)
 
 
 def served_serial(lab: Lab, host: str) -> int | None:
@@ -136,17 +135,18 @@ def write_zone(lab: Lab, text: str, timeout: float = 15) -> ZoneChange:
     if new == old and text != current:
         raise LabError(f"the zone changed but its serial did not ({new})",
                        hint="bump the serial: the secondaries copy only a higher one")
-    bind.install_zone(lab, PRIMARY, text)
+    primary = lab.topology.primary_dns
+    bind.install_zone(lab, primary, text)
 
     def reloaded() -> bool:
         # BIND skips a file no newer than its last load ("up-to-date"), which
         # can happen for two edits within one clock tick: touch and retry.
-        if served_serial(lab, PRIMARY) == new:
+        if served_serial(lab, primary) == new:
             return True
-        bind.reload_zone(lab, PRIMARY)
-        return served_serial(lab, PRIMARY) == new
+        bind.reload_zone(lab, primary)
+        return served_serial(lab, primary) == new
 
-    wait_for(f"{PRIMARY} serving serial {new}", reloaded, timeout=timeout, every=0.5)
+    wait_for(f"{primary} serving serial {new}", reloaded, timeout=timeout, every=0.5)
     return ZoneChange(old, new, tuple(www_of(text)))
 
 
@@ -166,7 +166,7 @@ def set_www(lab: Lab, addresses: Sequence[str], today: datetime.date | None = No
 
 
 def secondaries(lab: Lab) -> list[str]:
-    return [h.name for h in lab.topology.by_role(Role.DNS) if h.name != PRIMARY]
+    return [h.name for h in lab.topology.by_role(Role.DNS) if h.name != lab.topology.primary_dns]
 
 
 def restore(lab: Lab, text: str, timeout: float = 15) -> ZoneChange:

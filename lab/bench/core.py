@@ -42,13 +42,14 @@ def replication_lag(lab: Lab, rate: float, seconds: float) -> list[float]:
     """Write on db1 at `rate` rows/s for `seconds`; a reader polls db2 and
     notes when each row appears. Lag = seen on db2 - acknowledged by db1, ms."""
     pw = lab.secrets()["DB_ADMIN_PASSWORD"]
+    master, replica = lab.topology.master, lab.topology.replica
     tag = f"lag-{uuid.uuid4().hex[:8]}"
     acked: dict[int, float] = {}
     seen: dict[int, float] = {}
     done = threading.Event()
 
     def reader() -> None:
-        conn = mysql.connect(lab.address_of("db2"), "admin", pw, "foo")
+        conn = mysql.connect(lab.address_of(replica), "admin", pw, "foo")
         try:
             with conn.cursor() as cur:
                 last = 0
@@ -67,7 +68,7 @@ def replication_lag(lab: Lab, rate: float, seconds: float) -> list[float]:
     stop_at = float("inf")
     t = threading.Thread(target=reader, daemon=True)
     t.start()
-    conn = mysql.connect(lab.address_of("db1"), "admin", pw, "foo")
+    conn = mysql.connect(lab.address_of(master), "admin", pw, "foo")
     try:
         with conn.cursor() as cur:
             t0 = time.monotonic()
@@ -91,14 +92,16 @@ def catch_up_after_cut(lab: Lab, cut_seconds: float = 30) -> float:
     """Seconds from healing a `cut_seconds` network cut of db2 (writes going
     on) until db2 has every row db1 has."""
     pw = lab.secrets()["DB_ADMIN_PASSWORD"]
+    master, replica = lab.topology.master, lab.topology.replica
     with LedgerWriter(lab, f"catchup-{uuid.uuid4().hex[:6]}", via=(DIRECT,), rate=50) as w:
         wait_for("writes", lambda: len(w.acknowledged) >= 10, timeout=30)
-        with faults.injected(lab, Fault("cut", "db2"), wait_healthy=0):
+        with faults.injected(lab, Fault("cut", replica), wait_healthy=0):
             time.sleep(cut_seconds)  # the outage itself is the measured condition
         healed = time.monotonic()
-        target = mysql.query(lab.address_of("db1"), pw, "SELECT @@gtid_binlog_pos AS p")[0]["p"]
-        wait_for("db2 caught up", lambda: mysql.query(
-            lab.address_of("db2"), pw, f"SELECT MASTER_GTID_WAIT('{target}', 1) AS w"
+        target = mysql.query(lab.address_of(master), pw,
+                             "SELECT @@gtid_binlog_pos AS p")[0]["p"]
+        wait_for(f"{replica} caught up", lambda: mysql.query(
+            lab.address_of(replica), pw, f"SELECT MASTER_GTID_WAIT('{target}', 1) AS w"
         )[0]["w"] == 0, timeout=120, every=0.1)
         return time.monotonic() - healed
 
@@ -110,19 +113,20 @@ def failover(lab: Lab, semi_sync: bool) -> tuple[float, int, int]:
     lost (of how many). Restores the article's roles afterwards."""
     if semi_sync:
         _ok(lab, runbooks.semi_sync(lab, on=True, lossless=True))
-    master = lab.topology.address("db1")
+    t = lab.topology
+    master, web = t.address(t.master), t.writer_host
     w = LedgerWriter(lab, f"bench-failover-{uuid.uuid4().hex[:6]}", rate=50,
                      master=lambda: master)
     try:
         with w:
             wait_for("writes", lambda: len(w.acknowledged) >= 100, timeout=60)
-            faults.inject(lab, Fault("kill", "db1"))
+            faults.inject(lab, Fault("kill", t.master))
             killed = w.elapsed()
             _ok(lab, runbooks.promote_replica(lab))
-            first = wait_for("a write through web1 acknowledged", lambda: min(
-                (a.at + a.took for a in w.attempts if a.ok and a.via == "web1" and a.at > killed),
+            first = wait_for(f"a write through {web} acknowledged", lambda: min(
+                (a.at + a.took for a in w.attempts if a.ok and a.via == web and a.at > killed),
                 default=None), timeout=60)
-        stored = w.stored(lab.address_of("db2"), lab.secrets()["DB_ADMIN_PASSWORD"])
+        stored = w.stored(lab.address_of(t.replica), lab.secrets()["DB_ADMIN_PASSWORD"])
         lost = len(set(w.acknowledged) - set(stored))
         return first - killed, lost, len(w.acknowledged)
     finally:

@@ -37,9 +37,9 @@ def disarm(lab: Lab, method: str) -> None:
 
 def restore_roles(lab: Lab) -> None:
     """db1 master at .21, db2 its replica at .22, no fault, semi-sync off."""
-    pw = admin_password(lab)
-    if lab.states()["db1"].status != "running" or mysql.replica_status(
-            lab.address_of("db2"), pw) is None:
+    pw, t = admin_password(lab), lab.topology
+    if lab.states()[t.master].status != "running" or mysql.replica_status(
+            lab.address_of(t.replica), pw) is None:
         _ok(lab, runbooks.rejoin_old_master(lab))
         _ok(lab, runbooks.switch_back(lab))
     faults.heal_all(lab)
@@ -58,7 +58,7 @@ def measure(lab: Lab, method: str, mode: str) -> tuple[takeover.Takeover, str]:
     """One kill under writes, and MHA's own failover report (read before it
     is re-armed); the roles (and the method) restored after."""
     if method == "runbook":
-        address, promote = lab.topology.address("db1"), takeover.promote_by_runbook
+        address, promote = lab.topology.address(lab.topology.master), takeover.promote_by_runbook
     else:
         address, promote = lab.topology.float_address, None
     try:

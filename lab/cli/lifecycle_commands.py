@@ -101,8 +101,9 @@ def cmd_status(lab: Lab, args: argparse.Namespace) -> int:
             print()
             for key, value in secrets.items():
                 print(f"{key}={value}")
-        print(f"\nshell on a host: foolab shell HOST; web: http://{lab.topology.address('web1')}/ "
-              f"(Host: {WWW}); DNS: dig @{lab.topology.address('ns1')} {WWW}")
+        t = lab.topology
+        print(f"\nshell on a host: foolab shell HOST; web: http://{t.address(t.webs[0])}/ "
+              f"(Host: {WWW}); DNS: dig @{t.address(t.primary_dns)} {WWW}")
         if lab.config.balancer:
             print(f"balancer: http://{lab.topology.address(lb.HOST)}/ (Host: {WWW}); "
                   "its policy and stats page: foolab balancer")

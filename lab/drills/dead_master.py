@@ -33,11 +33,13 @@ def reconnect(lab: Lab, host: str, address: str, force: bool = False) -> str:
     return network.reconnect_script(lab.config, host, address, force=force, pid=pid)
 
 
-def promote_replica(lab: Lab, old: str = "db1", new: str = "db2",
+def promote_replica(lab: Lab, old: str | None = None, new: str | None = None,
                     take_address: bool = True) -> Runbook:
-    """F19: the master is down for long; the replica becomes the master.
-    Either it takes over the master's address (the article's way) or the
-    web servers are pointed at it (the article's other half)."""
+    """F19: the master is down for long; the replica becomes the master
+    (default: the topology's). Either it takes over the master's address
+    (the article's way) or the web servers are pointed at it (the article's
+    other half)."""
+    old, new = old or lab.topology.master, new or lab.topology.replica
     state = lab.states()
     if state[old].status == "running":
         raise LabError(f"{old} is still running", hint=f"promote only while {old} is down: "
@@ -82,7 +84,7 @@ def promote_replica(lab: Lab, old: str = "db1", new: str = "db2",
         steps += [point_web(w, there, there) for w in lab.topology.webs]
     else:
         there = (new, lab.address_of(new))
-        steps += [point_web(w, there, there) for w in ("web1", "web2", "web3")]
+        steps += [point_web(w, there, there) for w in lab.topology.webs]
     steps.append(Step("writes through every web server", ENGINE, (), writes_through_web()))
     return Runbook("promote-replica", f"{new} takes over from {old}", tuple(steps))
 
@@ -96,10 +98,12 @@ def _relay_applied(lab: Lab, host: str) -> bool:
                 and r["Exec_Master_Log_Pos"] == r["Read_Master_Log_Pos"])
 
 
-def rejoin_old_master(lab: Lab, old: str = "db1", new: str = "db2") -> Runbook:
-    """F19: the repaired old master comes back as a replica of the new one.
-    Its data may hold writes the new master never got: it is reloaded from
-    a dump of the new master and forgets its own binary log history."""
+def rejoin_old_master(lab: Lab, old: str | None = None, new: str | None = None) -> Runbook:
+    """F19: the repaired old master (default: the topology's master) comes
+    back as a replica of the new one (default: its replica). Its data may
+    hold writes the new master never got: it is reloaded from a dump of the
+    new master and forgets its own binary log history."""
+    old, new = old or lab.topology.master, new or lab.topology.replica
     dump = dump_path(lab, f"{new}-for-{old}")
     old_c = lab.topology.host(old).container
     steps: list[Step] = []
@@ -130,7 +134,8 @@ def rejoin_old_master(lab: Lab, old: str = "db1", new: str = "db2") -> Runbook:
     ]
     # The article: web2 and web3 read from the slave again (web1 from the master).
     replica = (old, _address_after_rejoin(lab, old, new))
-    steps += [point_web(w, master, replica) for w in ("web2", "web3")]
+    t = lab.topology
+    steps += [point_web(w, master, replica) for w in t.readers_of(t.replica)]
     return Runbook("rejoin-old-master", f"{old} comes back as a replica of {new}", tuple(steps))
 
 
@@ -141,11 +146,14 @@ def _address_after_rejoin(lab: Lab, old: str, new: str) -> str:
     return lab.topology.address(old)
 
 
-def switch_back(lab: Lab, original_master: str = "db1", original_replica: str = "db2",
-                ) -> Runbook:
+def switch_back(lab: Lab, original_master: str | None = None,
+                original_replica: str | None = None) -> Runbook:
     """Return to the article's roles and addresses: db1 master at .21, db2
-    its replica at .22, web1 reading db1 and web2/web3 reading db2."""
-    m, r = original_master, original_replica
+    its replica at .22, web1 reading db1 and web2/web3 reading db2 (the
+    topology's master and replica, unless told otherwise)."""
+    t = lab.topology
+    m, r = original_master or t.master, original_replica or t.replica
+    reads = {t.master: m, t.replica: r}  # web1 reads the master, web2/web3 the replica
     net = lab.config.project
     rc = lab.topology.host(r).container
     home = {h: (h, lab.topology.address(h)) for h in (m, r)}
@@ -174,9 +182,7 @@ def switch_back(lab: Lab, original_master: str = "db1", original_replica: str = 
             healthy(m)))
     # The web servers move to the master before the old one takes writes again.
     steps += [
-        point_web("web1", home[m], home[m]),
-        point_web("web2", home[m], home[r]),
-        point_web("web3", home[m], home[r]),
+        *(point_web(w, home[m], home[reads[t.read_server(w)]]) for w in t.webs),
         Step(f"make {r} a replica of {m}", r, sql(
             "SET GLOBAL gtid_slave_pos = @@gtid_binlog_pos; "
             f"{change_master(lab, lab.topology.address(m))}; "
@@ -184,5 +190,5 @@ def switch_back(lab: Lab, original_master: str = "db1", original_replica: str = 
             replica_running(r, m),
             modern=f"{r} starts from its own binary log position, which {m} has applied"),
     ]
-    return Runbook("switch-back", "Back to the article's roles: db1 master, db2 replica",
+    return Runbook("switch-back", f"Back to the article's roles: {m} master, {r} replica",
                    tuple(steps))

@@ -77,9 +77,10 @@ def run_partitioned_failover(lab: Lab, mode: str) -> PartitionedFailover:
         raise LabError(f"unknown mode {mode!r}", hint=f"one of {', '.join(MODES)}")
     if mode != "async":
         runbooks.run(lab, runbooks.semi_sync(lab, on=True, lossless=mode == "semisync-lossless"))
-    master_address = lab.topology.address("db1")  # db2 takes it over when promoted
-    password = admin_password(lab)
-    w = LedgerWriter(lab, f"ack-{mode[:8]}-{uuid.uuid4().hex[:6]}", via=("web1", DIRECT),
+    t = lab.topology
+    master_address = t.address(t.master)  # the replica takes it over when promoted
+    password, web = admin_password(lab), t.writer_host
+    w = LedgerWriter(lab, f"ack-{mode[:8]}-{uuid.uuid4().hex[:6]}", via=(web, DIRECT),
                      rate=20, master=lambda: master_address, timeout=3, max_seconds=150)
     with w:
         wait_for("writes acknowledged", lambda: len(w.acknowledged) >= 10, timeout=30)
@@ -87,10 +88,11 @@ def run_partitioned_failover(lab: Lab, mode: str) -> PartitionedFailover:
         def caught_up() -> float | None:
             now = w.elapsed()  # every write acknowledged before now is on db2
             acked = set(w.acknowledged)
-            return now if acked <= set(w.stored(lab.address_of("db2"), password)) else None
+            return now if acked <= set(w.stored(lab.address_of(t.replica), password)) else None
 
-        caught_up_at = wait_for("db2 caught up before the partition", caught_up, timeout=20)
-        with faults.injected(lab, Fault("partition", "db2", ("db1",))):
+        caught_up_at = wait_for(f"{t.replica} caught up before the partition", caught_up,
+                                timeout=20)
+        with faults.injected(lab, Fault("partition", t.replica, (t.master,))):
             t0 = w.elapsed()
             fell_back = 0.0
             if mode == "async":
@@ -106,18 +108,18 @@ def run_partitioned_failover(lab: Lab, mode: str) -> PartitionedFailover:
                 wait_for("writes acknowledged asynchronously after the fallback",
                          lambda: w.acknowledged_since(fell_back) >= 5, timeout=30)
             status = semi_sync_status(lab) if mode != "async" else ""
-            faults.inject(lab, Fault("kill", "db1"))
+            faults.inject(lab, Fault("kill", t.master))
             killed_at = w.elapsed()
         # The partition is healed; db1 stays dead: promote db2.
         runbooks.run(lab, runbooks.promote_replica(lab))
         promoted_at = w.elapsed()
-        for via in ("web1", DIRECT):
+        for via in (web, DIRECT):
             def accepted(v: str = via) -> bool:
                 return any(a.ok and a.via == v and a.at > promoted_at for a in w.attempts)
 
             wait_for(f"writes through {via} accepted by the new master", accepted, timeout=30)
-    first = min(a.at + a.took for a in w.attempts if a.ok and a.via == "web1" and a.at > killed_at)
-    stored = w.stored(lab.address_of("db2"), password)
+    first = min(a.at + a.took for a in w.attempts if a.ok and a.via == web and a.at > killed_at)
+    stored = w.stored(lab.address_of(t.replica), password)
     ledger = verdicts.ledger(w.attempted, w.acknowledged, stored, failed=w.failed)
     return PartitionedFailover(mode, w, ledger, caught_up_at, t0, killed_at, promoted_at,
                                first - killed_at, fell_back if mode == "semisync-fallback"

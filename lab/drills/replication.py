@@ -24,9 +24,11 @@ from lab.model.topology import Role, image
 from lab.probes import mysql
 
 
-def check_replication(lab: Lab, master: str = "db1", replica: str = "db2") -> Runbook:
+def check_replication(lab: Lab, master: str | None = None,
+                      replica: str | None = None) -> Runbook:
     """F15/F16: SHOW MASTER STATUS, SHOW SLAVE STATUS, and the real test, a
-    write on the master seen on the replica."""
+    write on the master seen on the replica (default: the topology's)."""
+    master, replica = master or lab.topology.master, replica or lab.topology.replica
     note = uuid.uuid4().hex
 
     def master_status(lab: Lab) -> str:
@@ -56,11 +58,13 @@ def check_replication(lab: Lab, master: str = "db1", replica: str = "db2") -> Ru
     ))
 
 
-def rebuild_replica(lab: Lab, master: str = "db1", replica: str = "db2",
+def rebuild_replica(lab: Lab, master: str | None = None, replica: str | None = None,
                     online: bool = False) -> Runbook:
     """F18: after a serious replica error, reload the replica from a dump
-    of the master. Offline, as the article does it (both stopped), or online
-    (a consistent dump while the master keeps serving)."""
+    of the master (default: the topology's). Offline, as the article does it
+    (both stopped), or online (a consistent dump while the master keeps
+    serving)."""
+    master, replica = master or lab.topology.master, replica or lab.topology.replica
     dump = dump_path(lab, f"{master}-for-{replica}")
     ids = {h: h.removeprefix("db") for h in (master, replica)}
     steps: tuple[Step, ...]
@@ -125,8 +129,8 @@ FALLBACK_TIMEOUT_MS = 10000
 LOSSLESS_TIMEOUT_MS = 3_600_000
 
 
-def semi_sync(lab: Lab, on: bool = True, master: str = "db1", replica: str = "db2",
-              lossless: bool = False) -> Runbook:
+def semi_sync(lab: Lab, on: bool = True, master: str | None = None,
+              replica: str | None = None, lossless: bool = False) -> Runbook:
     """Turn MariaDB's semi-synchronous replication on (or off): the master
     acknowledges a commit only once the replica has received it.
 
@@ -135,7 +139,8 @@ def semi_sync(lab: Lab, on: bool = True, master: str = "db1", replica: str = "db
     misses acknowledged writes. `lossless` keeps the promise: no timeout to
     speak of, the master waits even with no replica connected, and commits
     become visible only after the replica has them (AFTER_SYNC). The price:
-    with the replica gone, every write blocks."""
+    with the replica gone, every write blocks. Default hosts: the topology's."""
+    master, replica = master or lab.topology.master, replica or lab.topology.replica
     flag = "ON" if on else "OFF"
     timeout = LOSSLESS_TIMEOUT_MS if on and lossless else FALLBACK_TIMEOUT_MS
     point = "AFTER_SYNC" if on and lossless else "AFTER_COMMIT"

@@ -17,15 +17,15 @@ from lab.probes import mysql, pages
 
 
 def _equal(lab: Lab, timeout: float = 10) -> bool:
-    pw = admin_password(lab)
+    pw, m, r = admin_password(lab), lab.topology.master, lab.topology.replica
 
     def same() -> bool:
         return verdicts.consistency(
-            "db1", mysql.table_states(lab.address_of("db1"), pw),
-            "db2", mysql.table_states(lab.address_of("db2"), pw)).equal
+            m, mysql.table_states(lab.address_of(m), pw),
+            r, mysql.table_states(lab.address_of(r), pw)).equal
 
     try:
-        wait_for("db1 and db2 equal", same, timeout=timeout, every=1)
+        wait_for(f"{m} and {r} equal", same, timeout=timeout, every=1)
     except LabError:
         return False
     return True
@@ -42,19 +42,20 @@ def not_whole(lab: Lab, settle: float = 30) -> str | None:
     if down := [h for h, st in states.items() if st.status != "running"]:
         return "not running: " + ", ".join(down)
     t, pw = lab.topology, admin_password(lab)
-    for host in ("db1", "db2"):
+    m, r = t.master, t.replica
+    for host in t.databases:
         if lab.address_of(host) != t.address(host):
             return f"{host} at {lab.address_of(host)}, not {t.address(host)}"
-    if mysql.replica_status(lab.address_of("db1"), pw) is not None:
-        return "db1 replicates from another server"
-    rs = mysql.replica_status(lab.address_of("db2"), pw)
-    if rs is None or rs.master_host != t.address("db1"):
-        return "db2 does not replicate from db1"
+    if mysql.replica_status(lab.address_of(m), pw) is not None:
+        return f"{m} replicates from another server"
+    rs = mysql.replica_status(lab.address_of(r), pw)
+    if rs is None or rs.master_host != t.address(m):
+        return f"{r} does not replicate from {m}"
     if not rs.running:
-        return (f"db2's replication stopped: IO {rs.io_running}, SQL {rs.sql_running} "
+        return (f"{r}'s replication stopped: IO {rs.io_running}, SQL {rs.sql_running} "
                 f"{(rs.last_sql_error or rs.last_io_error)[:80]}").strip()
     for web in t.webs:
-        want = (t.address("db1"), t.address(t.read_server(web)))
+        want = (t.address(m), t.address(t.read_server(web)))
         try:
             page = pages.fetch(lab.address_of(web), "/db.php", timeout=5).json()
         except (OSError, ValueError) as exc:
@@ -62,36 +63,37 @@ def not_whole(lab: Lab, settle: float = 30) -> str | None:
         if (page.get("write_host"), page.get("read_host")) != want:
             return f"{web} writes to {page.get('write_host')}, reads {page.get('read_host')}"
     if not _equal(lab, timeout=settle):
-        return "db2 differs from db1"
+        return f"{r} differs from {m}"
     return None
 
 
 def restore_article_roles(lab: Lab) -> None:
-    if lab.address_of("db2") == lab.topology.address("db1"):
+    t = lab.topology
+    m, r = t.master, t.replica
+    if lab.address_of(r) == t.address(m):
         # db2 took over db1's address: db1 must come back on db2's (the runbook's
         # way); Docker would refuse to start it on its own ("Address already in use").
         runbooks.run(lab, runbooks.rejoin_old_master(lab))
     faults.heal_all(lab)
     pw = admin_password(lab)
-    for host in ("db1", "db2"):
+    for host in t.databases:
         if lab.states()[host].status != "running":
-            client.start(lab.topology.host(host).container)
+            client.start(t.host(host).container)
 
         def answers(h: str = host) -> bool:
             return bool(mysql.query(lab.address_of(h), pw, "SELECT 1 AS one"))
 
         wait_for(f"{host} answering", answers, timeout=90)
-    t = lab.topology
-    db1_rs = mysql.replica_status(lab.address_of("db1"), pw)
-    db2_master = mysql.replica_status(lab.address_of("db2"), pw) is None
-    if lab.address_of("db1") != t.address("db1") or db1_rs is not None or db2_master:
-        if db1_rs is None or not db1_rs.running:
+    master_rs = mysql.replica_status(lab.address_of(m), pw)
+    replica_is_master = mysql.replica_status(lab.address_of(r), pw) is None
+    if lab.address_of(m) != t.address(m) or master_rs is not None or replica_is_master:
+        if master_rs is None or not master_rs.running:
             runbooks.run(lab, runbooks.rejoin_old_master(lab))
         runbooks.run(lab, runbooks.switch_back(lab))
-    home = {h: (h, t.address(h)) for h in ("db1", "db2")}
+    home = {h: (h, t.address(h)) for h in t.databases}
     runbooks.run(lab, Runbook("article roles", "", tuple(
-        point_web(w, home["db1"], home[t.read_server(w)]) for w in t.webs)))
-    rs = mysql.replica_status(lab.address_of("db2"), pw)
+        point_web(w, home[m], home[t.read_server(w)]) for w in t.webs)))
+    rs = mysql.replica_status(lab.address_of(r), pw)
     if rs is None or not rs.running or not _equal(lab):
         # stopped on a conflict, or running but different (a skipped error): rebuild it
         runbooks.run(lab, runbooks.rebuild_replica(lab, online=True))

@@ -65,17 +65,19 @@ class Takeover:
 
 def require_master_alive(lab: Lab) -> None:
     """Refuse a measured failover unless db1 is the running master."""
-    if lab.states()["db1"].status != "running":
-        raise LabError("db1 is not running",
+    master = lab.topology.master
+    if lab.states()[master].status != "running":
+        raise LabError(f"{master} is not running",
                        hint="restore the roles first (runbooks rejoin-old-master, switch-back)")
 
 
 def require_master_dead(lab: Lab) -> None:
     """Refuse a manual failover while db1 runs: two masters would take writes."""
-    if lab.states()["db1"].status == "running":
-        raise LabError("db1 is alive: refusing to fail over",
+    master = lab.topology.master
+    if lab.states()[master].status == "running":
+        raise LabError(f"{master} is alive: refusing to fail over",
                        hint="promote only a dead master's replica (split brain otherwise); "
-                            "`foolab fault kill db1` first to try it")
+                            f"`foolab fault kill {master}` first to try it")
 
 
 def promote_by_runbook(lab: Lab) -> None:
@@ -100,28 +102,29 @@ def run_takeover(lab: Lab, method: str, mode: str, write_address: str,
     require_master_alive(lab)
     if mode == "semisync-lossless":
         _ok(lab, runbooks.semi_sync(lab, on=True, lossless=True))
-    pw = admin_password(lab)
-    w = LedgerWriter(lab, f"ha-{method[:4]}-{uuid.uuid4().hex[:6]}", via=("web1", DIRECT),
+    pw, t = admin_password(lab), lab.topology
+    web = t.writer_host
+    w = LedgerWriter(lab, f"ha-{method[:4]}-{uuid.uuid4().hex[:6]}", via=(web, DIRECT),
                      rate=20, master=lambda: write_address, timeout=3, max_seconds=240)
     with w:
         wait_for("writes acknowledged", lambda: len(w.acknowledged) >= 10, timeout=30)
-        wait_for("db2 caught up before the kill", lambda: set(w.acknowledged) <= set(
-            w.stored(lab.address_of("db2"), pw)), timeout=20)
+        wait_for(f"{t.replica} caught up before the kill", lambda: set(w.acknowledged) <= set(
+            w.stored(lab.address_of(t.replica), pw)), timeout=20)
         status = semi_sync_status(lab) if mode != "async" else ""
-        faults.inject(lab, Fault("kill", "db1"))
+        faults.inject(lab, Fault("kill", t.master))
         killed = w.elapsed()
         if promote is not None:
             promote(lab)
 
         def first() -> float | None:
             return min((a.at + a.took for a in w.attempts
-                        if a.ok and a.via == "web1" and a.at > killed), default=None)
+                        if a.ok and a.via == web and a.at > killed), default=None)
 
-        done = wait_for(f"{method}: a write through web1 acknowledged after the kill", first,
+        done = wait_for(f"{method}: a write through {web} acknowledged after the kill", first,
                         timeout=timeout, every=0.1)
         wait_for("a direct write acknowledged after the kill", lambda: any(
             a.ok and a.via == DIRECT and a.at > killed for a in w.attempts), timeout=30)
-    stored = set(w.stored(lab.address_of("db2"), pw))
+    stored = set(w.stored(lab.address_of(t.replica), pw))
     lost = tuple(sorted(set(w.acknowledged) - stored))
     comeback, second = db1_comes_back(lab)
     return Takeover(method, mode, w, killed, done - killed, lost, comeback, second, status)
@@ -131,26 +134,27 @@ def db1_comes_back(lab: Lab) -> tuple[str, bool]:
     """Start the killed db1 again, as a repaired machine would boot, and say
     what it is then: refused, a replica, or a second writable master. True
     when it is a second master (a write as the web application succeeded)."""
-    fault = Fault("kill", "db1")
+    old, new = lab.topology.master, lab.topology.replica  # killed, promoted
+    fault = Fault("kill", old)
     try:
         faults.heal(lab, fault, wait_healthy=0)
     except LabError as exc:  # the kill stays recorded: the caller's rejoin heals it
-        return f"docker refused to start db1: {exc.observed or exc.what}", False
+        return f"docker refused to start {old}: {exc.observed or exc.what}", False
     try:
-        wait_for("db1's server answering", lambda: mysql.query(
-            lab.address_of("db1"), admin_password(lab), "SELECT 1 AS one"), timeout=60)
+        wait_for(f"{old}'s server answering", lambda: mysql.query(
+            lab.address_of(old), admin_password(lab), "SELECT 1 AS one"), timeout=60)
     except LabError as exc:
-        return f"db1 started but its server does not answer: {exc}", False
-    address = lab.address_of("db1")
+        return f"{old} started but its server does not answer: {exc}", False
+    address = lab.address_of(old)
     replica = mysql.replica_status(address, admin_password(lab))
-    ro = read_only(lab, "db1")
+    ro = read_only(lab, old)
     try:
         conn = mysql.connect(address, "app", password(lab, "APP_PASSWORD"),
                              article.APP_DATABASE, timeout=3, read_timeout=3)
         try:
             with conn.cursor() as cur:
                 cur.execute("INSERT INTO ledger (writer, note) VALUES ('comeback', "
-                            "'written to the returning db1')")
+                            f"'written to the returning {old}')")
         finally:
             conn.close()
         wrote = True
@@ -159,9 +163,9 @@ def db1_comes_back(lab: Lab) -> tuple[str, bool]:
     state = (f"replica of {replica.master_host}" if replica else "not a replica") + \
         f", read_only {'ON' if ro else 'OFF'}"
     if wrote and not replica:
-        return (f"db1 back at {address}: {state}; a write to it was acknowledged: "
-                "a second master beside db2"), True
-    return f"db1 back at {address}: {state}; writes to it refused", False
+        return (f"{old} back at {address}: {state}; a write to it was acknowledged: "
+                f"a second master beside {new}"), True
+    return f"{old} back at {address}: {state}; writes to it refused", False
 
 
 def _ok(lab: Lab, book: runbooks.Runbook) -> None:

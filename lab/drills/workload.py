@@ -74,15 +74,16 @@ class LedgerWriter:
 
     lab: Lab
     writer: str  # tag in the writer column, one per scenario run
-    via: Sequence[str] = ("web1", "web2", "web3", DIRECT)
+    via: Sequence[str] = ()  # web servers and DIRECT, in turn (default: every web, DIRECT)
     rate: float = 25.0  # writes per second, at most
     max_writes: int = 3000
     max_seconds: float = 180.0
-    master: Callable[[], str] | None = None  # address for direct writes (default: db1 now)
+    master: Callable[[], str] | None = None  # direct writes' address (default: the master's)
     timeout: float = 3.0  # seconds a write may take before the client gives up
     attempts: list[Attempt] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.via = tuple(self.via) or (*self.lab.topology.webs, DIRECT)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"ledger-{self.writer}",
                                         daemon=True)
@@ -168,7 +169,8 @@ class LedgerWriter:
             return f"{type(exc).__name__}: {exc}"[:200]
 
     def _write_direct(self, seq: int) -> str:
-        address = self.master() if self.master else self.lab.address_of("db1")
+        address = self.master() if self.master else self.lab.address_of(
+            self.lab.topology.master)
         try:
             conn = mysql.connect(address, "app", self._password, article.APP_DATABASE,
                                  timeout=2, read_timeout=self.timeout)

@@ -158,11 +158,12 @@ def lab_row(cfg: LabConfig) -> dict[str, Any]:
         "faults": [f.describe() for f in faults.active(lab)],
         "exercise": (ex.exercise if (ex := grader.running(lab)) else ""),
     }
-    if states["db2"].status != "running":
+    replica = lab.topology.replica
+    if states[replica].status != "running":
         return row
     try:
         with lab.network():
-            rs = mysql.replica_status(lab.address_of("db2"), admin_password(lab))
+            rs = mysql.replica_status(lab.address_of(replica), admin_password(lab))
     except (LabError, OSError, pymysql.MySQLError) as exc:
         row["error"] = str(exc).splitlines()[0][:100]
         return row

@@ -21,9 +21,14 @@ from lab.engine.waiting import wait_for
 from lab.exercises import goals
 from lab.exercises.definitions import DATA, REPAIR, SYMPTOM, Cheat, Exercise, Goal, Started
 from lab.hosts.mariadb import admin_password
-from lab.model.topology import Role, image
+from lab.model.topology import Role, image, topology
 from lab.probes import mysql
 
+# The article's roles, the same in every lab (only addresses differ): the
+# exercises are declared with them before any lab exists.
+_ROLES = topology()
+MASTER, REPLICA = _ROLES.master, _ROLES.replica  # db1, db2
+READERS = _ROLES.readers_of(REPLICA)  # web2, web3: the web servers that read the replica
 NOTES = ("invoice", "parcel", "voucher", "refund", "receipt", "coupon")
 KEPT_WHERE_TAKEN = "every acknowledged order kept once"
 HOW_DEAD = ("kill", "stop")  # how a dead server went: SIGKILL or a clean stop
@@ -51,32 +56,35 @@ def restore_roles(lab: Lab, _s: Started) -> None:
 
 
 def _conflict(lab: Lab, s: Started) -> None:
-    row = int(mysql.query(lab.address_of("db1"), admin_password(lab),
+    m, r = lab.topology.master, lab.topology.replica
+    row = int(mysql.query(lab.address_of(m), admin_password(lab),
                           "SELECT COALESCE(MAX(id), 0) AS n FROM foo.ledger")[0]["n"])
     row += s.params["offset"]
     note = s.params["note"]
     # A clerk typed two rows straight into the replica; the master's next
     # row takes the first one's id (the second is far out of its way).
-    _sql(lab, "db2", f"INSERT INTO foo.ledger (id, writer, note) VALUES ({row}, 'clerk', "
-                     f"'{note} typed on db2'), ({row + 10**9}, 'clerk', '{note} on db2')")
-    _sql(lab, "db1", f"INSERT INTO foo.ledger (id, writer, note) VALUES ({row}, 'shop', "
-                     f"'{note} {row}')")
-    wait_for("db2's SQL thread stops", lambda: (
-        (r := mysql.replica_status(lab.address_of("db2"), admin_password(lab)))
-        and r.sql_running == "No"), timeout=30)
+    _sql(lab, r, f"INSERT INTO foo.ledger (id, writer, note) VALUES ({row}, 'clerk', "
+                 f"'{note} typed on {r}'), ({row + 10**9}, 'clerk', '{note} on {r}')")
+    _sql(lab, m, f"INSERT INTO foo.ledger (id, writer, note) VALUES ({row}, 'shop', "
+                 f"'{note} {row}')")
+    wait_for(f"{r}'s SQL thread stops", lambda: (
+        (rs := mysql.replica_status(lab.address_of(r), admin_password(lab)))
+        and rs.sql_running == "No"), timeout=30)
     s.baseline["row"] = row
 
 
 def _skip_the_error(lab: Lab, _s: Started) -> None:
-    _sql(lab, "db2", "STOP SLAVE")
-    _sql(lab, "db2", "SET GLOBAL sql_slave_skip_counter = 1")
-    _sql(lab, "db2", "START SLAVE")
+    r = lab.topology.replica
+    _sql(lab, r, "STOP SLAVE")
+    _sql(lab, r, "SET GLOBAL sql_slave_skip_counter = 1")
+    _sql(lab, r, "START SLAVE")
 
 
 def _delete_on_replica_only(lab: Lab, s: Started) -> None:
-    _sql(lab, "db2", "STOP SLAVE")
-    _sql(lab, "db2", f"DELETE FROM foo.ledger WHERE id = {s.baseline['row']}")
-    _sql(lab, "db2", "START SLAVE")
+    r = lab.topology.replica
+    _sql(lab, r, "STOP SLAVE")
+    _sql(lab, r, f"DELETE FROM foo.ledger WHERE id = {s.baseline['row']}")
+    _sql(lab, r, "START SLAVE")
 
 
 def _choose_conflict(r: random.Random) -> dict[str, Any]:
@@ -93,12 +101,12 @@ REPLICA_BROKEN = Exercise(
         "make db2 a faithful copy of db1 again, without losing an order."),
     goals=(
         Goal("replication runs", SYMPTOM, 2, "what does SHOW SLAVE STATUS on db2 say?",
-             goals.replicates("db2", "db1")),
+             goals.replicates(REPLICA, MASTER)),
         Goal("databases identical", DATA, 2, "compare the tables of db1 and db2 "
-             "(row counts, CHECKSUM TABLE), every database", goals.identical("db1", "db2")),
+             "(row counts, CHECKSUM TABLE), every database", goals.identical(MASTER, REPLICA)),
         Goal("every acknowledged order kept once", DATA, 2,
              "are all of the shop's orders on both servers, once?",
-             goals.writes_kept("db1", "db2")),
+             goals.writes_kept(MASTER, REPLICA)),
     ),
     breaks=_conflict,
     solve=_runbook(lambda lab: runbooks.rebuild_replica(lab, online=True)),
@@ -118,11 +126,11 @@ def _kill_master(lab: Lab, s: Started) -> None:
     breakage must not lose an acknowledged order (asynchronous replication
     can: seen once in CI, the writer's first order, acknowledged just as db1
     was killed), or the grader would blame the student's repair for it."""
-    pw = admin_password(lab)
-    pos = mysql.query(lab.address_of("db1"), pw, "SELECT @@gtid_binlog_pos AS p")[0]["p"]
-    mysql.query(lab.address_of("db2"), pw, f"SELECT MASTER_GTID_WAIT('{pos}', 10) AS w")
-    faults.inject(lab, Fault(s.params["variant"], "db1"))
-    _disk_lost(lab, "db1")
+    pw, m, r = admin_password(lab), lab.topology.master, lab.topology.replica
+    pos = mysql.query(lab.address_of(m), pw, "SELECT @@gtid_binlog_pos AS p")[0]["p"]
+    mysql.query(lab.address_of(r), pw, f"SELECT MASTER_GTID_WAIT('{pos}', 10) AS w")
+    faults.inject(lab, Fault(s.params["variant"], m))
+    _disk_lost(lab, m)
 
 
 # A new, empty data directory, as on a machine whose disk was replaced.
@@ -143,9 +151,10 @@ def _heal_master_dead(lab: Lab, s: Started) -> None:
     """db2 holds the only copy of the orders: make it the master first if
     the student did not (db1, empty or restarted, stopped for it), then the
     article's roles again (db1 reloaded from db2, roles switched back)."""
-    if mysql.replica_status(lab.address_of("db2"), admin_password(lab)) is not None:
-        if lab.states()["db1"].status == "running":
-            client.stop(lab.topology.host("db1").container)
+    m, r = lab.topology.master, lab.topology.replica
+    if mysql.replica_status(lab.address_of(r), admin_password(lab)) is not None:
+        if lab.states()[m].status == "running":
+            client.stop(lab.topology.host(m).container)
         runbooks.run(lab, runbooks.promote_replica(lab))
     restore_article_roles(lab)
 
@@ -184,7 +193,7 @@ MASTER_DEAD = Exercise(
              "what does /db.php?write=1 answer on each web server?",
              goals.writes_through_every_web),
         Goal("db2 is the master", REPAIR, 1, "can db2 take writes, and does it still "
-             "follow a master?", goals.is_master("db2")),
+             "follow a master?", goals.is_master(REPLICA)),
         Goal(KEPT_WHERE_TAKEN, DATA, 2,
              "are all confirmed orders on the server that now takes them?",
              goals.writes_kept_where_written()),
@@ -193,8 +202,8 @@ MASTER_DEAD = Exercise(
     solve=_runbook(runbooks.promote_replica),
     heal=_heal_master_dead,
     cheats={"point the web servers at the read-only replica": Cheat(
-                _point(None, "db2"), "orders accepted through every web server"),
-            "start the dead master again": Cheat(_start_again("db1"), KEPT_WHERE_TAKEN)},
+                _point(None, REPLICA), "orders accepted through every web server"),
+            "start the dead master again": Cheat(_start_again(MASTER), KEPT_WHERE_TAKEN)},
     uses_writer=True,
 )
 
@@ -203,14 +212,15 @@ MASTER_DEAD = Exercise(
 
 
 def _old_master_back(lab: Lab, s: Started) -> None:
-    faults.inject(lab, Fault("kill", "db1"))
+    old = lab.topology.master
+    faults.inject(lab, Fault("kill", old))
     runbooks.run(lab, runbooks.promote_replica(lab, take_address=False))
     faults.heal_all(lab)  # db1 repaired: it starts as the master it was
-    wait_for("db1 healthy", lambda: lab.ready("db1"), timeout=90)
+    wait_for(f"{old} healthy", lambda: lab.ready(old), timeout=90)
     # The classic danger: orders the old master took that the new one never saw.
     for i in range(s.params["stray"]):
-        _sql(lab, "db1", "INSERT INTO foo.ledger (writer, note) VALUES ('stray', "
-                         f"'taken by db1 alone {i}')")
+        _sql(lab, old, "INSERT INTO foo.ledger (writer, note) VALUES ('stray', "
+                       f"'taken by {old} alone {i}')")
 
 
 def _just_change_master(lab: Lab, _s: Started) -> None:
@@ -218,15 +228,16 @@ def _just_change_master(lab: Lab, _s: Started) -> None:
     loses its stray rows nor gets what db2 took while db1 was away."""
     from lab.hosts.mariadb import change_master
 
-    now = mysql.query(lab.address_of("db2"), admin_password(lab),
+    old, new = lab.topology.master, lab.topology.replica
+    now = mysql.query(lab.address_of(new), admin_password(lab),
                       "SELECT @@gtid_binlog_pos AS p")[0]["p"]
-    _sql(lab, "db1", "STOP SLAVE")
-    _sql(lab, "db1", f"SET GLOBAL gtid_slave_pos = '{now}'")
-    _sql(lab, "db1", change_master(lab, lab.address_of("db2")))
-    _sql(lab, "db1", "SET GLOBAL read_only = ON")
-    _sql(lab, "db1", "START SLAVE")
-    wait_for("db1 replicating", lambda: (r := mysql.replica_status(
-        lab.address_of("db1"), admin_password(lab))) is not None and r.running, timeout=30)
+    _sql(lab, old, "STOP SLAVE")
+    _sql(lab, old, f"SET GLOBAL gtid_slave_pos = '{now}'")
+    _sql(lab, old, change_master(lab, lab.address_of(new)))
+    _sql(lab, old, "SET GLOBAL read_only = ON")
+    _sql(lab, old, "START SLAVE")
+    wait_for(f"{old} replicating", lambda: (r := mysql.replica_status(
+        lab.address_of(old), admin_password(lab))) is not None and r.running, timeout=30)
 
 
 OLD_MASTER_BACK = Exercise(
@@ -239,14 +250,14 @@ OLD_MASTER_BACK = Exercise(
         "next time."),
     goals=(
         Goal("db1 replicates from db2", SYMPTOM, 2, "what does SHOW SLAVE STATUS on db1 say?",
-             goals.replicates("db1", "db2")),
+             goals.replicates(MASTER, REPLICA)),
         Goal("databases identical", DATA, 2, "did db1 keep anything db2 never had?",
-             goals.identical("db2", "db1")),
+             goals.identical(REPLICA, MASTER)),
         Goal("db1 is read-only", REPAIR, 1, "could the application write on db1 by mistake?",
-             goals.read_only("db1")),
+             goals.read_only(MASTER)),
         Goal("every acknowledged order kept once", DATA, 1,
              "are all confirmed orders on both servers, once?",
-             goals.writes_kept("db2", "db1")),
+             goals.writes_kept(REPLICA, MASTER)),
     ),
     breaks=_old_master_back,
     solve=_runbook(runbooks.rejoin_old_master),
@@ -271,15 +282,15 @@ READS_FROM_DEAD_REPLICA = Exercise(
     goals=(
         Goal("reads succeed on web2 and web3", SYMPTOM, 2,
              "what does /db.php answer on web2 and web3?",
-             goals.reads_succeed(("web2", "web3"))),
+             goals.reads_succeed(READERS)),
         Goal("web2 and web3 read from the master", REPAIR, 2,
              "which database does each web server read now?",
-             goals.reads_from(("web2", "web3"), "db1")),
+             goals.reads_from(READERS, MASTER)),
     ),
-    breaks=lambda lab, s: faults.inject(lab, Fault(s.params["variant"], "db2")),
-    solve=_point(("web2", "web3"), "db1"),
+    breaks=lambda lab, s: faults.inject(lab, Fault(s.params["variant"], REPLICA)),
+    solve=_point(READERS, MASTER),
     heal=restore_roles,
-    cheats={"only web2": Cheat(_point(("web2",), "db1"), "reads succeed on web2 and web3"),
-            "start the broken replica again": Cheat(_start_again("db2"),
+    cheats={"only web2": Cheat(_point(READERS[:1], MASTER), "reads succeed on web2 and web3"),
+            "start the broken replica again": Cheat(_start_again(REPLICA),
                                                     "web2 and web3 read from the master")},
 )

@@ -105,13 +105,14 @@ def writes_kept(*hosts: str, timeout: float = 20) -> Check:
 
 def writes_kept_where_written(timeout: float = 20) -> Check:
     """writes_kept on the database server the web servers write to now
-    (web1's write address): the server that takes the orders must have
-    every confirmed one."""
+    (the writer host's write address): the server that takes the orders
+    must have every confirmed one."""
 
     def check(lab: Lab, s: Started) -> tuple[bool, str]:
-        web = lab.topology.webs[0]
+        web = lab.topology.writer_host
         address = pages.fetch(lab.address_of(web), "/db.php", timeout=5).json()["write_host"]
-        dbs = [h for h in ("db1", "db2") if _running(lab, h) and lab.address_of(h) == address]
+        dbs = [h for h in lab.topology.databases
+               if _running(lab, h) and lab.address_of(h) == address]
         if not dbs:
             return False, f"{web} writes to {address}, where no database server runs"
         return writes_kept(dbs[0], timeout=timeout)(lab, s)

@@ -17,9 +17,14 @@ from lab.exercises.definitions import REPAIR, SYMPTOM, Cheat, Exercise, Goal, St
 from lab.hosts import apache, bind, rsync
 from lab.model.article import CONTENT_ROOT, SYNC_USER, ZONE
 from lab.model.errors import LabError
+from lab.model.topology import topology
 from lab.probes import named, pages
 
 NAMES = ("news", "shop", "blog", "mail", "wiki", "jobs")
+# The article's roles, the same in every lab (only addresses differ): the
+# exercises are declared with them before any lab exists.
+_ROLES = topology()
+STALE = _ROLES.content_targets[-1]  # web3: the push target web-stale cuts off
 
 
 # --- 4. ns2-stale (F4) ------------------------------------------------------------------------
@@ -32,7 +37,7 @@ NEXT_CHANGE = "a new change on ns1 reaches ns2 by itself"
 
 def _choose_dns(r: random.Random) -> dict[str, Any]:
     return {"variant": r.choice(DNS_VARIANTS), "name": r.choice(NAMES),
-            "web": r.choice(["web1", "web2", "web3"])}
+            "web": r.choice(list(_ROLES.webs))}
 
 
 
@@ -40,9 +45,9 @@ def _choose_dns(r: random.Random) -> dict[str, Any]:
 def _break_dns(lab: Lab, s: Started) -> None:
     s.baseline["zone"] = zone.zone_text(lab)
     if s.params["variant"] == "transfer":
-        bind.allow_transfer(lab, "ns1", "none")
+        bind.allow_transfer(lab, lab.topology.primary_dns, "none")
     else:
-        bind.stop_notify(lab, "ns1")
+        bind.stop_notify(lab, lab.topology.primary_dns)
     text = s.baseline["zone"].rstrip("\n") + (
         f"\n{s.params['name']} IN A {lab.topology.address(s.params['web'])}\n")
     text = zone.with_serial(text, zone.next_serial(zone.serial_of(text), _today()))
@@ -56,7 +61,8 @@ def _today() -> Any:
 
 
 def _ns2_follows(lab: Lab, s: Started) -> tuple[bool, str]:
-    ns1, ns2 = lab.topology.address("ns1"), lab.topology.address("ns2")
+    t = lab.topology
+    ns1, ns2 = t.address(t.primary_dns), t.address(t.secondary_dns)
     s1, s2 = named.soa(ns1), named.soa(ns2)
     name = f"{s.params['name']}.{ZONE}"
     a1, a2 = named.ask(ns1, name).records, named.ask(ns2, name).records
@@ -66,8 +72,9 @@ def _ns2_follows(lab: Lab, s: Started) -> tuple[bool, str]:
 
 
 def _ns2_may_transfer(lab: Lab, _s: Started) -> tuple[bool, str]:
-    out = lab.exec("ns2", ["dig", "+time=2", "+tries=1", f"@{lab.topology.address('ns1')}",
-                           ZONE, "AXFR"], timeout=20)
+    t = lab.topology
+    out = lab.exec(t.secondary_dns, ["dig", "+time=2", "+tries=1",
+                                     f"@{t.address(t.primary_dns)}", ZONE, "AXFR"], timeout=20)
     ok = (out.returncode == 0 and "Transfer failed" not in out.stdout
           and re.search(r"\sSOA\s", out.stdout) is not None)
     return ok, "AXFR from ns2 " + ("allowed" if ok else "refused")
@@ -96,7 +103,7 @@ def _a_change_reaches_ns2(lab: Lab, _s: Started) -> tuple[bool, str]:
     probe = goals.probe_name().lstrip(".")
     zone.write_zone(lab, zone.with_serial(
         text.rstrip("\n") + f'\n{probe} IN TXT "grader probe"\n', serial))
-    ns2 = lab.topology.address(lab.topology.secondary_dns[0])
+    ns2 = lab.topology.address(lab.topology.secondary_dns)
     try:
         wait_for(f"serial {serial} on ns2", lambda: (
             (got := named.soa(ns2)) is not None and got.serial >= serial),
@@ -113,36 +120,39 @@ def _a_change_reaches_ns2(lab: Lab, _s: Started) -> tuple[bool, str]:
 
 def _fix_dns(lab: Lab, s: Started) -> None:
     """What the entrypoint would write, then reconfig; ns2 is told to copy."""
-    bind.write_conf(lab, "ns1", "primary", lab.topology.address("ns2"))
-    bind.retransfer(lab, "ns2")
+    t = lab.topology
+    bind.write_conf(lab, t.primary_dns, "primary", t.address(t.secondary_dns))
+    bind.retransfer(lab, t.secondary_dns)
     wait_for("ns2 serves ns1's serial", lambda: _same_serial(lab), timeout=30)
 
 
 def _same_serial(lab: Lab) -> bool:
-    s1, s2 = (named.soa(lab.topology.address(ns)) for ns in ("ns1", "ns2"))
+    t = lab.topology
+    s1, s2 = (named.soa(t.address(ns)) for ns in (t.primary_dns, t.secondary_dns))
     return s1 is not None and s2 is not None and s1.serial == s2.serial
 
 
 def _copy_zone_file_by_hand(lab: Lab, s: Started) -> None:
     """The zone file copied to ns2, made a primary there."""
-    bind.serve_copy_as_primary(lab, "ns2", zone.zone_text(lab))
+    bind.serve_copy_as_primary(lab, lab.topology.secondary_dns, zone.zone_text(lab))
     wait_for("ns2 serves the new zone", lambda: _ns2_follows(lab, s)[0], timeout=30)
 
 
 def _retransfer_once(lab: Lab, s: Started) -> None:
     """ns2 told to copy the zone once: today's change arrives, not the next."""
-    bind.retransfer(lab, "ns2")
+    bind.retransfer(lab, lab.topology.secondary_dns)
     wait_for("ns2 serves the new zone", lambda: _ns2_follows(lab, s)[0], timeout=30)
 
 
 def _allow_any_transfer(lab: Lab, s: Started) -> None:
     """allow-transfer { any; }: ns2 can copy, and so can anyone else."""
-    bind.allow_transfer(lab, "ns1", "any")
+    bind.allow_transfer(lab, lab.topology.primary_dns, "any")
     _retransfer_once(lab, s)
 
 
 def _heal_dns(lab: Lab, s: Started) -> None:
-    bind.write_conf(lab, "ns2", "secondary", lab.topology.address("ns1"))
+    t = lab.topology
+    bind.write_conf(lab, t.secondary_dns, "secondary", t.address(t.primary_dns))
     _fix_dns(lab, s)
     if s.baseline.get("zone"):
         zone.restore(lab, s.baseline["zone"])
@@ -182,12 +192,13 @@ KEY_LIMITED = "web1's key can only push into web3's content folder"
 def _break_what(lab: Lab, variant: str) -> None:
     """key: web3's key gone; rrsync: web3's key read-only; cron: web3 gone
     from web1's push list."""
+    t = lab.topology
     if variant == "key":
-        rsync.remove_key(lab, "web3")
+        rsync.remove_key(lab, STALE)
     elif variant == "rrsync":
-        rsync.make_key_read_only(lab, "web3")
+        rsync.make_key_read_only(lab, STALE)
     else:
-        rsync.set_targets(lab, "web1", ["web2"])
+        rsync.set_targets(lab, t.content_source, [w for w in t.content_targets if w != STALE])
 
 
 def _choose_push(r: random.Random) -> dict[str, Any]:
@@ -199,34 +210,35 @@ PROBE_FILE = "echo probe > {} && chown {}: {}"
 
 
 def _push_now(lab: Lab) -> str:
-    return f"exit {rsync.push(lab, 'web1')}"
+    return f"exit {rsync.push(lab, lab.topology.content_source)}"
 
 
 def _break_push(lab: Lab, s: Started) -> None:
     _break_what(lab, s.params["variant"])
     page = f"{CONTENT_ROOT}/html/{s.params['page']}"
-    lab.run("web1", "echo {} > {} && chown {}: {}", f"<h1>{s.params['page']}</h1>", page,
-            SYNC_USER, page)
+    lab.run(lab.topology.content_source, "echo {} > {} && chown {}: {}",
+            f"<h1>{s.params['page']}</h1>", page, SYNC_USER, page)
     _push_now(lab)  # reaches web2, not web3
 
 
 def _same_content(lab: Lab, _s: Started) -> tuple[bool, str]:
-    a, b = pages.web_root_digests(lab, "web1"), pages.web_root_digests(lab, "web3")
+    a, b = (pages.web_root_digests(lab, w) for w in (lab.topology.content_source, STALE))
     diff = sorted(p for p in set(a) | set(b) if a.get(p) != b.get(p))
     return not diff, "differ: " + ", ".join(diff[:5]) if diff else "same files"
 
 
 def _push_reaches_web3(lab: Lab, _s: Started) -> tuple[bool, str]:
     """A probe file on web1, pushed the way cron does it, then removed again."""
-    probe = f"{CONTENT_ROOT}/html/{goals.probe_name()}"
-    lab.run("web1", PROBE_FILE, probe, SYNC_USER, probe)
+    probe, source = f"{CONTENT_ROOT}/html/{goals.probe_name()}", lab.topology.content_source
+    lab.run(source, PROBE_FILE, probe, SYNC_USER, probe)
     try:
         pushed = _push_now(lab)
-        there = lab.exec("web3", ["test", "-e", probe]).returncode == 0
+        there = lab.exec(STALE, ["test", "-e", probe]).returncode == 0
     finally:
-        lab.run("web1", "rm -f {}", probe)
+        lab.run(source, "rm -f {}", probe)
         _push_now(lab)
-    return there, f"push {pushed}; the probe file {'reached' if there else 'did not reach'} web3"
+    return there, (f"push {pushed}; the probe file {'reached' if there else 'did not reach'} "
+                   f"{STALE}")
 
 
 def _key_only_pushes_content(lab: Lab, _s: Started) -> tuple[bool, str]:
@@ -234,20 +246,20 @@ def _key_only_pushes_content(lab: Lab, _s: Started) -> tuple[bool, str]:
     (touch a file in /tmp), and push a file outside the content folder.
     rrsync refuses the first and keeps the second inside /var/www; a plain
     key lets both through. The probe files are removed again."""
-    name = goals.probe_name()
+    name, source = goals.probe_name(), lab.topology.content_source
     outside = f"/tmp/{name}"
     as_syncer = ["runuser", "-u", SYNC_USER, "--"]
-    lab.exec("web1", [*as_syncer, "ssh", "-l", SYNC_USER, "web3", "touch", f"{outside}-ran"],
+    lab.exec(source, [*as_syncer, "ssh", "-l", SYNC_USER, STALE, "touch", f"{outside}-ran"],
              timeout=20)
-    lab.run("web1", PROBE_FILE, outside, SYNC_USER, outside)
-    lab.exec("web1", [*as_syncer, "rsync", "-e", f"ssh -l {SYNC_USER}", outside,
-                      "web3:/tmp/"], timeout=20)
+    lab.run(source, PROBE_FILE, outside, SYNC_USER, outside)
+    lab.exec(source, [*as_syncer, "rsync", "-e", f"ssh -l {SYNC_USER}", outside,
+                      f"{STALE}:/tmp/"], timeout=20)
     try:
         escaped = [p for p in (f"{outside}-ran", outside)
-                   if lab.exec("web3", ["test", "-e", p]).returncode == 0]
+                   if lab.exec(STALE, ["test", "-e", p]).returncode == 0]
     finally:
-        lab.run("web1", "rm -f {}", outside)
-        lab.run("web3", "rm -f {} {} {}; rmdir {} 2>/dev/null; true", outside,
+        lab.run(source, "rm -f {}", outside)
+        lab.run(STALE, "rm -f {} {} {}; rmdir {} 2>/dev/null; true", outside,
                 f"{outside}-ran", f"{CONTENT_ROOT}/tmp/{name}", f"{CONTENT_ROOT}/tmp")
     return not escaped, ("the key also ran: " + ", ".join(escaped) if escaped else
                          "the key ran no command and wrote nothing outside the content")
@@ -256,30 +268,33 @@ def _key_only_pushes_content(lab: Lab, _s: Started) -> tuple[bool, str]:
 def _plain_key(lab: Lab, _s: Started) -> None:
     """The article's way: web1's key on web3 with no rrsync, and the push
     aimed at web3:/var/www/ (web2 keeps its rrsync, and "/" as the target)."""
-    rsync.plain_key(lab, "web1", "web3")
-    rsync.set_targets(lab, "web1", ["web2", "web3"])
+    t = lab.topology
+    rsync.plain_key(lab, t.content_source, STALE)
+    rsync.set_targets(lab, t.content_source, list(t.content_targets))
     _push_now(lab)
 
 
 def _fix_push(lab: Lab, _s: Started) -> None:
-    rsync.reinstall_key(lab, "web3")
-    rsync.set_targets(lab, "web1", ["web2", "web3"])
+    t = lab.topology
+    rsync.reinstall_key(lab, STALE)
+    rsync.set_targets(lab, t.content_source, list(t.content_targets))
     _push_now(lab)
 
 
 def _copy_by_hand(lab: Lab, s: Started) -> None:
     page = f"{CONTENT_ROOT}/html/{s.params['page']}"
-    text = lab.run("web1", "cat {}", page)
-    lab.exec("web3", ["bash", "-c", fill("cat > {} && chown {}: {}", page, SYNC_USER, page)],
+    text = lab.run(lab.topology.content_source, "cat {}", page)
+    lab.exec(STALE, ["bash", "-c", fill("cat > {} && chown {}: {}", page, SYNC_USER, page)],
              input=text)
 
 
 def _heal_push(lab: Lab, s: Started) -> None:
-    lab.run("web1", "rm -f {}", f"{CONTENT_ROOT}/html/{s.params['page']}")
-    rsync.restore_script(lab, "web1")
+    source = lab.topology.content_source
+    lab.run(source, "rm -f {}", f"{CONTENT_ROOT}/html/{s.params['page']}")
+    rsync.restore_script(lab, source)
     _fix_push(lab, s)
     if not _same_content(lab, s)[0]:
-        raise LabError("web3's content still differs after the repair")
+        raise LabError(f"{STALE}'s content still differs after the repair")
 
 
 WEB_STALE = Exercise(
@@ -328,13 +343,14 @@ def _one_place(lab: Lab, _s: Started) -> tuple[bool, str]:
     seen = ", ".join(f"{w}: {p}" for w, p in paths.items())
     if len(set(paths.values())) != 1:
         return False, seen
-    marker = f"{paths['web1']}/{goals.probe_name()}"
-    lab.run("web1", "touch {}", marker)
+    first = lab.topology.webs[0]
+    marker = f"{paths[first]}/{goals.probe_name()}"
+    lab.run(first, "touch {}", marker)
     try:
         shared = all(lab.exec(w, ["test", "-e", marker]).returncode == 0
                      for w in lab.topology.webs)
     finally:
-        lab.run("web1", "rm -f {}", marker)
+        lab.run(first, "rm -f {}", marker)
     return shared, seen + ("; one folder" if shared else "; the same name, not the same folder")
 
 
@@ -353,8 +369,7 @@ def _sessions(shared: bool) -> Any:
 SESSIONS_LOST = Exercise(
     name="sessions-lost", section="The cookie conundrum (F9)",
     notice="visitors lose their session when DNS sends them to another server",
-    choose=lambda r: {"order": r.sample(["web1", "web2", "web3"], 3) + [r.choice(
-        ["web1", "web2", "web3"])]},
+    choose=lambda r: {"order": r.sample(list(_ROLES.webs), 3) + [r.choice(list(_ROLES.webs))]},
     brief=lambda p: (
         "Shoppers complain that their basket empties now and then as they move between "
         "pages. Make a visitor's session survive whichever web server DNS sends them to."),

@@ -44,8 +44,8 @@ def log_path(lab: Lab, tag: str) -> Path:
 
 
 def writer_host(lab: Lab) -> str:
-    """The web server the writer sends its orders to: the first web server."""
-    return lab.topology.webs[0]
+    """The web server the writer sends its orders to (the topology's role)."""
+    return lab.topology.writer_host
 
 
 def start(lab: Lab, tag: str, seconds: int = MAX_SECONDS) -> None:

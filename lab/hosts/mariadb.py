@@ -25,10 +25,11 @@ def admin_password(lab: Lab) -> str:
     return password(lab, "DB_ADMIN_PASSWORD")
 
 
-def semi_sync_status(lab: Lab, master: str = "db1") -> str:
-    """Rpl_semi_sync_master_status: ON while the master waits for the
-    replica's acknowledgement, OFF when it commits alone."""
-    rows = mysql.query(lab.address_of(master), admin_password(lab),
+def semi_sync_status(lab: Lab, master: str | None = None) -> str:
+    """Rpl_semi_sync_master_status: ON while the master (default: the
+    topology's) waits for the replica's acknowledgement, OFF when it commits
+    alone."""
+    rows = mysql.query(lab.address_of(master or lab.topology.master), admin_password(lab),
                        "SHOW STATUS LIKE 'Rpl_semi_sync_master_status'")
     return str(rows[0]["Value"]) if rows else ""
 

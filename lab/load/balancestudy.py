@@ -30,6 +30,7 @@ from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.model.errors import LabError
 from lab.model.figures import Figure, Progress
+from lab.model.topology import topology
 from lab.probes import named, pages
 
 RATE = 10.0  # visits per second, from this machine
@@ -37,8 +38,10 @@ WARM_S = 3.0  # visits before the fault
 OUTAGE_S = 10.0  # the web server is down this long (after its container stopped)
 PATIENCE = 2.0  # seconds a visitor waits for a page
 MAX_RUN_S = 60.0  # every run stops by then, whatever happens
-DOWN = "web2"  # the web server that goes down
-SLOW = "web3"  # the web server that is slowed for the policy comparison
+# The two web servers that only receive content (the article's roles, the
+# same on every subnet): one goes down, the other is slowed for the policy
+# comparison; the content source keeps serving and pushing throughout.
+DOWN, SLOW = topology().content_targets  # web2, web3
 SLOW_CPU_PERCENT = 10.0
 HEAVY_PAGE = "/heavy.php?n=30000"  # ~40 ms of CPU on a free server
 
@@ -163,7 +166,7 @@ def outage_run(lab: Lab, www: str, down: str = DOWN, outage_s: float = OUTAGE_S,
     second after `down` has served a visitor again."""
     lb.point_www(lab, www)
     topo = lab.topology
-    name_servers = [topo.address("ns1"), topo.address("ns2")]
+    name_servers = [topo.address(topo.primary_dns), topo.address(topo.secondary_dns)]
     if progress:
         progress(f"visitors through DNS, www -> {www}: {down} down for {outage_s:g} s")
     with Visitors(name_servers) as v:
@@ -250,16 +253,16 @@ def bench_figures(lab: Lab, quick: bool, progress: Progress) -> list[Figure]:
     removed again); www and the policy are put back."""
     added = lb.add(lab)
     original = zone.zone_text(lab)
-    stop = Figure("lb: failures stop after web2's stop began", "s",
+    stop = Figure(f"lb: failures stop after {DOWN}'s stop began", "s",
                   note=f"{RATE:g} visits/s; checks every 1 s, out after 2 failures")
-    lb_failed = Figure("lb: failed share while web2 is down", "%")
-    dns_failed = Figure("DNS round robin: failed share while web2 is down", "%",
-                        note="the visits whose answer led with web2")
-    back = Figure("lb: web2 has visitors again after its start", "s", note="rise 2")
-    shares = {p: Figure(f"{p}: share of pages from web3 at {SLOW_CPU_PERCENT:g}% CPU", "%",
+    lb_failed = Figure(f"lb: failed share while {DOWN} is down", "%")
+    dns_failed = Figure(f"DNS round robin: failed share while {DOWN} is down", "%",
+                        note=f"the visits whose answer led with {DOWN}")
+    back = Figure(f"lb: {DOWN} has visitors again after its start", "s", note="rise 2")
+    shares = {p: Figure(f"{p}: share of pages from {SLOW} at {SLOW_CPU_PERCENT:g}% CPU", "%",
                         note="6 visitors, heavy page, back to back")
               for p in ("roundrobin", "leastconn")}
-    pages = {p: Figure(f"{p}: pages in 8 s with web3 slowed", "pages")
+    pages = {p: Figure(f"{p}: pages in 8 s with {SLOW} slowed", "pages")
              for p in ("roundrobin", "leastconn")}
     try:
         if lb.policy(lab) != "roundrobin":

@@ -106,7 +106,10 @@ class Marks:
                      for n, k, a, b in self.spans)
 
 
-def web_down(lab: Lab, marks: Marks, host: str = "web2") -> None:
+def web_down(lab: Lab, marks: Marks, host: str | None = None) -> None:
+    """A web server stopped and started (default: web2, the first that only
+    receives content: the push from the content source goes on)."""
+    host = host or lab.topology.content_targets[0]
     with marks.phase(f"{host} stopped", "fault"):
         with faults.injected(lab, Fault("stop", host), wait_healthy=0):
             time.sleep(HOLD_S)  # the outage itself: a deliberate length, not a wait
@@ -115,7 +118,10 @@ def web_down(lab: Lab, marks: Marks, host: str = "web2") -> None:
         # engine's last check (once a minute)
 
 
-def replica_cut(lab: Lab, marks: Marks, host: str = "db2") -> None:
+def replica_cut(lab: Lab, marks: Marks, host: str | None = None) -> None:
+    """The replica (default: the topology's) cut off from the network, then
+    the article's replication checks."""
+    host = host or lab.topology.replica
     with marks.phase(f"{host} cut off", "fault"):
         with faults.injected(lab, Fault("cut", host), wait_healthy=0):
             time.sleep(HOLD_S)
@@ -126,9 +132,11 @@ def replica_cut(lab: Lab, marks: Marks, host: str = "db2") -> None:
 
 
 def master_killed(lab: Lab, marks: Marks) -> None:
-    with marks.phase("db1 killed", "fault"):
-        faults.inject(lab, Fault("kill", "db1"))
-        wait_for("db1 down", lambda: lab.states()["db1"].status != "running", timeout=30)
+    master = lab.topology.master
+    with marks.phase(f"{master} killed", "fault"):
+        faults.inject(lab, Fault("kill", master))
+        wait_for(f"{master} down", lambda: lab.states()[master].status != "running",
+                 timeout=30)
         # Before anyone promotes db2: without it the runbook (about 1 s) can end
         # before a single visitor wrote (seen in CI: no write failed at all).
         time.sleep(HOLD_S)
@@ -195,7 +203,8 @@ def run_during(gen: LoadGen, settings: RunSettings, name: str, out: Path) -> Dur
     finally:
         thread.join(timeout=settings.duration_s + GRACE_S + 60)
         if name == "master-killed":
-            gen.progress("restoring the article's roles (db1 master, db2 replica)")
+            gen.progress(f"restoring the article's roles ({lab.topology.master} master, "
+                         f"{lab.topology.replica} replica)")
             restore_article_roles(lab)
     if errors:
         raise errors[0]

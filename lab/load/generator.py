@@ -270,9 +270,11 @@ class LoadGen:
         self.progress(f"{host} is healthy again")
 
     def compare(self, users: int, duration_s: int, ttl_scale: float, out: Path,
-                down: str = "web3") -> list[RunData]:
+                down: str | None = None) -> list[RunData]:
         """The three cache modes with all web servers up, then again with one
-        stopped; each run's data, and its files in a subfolder of `out`."""
+        stopped (default: web3, the last that only receives content); each
+        run's data, and its files in a subfolder of `out`."""
+        down = down or self.lab.topology.content_targets[-1]
         runs: list[RunData] = []
         plan = [RunSettings(users, duration_s, m, ttl_scale) for m in MODES]
         for settings in plan:
@@ -287,10 +289,12 @@ class LoadGen:
         return runs
 
     def compare_balancer(self, users: int, duration_s: int, ttl_scale: float, out: Path,
-                         down: str = "web3") -> list[RunData]:
+                         down: str | None = None) -> list[RunData]:
         """The balancer's rows of the comparison: lb with roundrobin and with
         leastconn, all up and with `down` stopped (same visitors, same page
-        mix, same duration as the DNS rows); lb's policy is put back."""
+        mix, same duration as the DNS rows; default: compare's); lb's policy
+        is put back."""
+        down = down or self.lab.topology.content_targets[-1]
         before = lb.policy(self.lab)
         plan = [RunSettings(users, duration_s, "none", ttl_scale, balancer=p)
                 for p in ("roundrobin", "leastconn")]
@@ -322,7 +326,8 @@ class LoadGen:
         return sum(parse_wrk((out / f"wrk-{w}.txt").read_text())[2] for w in webs)
 
     def ceiling(self, out: Path, connections: int = 8, duration_s: int = 10, rounds: int = 3,
-                processes: int = 1, host: str = "web1", page: str = "/light.php") -> Ceiling:
+                processes: int = 1, host: str | None = None,
+                page: str = "/light.php") -> Ceiling:
         """Locust (FastHttpUser, no think time; one process, or a master with
         `processes` workers) and wrk (`processes` threads) ask one web server for
         one page as fast as they can, from the same image and address, taking
@@ -331,6 +336,7 @@ class LoadGen:
                 and 1 <= processes <= 8):
             raise LabError("ceiling bounds: 1-100 connections, 1-300 s, 1-10 rounds, "
                            "1-8 processes")
+        host = host or self.lab.topology.webs[0]  # any one: the first web server
         target = self.lab.topology.address(host)
         budget = duration_s + GRACE_S
         opts = ["--target", target, "--page", page, "--result-file", "/out/ceiling-locust.json"]

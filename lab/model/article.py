@@ -7,12 +7,19 @@ docs/article-claims.md.
 
 from __future__ import annotations
 
+# F1: the seven hosts are in lab/model/topology.py; here, what some of them
+# are. Code outside lab/model/ reads these through the topology's roles
+# (topology.master, .replica, .content_source, .primary_dns, ...).
+
 # F2: the zone and the name visitors ask for.
 ZONE = "foo.com"
 WWW = f"www.{ZONE}"
 ZONE_SERIAL = 2006032801
 # F2: the zone has no $TTL, so BIND uses the SOA minimum as default TTL.
 ZONE_DEFAULT_TTL_S = 86400
+# F4: ns1 serves the zone, ns2 is its secondary (fed by transfer and NOTIFY).
+PRIMARY_DNS = "ns1"
+SECONDARY_DNS = "ns2"
 
 # F10: every write goes to the master; web1 reads from it, web2/web3 from
 # the replica.

@@ -66,7 +66,6 @@ _ARTICLE_HOSTS: tuple[tuple[str, Role, int, str], ...] = (
     ("db1", Role.DB, 21, "MySQL master"),
     ("db2", Role.DB, 22, "replica of db1"),
 )
-PRIMARY_DNS = "ns1"
 
 DEFAULT_SUBNET = "10.1.1.0/24"
 
@@ -130,18 +129,59 @@ class Topology:
     def address(self, name: str) -> str:
         return self.host(name).address
 
-    @property
-    def primary_dns(self) -> str:
-        return PRIMARY_DNS
+    # What each host is, in the article's terms (lab/model/article.py says
+    # which host): code outside the model names hosts by these roles.
 
     @property
-    def secondary_dns(self) -> tuple[str, ...]:
-        return tuple(h.name for h in self.by_role(Role.DNS) if h.name != PRIMARY_DNS)
+    def master(self) -> str:
+        """F10: the database every write goes to (db1)."""
+        return self.host(article.MASTER).name
+
+    @property
+    def replica(self) -> str:
+        """F10/F11: the master's replica, read by the other web servers (db2)."""
+        return self.host(article.REPLICA).name
+
+    @property
+    def databases(self) -> tuple[str, ...]:
+        """The database hosts, master first: db1, db2."""
+        return tuple(h.name for h in self.by_role(Role.DB))
+
+    @property
+    def primary_dns(self) -> str:
+        """F4: the name server the zone is edited on (ns1)."""
+        return self.host(article.PRIMARY_DNS).name
+
+    @property
+    def secondary_dns(self) -> str:
+        """F4: the backup name server, a secondary of the primary (ns2)."""
+        return self.host(article.SECONDARY_DNS).name
+
+    @property
+    def content_source(self) -> str:
+        """F5-F8: the web server content is edited on and pushed from (web1)."""
+        return self.host(article.CONTENT_SOURCE).name
+
+    @property
+    def content_targets(self) -> tuple[str, ...]:
+        """F5-F8: the web servers the content source pushes to (web2, web3)."""
+        return tuple(w for w in self.webs if w != self.content_source)
+
+    @property
+    def writer_host(self) -> str:
+        """The web server the lab's writers (the exercises' orders, the
+        drills' ledger writers) send writes to: the primary web server, the
+        content source (web1), which also reads from the master."""
+        return self.content_source
 
     def read_server(self, web: str) -> str:
         """F10: web1 reads from db1, the other web servers from db2."""
         self.host(web)
         return article.READS_FROM[web]
+
+    def readers_of(self, database: str) -> tuple[str, ...]:
+        """F10: the web servers that read from `database` (db2: web2, web3)."""
+        return tuple(w for w in self.webs if self.read_server(w) == database)
 
     @property
     def lb_address(self) -> str:
