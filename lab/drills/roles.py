@@ -87,7 +87,9 @@ def restore_article_roles(lab: Lab) -> None:
     master_rs = mysql.replica_status(lab.address_of(m), pw)
     replica_is_master = mysql.replica_status(lab.address_of(r), pw) is None
     if lab.address_of(m) != t.address(m) or master_rs is not None or replica_is_master:
-        if master_rs is None or not master_rs.running:
+        # db1 reloaded from db2 unless it is already a faithful replica of it
+        # (a CHANGE MASTER without a reload leaves it running but different).
+        if master_rs is None or not master_rs.running or not _equal(lab):
             runbooks.run(lab, runbooks.rejoin_old_master(lab))
         runbooks.run(lab, runbooks.switch_back(lab))
     home = {h: (h, t.address(h)) for h in t.databases}

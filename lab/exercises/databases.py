@@ -32,6 +32,7 @@ READERS = _ROLES.readers_of(REPLICA)  # web2, web3: the web servers that read th
 NOTES = ("invoice", "parcel", "voucher", "refund", "receipt", "coupon")
 KEPT_WHERE_TAKEN = "every acknowledged order kept once"
 HOW_DEAD = ("kill", "stop")  # how a dead server went: SIGKILL or a clean stop
+STRAY_GAP = 10**6  # old-master-back: db1's own orders, this far above the last id
 
 
 def _sql(lab: Lab, host: str, statement: str) -> None:
@@ -217,10 +218,16 @@ def _old_master_back(lab: Lab, s: Started) -> None:
     runbooks.run(lab, runbooks.promote_replica(lab, take_address=False))
     faults.heal_all(lab)  # db1 repaired: it starts as the master it was
     wait_for(f"{old} healthy", lambda: lab.ready(old), timeout=90)
-    # The classic danger: orders the old master took that the new one never saw.
+    # The classic danger: orders the old master took that the new one never
+    # saw. Numbered far above the new master's (as auto_increment_offset
+    # would keep two masters apart): a row of the new master replicated
+    # later never collides with them, so only the data goals tell.
+    first = int(mysql.query(lab.address_of(old), admin_password(lab),
+                            f"SELECT COALESCE(MAX(id), 0) + {STRAY_GAP} AS n "
+                            "FROM foo.ledger")[0]["n"])
     for i in range(s.params["stray"]):
-        _sql(lab, old, "INSERT INTO foo.ledger (writer, note) VALUES ('stray', "
-                       f"'taken by {old} alone {i}')")
+        _sql(lab, old, "INSERT INTO foo.ledger (id, writer, note) VALUES "
+                       f"({first + i}, 'stray', 'taken by {old} alone {i}')")
 
 
 def _just_change_master(lab: Lab, _s: Started) -> None:

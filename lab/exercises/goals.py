@@ -6,16 +6,15 @@ present exactly once, the same content on the web servers."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
 from lab.drills import verdicts
 from lab.engine.lab import Lab
-from lab.engine.waiting import wait_for
 from lab.exercises import writer
 from lab.exercises.definitions import Started
 from lab.hosts.mariadb import admin_password
-from lab.model.errors import LabError
 from lab.probes import mysql, pages
 
 Check = Callable[[Lab, Started], tuple[bool, str]]
@@ -43,9 +42,49 @@ def replicates(replica: str, master: str) -> Check:
     return check
 
 
-def identical(master: str, replica: str, timeout: float = 20) -> Check:
-    """Row counts and checksums of every table of every user database equal
-    (given a moment for the replica to apply what the writer just wrote)."""
+def caught_up(lab: Lab, host: str, timeout: float = 10) -> bool:
+    """Whether `host`, if it replicates, has applied everything its master
+    had logged a moment ago (MASTER_GTID_WAIT): a replica that does not run
+    never will, so it is not waited for. A host that replicates from
+    nothing is caught up."""
+    pw = admin_password(lab)
+    rs = mysql.replica_status(lab.address_of(host), pw)
+    if rs is None:
+        return True
+    if not rs.running:
+        return False
+    masters = [h for h in lab.topology.databases
+               if _running(lab, h) and lab.address_of(h) == rs.master_host]
+    if not masters:
+        return False
+    pos = mysql.query(lab.address_of(masters[0]), pw, "SELECT @@gtid_binlog_pos AS p")[0]["p"]
+    waited = mysql.query(lab.address_of(host), pw,
+                         f"SELECT MASTER_GTID_WAIT('{pos}', {timeout:g}) AS w")[0]["w"]
+    return bool(waited == 0)
+
+
+# A goal that fails after the replica has caught up is judged again this
+# often, a second apart: a write the writer made meanwhile may be on one
+# server and not yet on the other. A real difference stays.
+RETRIES = 3
+
+
+def _settled(lab: Lab, hosts: tuple[str, ...], judge: Callable[[], bool]) -> bool:
+    """`judge` after each replicating host has caught up, retried RETRIES
+    times while replication runs; at once when it cannot change."""
+    for attempt in range(RETRIES + 1):
+        running = all(caught_up(lab, h) for h in hosts)
+        if judge():
+            return True
+        if not running or attempt == RETRIES:
+            return False
+        time.sleep(1)  # the next write of the writer, at most one a second
+    return False
+
+
+def identical(master: str, replica: str) -> Check:
+    """Row counts and checksums of every table of every user database equal,
+    once the replica has applied what the master had logged."""
 
     def check(lab: Lab, _s: Started) -> tuple[bool, str]:
         if not (_running(lab, master) and _running(lab, replica)):
@@ -59,16 +98,14 @@ def identical(master: str, replica: str, timeout: float = 20) -> Check:
             last[:] = v.differing
             return v.equal
 
-        try:
-            wait_for(f"{replica} equal to {master}", same, timeout=timeout, every=1)
-        except LabError:
+        if not _settled(lab, (replica,), same):
             return False, "tables that differ: " + ", ".join(last)
         return True, "every table equal"
 
     return check
 
 
-def writes_kept(*hosts: str, timeout: float = 20) -> Check:
+def writes_kept(*hosts: str) -> Check:
     """Every order the writer saw acknowledged is on `hosts`, once, and
     there were at least writer.MIN_ACKNOWLEDGED of them: the writer's log is
     on the teacher's side, out of the student's reach."""
@@ -91,9 +128,7 @@ def writes_kept(*hosts: str, timeout: float = 20) -> Check:
                 last[:] = [verdicts.ledger(tried, acked, [int(r["seq"]) for r in rows])]
                 return last[0].ok
 
-            try:
-                wait_for(f"the writer's rows on {host}", whole, timeout=timeout, every=1)
-            except LabError:
+            if not _settled(lab, (host,), whole):
                 v = last[0] if last else None
                 return False, (f"{host}: lost {v.lost[:10]}, duplicated {v.duplicated[:10]}"
                                if v else f"{host}: unreadable")
@@ -103,7 +138,7 @@ def writes_kept(*hosts: str, timeout: float = 20) -> Check:
     return check
 
 
-def writes_kept_where_written(timeout: float = 20) -> Check:
+def writes_kept_where_written() -> Check:
     """writes_kept on the database server the web servers write to now
     (the writer host's write address): the server that takes the orders
     must have every confirmed one."""
@@ -115,7 +150,7 @@ def writes_kept_where_written(timeout: float = 20) -> Check:
                if _running(lab, h) and lab.address_of(h) == address]
         if not dbs:
             return False, f"{web} writes to {address}, where no database server runs"
-        return writes_kept(dbs[0], timeout=timeout)(lab, s)
+        return writes_kept(dbs[0])(lab, s)
 
     return check
 

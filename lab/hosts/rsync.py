@@ -5,6 +5,8 @@ place that edits the key, the target list or the push script."""
 
 from __future__ import annotations
 
+import time
+
 from lab.engine.lab import Lab
 from lab.engine.process import fill
 from lab.model.article import CONTENT_ROOT, SYNC_USER
@@ -12,6 +14,7 @@ from lab.model.article import CONTENT_ROOT, SYNC_USER
 AUTH = f"/home/{SYNC_USER}/.ssh/authorized_keys"  # on a receiver
 PUBKEY = "/srv/syncer-pubkey/id_ed25519.pub"  # published by the sender (a volume)
 SCRIPT = "/usr/local/bin/sync-content"  # on the sender
+LOG = "/var/log/sync-content.log"  # on the sender; its lock keeps pushes apart
 TARGETS = "/etc/foolab/sync-targets"  # on the sender: the receivers, one line
 KEY_CRON = "/etc/cron.d/syncer-key"  # on a receiver: reinstalls the key
 AS_SYNCER = ("runuser", "-u", SYNC_USER, "--")
@@ -24,9 +27,18 @@ REINSTALL_KEY = ("install -m 644 /etc/foolab/syncer-key.cron {} && rm -f {} "
 OWNED_KEY = "cat > {} && chown {}: {} && chmod 600 {}"
 
 
-def push(lab: Lab, sender: str) -> int:
-    """sync-content as the syncer, now, as cron runs it; its exit code."""
-    return lab.exec(sender, [*AS_SYNCER, SCRIPT], timeout=60).returncode
+def push(lab: Lab, sender: str, timeout: float = 60) -> int:
+    """sync-content as the syncer, now, as cron runs it; its exit code.
+    The script skips its run while another holds its lock (cron's, every
+    minute): then this waits for that one to end and pushes again, so the
+    push asked for is the one that happens (seen: a page missing on web3)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lab.exec(sender, [*AS_SYNCER, "flock", "-w", "30", LOG, "true"], timeout=40)
+        code = lab.exec(sender, [*AS_SYNCER, SCRIPT], timeout=60).returncode
+        last = lab.run(sender, "tail -n 1 {}", LOG)
+        if "skipped" not in last or time.monotonic() > deadline:
+            return code
 
 
 def set_targets(lab: Lab, sender: str, receivers: list[str]) -> None:
