@@ -8,7 +8,7 @@ USERS    ?= 30
 DURATION ?= 60s
 CACHE    ?= none
 
-.PHONY: help lab-up lab-down lab-status test unit scenarios engine browser lint bench load load-report \
+.PHONY: help lab-up lab-down lab-status test unit scenarios engine browser web lint bench load load-report \
 	dashboard class-up class-status class-down
 
 help:
@@ -41,8 +41,12 @@ engine:
 browser:
 	@scripts/install-browser.sh
 
+# xterm.js from npm (web/package-lock.json): the class's terminal page serves it.
+web:
+	@scripts/install-web.sh
+
 # BALANCER=1: also lb, HAProxy in front of web1-3 (compose/balancer.yml).
-lab-up: $(VENV)/.installed engine browser
+lab-up: $(VENV)/.installed engine browser web
 	$(FOOLAB) up $(if $(filter-out 0,$(BALANCER)),--with balancer) \
 	  $(if $(filter-out 0,$(MHA)),--with mha) $(if $(filter-out 0,$(KEEPALIVED)),--with keepalived)
 

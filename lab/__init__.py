@@ -3,6 +3,8 @@
 Subpackages by family, arrows pointing down only (tests/test_layers.py):
   cli        the only layer that prints; subcommands mirror the Makefile
   bench      make bench: figures measured and written to bench/, docs/
+  classweb   the class's web server: a student's lab, terminal and self-check
+             in a browser, the teacher's live grid; access checked per route
   exercises  seeded breakages for students, the grader (goals read from the lab)
   load       the load study: Locust generator, statistics, report, plots
   dashboard  the live page for the projector: state pushed by server-sent events

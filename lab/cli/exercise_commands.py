@@ -18,7 +18,7 @@ def add_exercise(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     ex.add_argument("action", choices=["list", "start", "stop"])
     ex.add_argument("name", nargs="?", help="start: which exercise (see list)")
     ex.add_argument("--seed", help="start: the student's seed (e.g. an e-mail address): the "
-                    "same seed, the same breakage")
+                    "same seed, the same breakage (a lab of a roster: its student's own)")
     ex.add_argument("--variant", help="start: this way of breaking the lab instead of the "
                     "seed's (see list)")
 
@@ -49,9 +49,12 @@ def cmd_exercise(lab: Lab, args: argparse.Namespace) -> int:
         lab.require_up()
         say(f"exercise {grader.stop(lab)} stopped; the lab is healthy again")
         return 0
-    if not args.name or not args.seed:
+    from lab.exercises.classroom import student_seed
+
+    seed = args.seed or student_seed(lab.config)  # a roster's lab: its student's seed
+    if not args.name or not seed:
         raise LabError("exercise start needs a NAME and --seed", hint="`foolab exercise list`")
-    exercise, started = grader.start(lab, args.name, args.seed, args.variant)
+    exercise, started = grader.start(lab, args.name, seed, args.variant)
     print(f"== {exercise.name} (seed {started.seed}): {exercise.section}\n")
     print(exercise.brief(started.params))
     print("\nfoolab check: which goals hold, with hints.")

@@ -167,15 +167,17 @@ def _run_book(lab: Lab, name: str) -> None:
 # --- serving ---------------------------------------------------------------------------
 
 
-def bind(port: int) -> socket.socket:
-    """A listening socket on 127.0.0.1:port (0: any free port), or a one-line LabError."""
+def bind(port: int, host: str = HOST) -> socket.socket:
+    """A listening socket on 127.0.0.1:port (0: any free port), or a one-line
+    LabError. `host`: another address (the class server's --listen only)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        sock.bind((HOST, port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise LabError(f"port {port} on {HOST} is in use", exc.strerror or str(exc),
-                       "choose another with --port") from None
+        raise LabError(f"port {port} on {host} is in use or not this machine's",
+                       exc.strerror or str(exc), "choose another with --port") from None
     sock.listen(64)
     return sock
 

@@ -249,3 +249,31 @@ def exit_code(container: str) -> int | None:
         raise LabError(f"container {container} is gone", hint="removed by hand?")
     state = data.get("State") or {}
     return int(state.get("ExitCode") or 0) if state.get("Status") in ("exited", "dead") else None
+
+
+def open_terminal(container: str, argv: Sequence[str], env: dict[str, str]) -> tuple[str, Any]:
+    """A shell on a terminal inside `container` (docker exec -it): the exec's
+    id and the raw socket that carries the terminal's bytes both ways (the
+    class's terminal page; lab.classweb.terminal)."""
+    exec_id = str(call(f"docker exec -it {container}", lambda: api().exec_create(
+        container, list(argv), stdin=True, tty=True, environment=env))["Id"])
+    conn = call(f"docker exec -it {container}", lambda: api().exec_start(
+        exec_id, tty=True, socket=True))
+    return exec_id, getattr(conn, "_sock", conn)  # SocketIO over the unix socket: its socket
+
+
+def resize_terminal(exec_id: str, rows: int, cols: int) -> None:
+    call("docker exec resize", lambda: api().exec_resize(exec_id, height=rows, width=cols))
+
+
+def terminal_pid(exec_id: str) -> int | None:
+    """The terminal's shell as the container sees it; None once it has ended."""
+    data = _lookup("docker exec inspect", lambda: api().exec_inspect(exec_id)) or {}
+    return int(data.get("Pid") or 0) or None if data.get("Running") else None
+
+
+def class_containers() -> list[dict[str, Any]]:
+    """Every container of every class lab in one call: Names, State, Status
+    ("Up 3 minutes (healthy)") and Labels, as `docker ps -a` lists them."""
+    return list(call("docker ps -a", lambda: api().containers(
+        all=True, filters={"label": "org.foolab.class"})))

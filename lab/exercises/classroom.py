@@ -25,6 +25,7 @@ from lab.engine.lab import Lab
 from lab.exercises import grader
 from lab.hosts.mariadb import admin_password
 from lab.model import class_layout
+from lab.model import roster as roster_model
 from lab.model.config import LabConfig
 from lab.model.errors import LabError, TopologyError
 from lab.model.figures import Progress
@@ -49,6 +50,43 @@ def require_lab(base: LabConfig, name: str) -> None:
         raise LabError(f"no lab {name!r}",
                        "labs: " + (", ".join(known) if known else "none"),
                        "start one with `foolab class up N` or `foolab --lab NAME up`")
+
+
+def enrol(base: LabConfig, csv_path: Path, prefix: str = "s") -> roster_model.Roster:
+    """The class's roster with the students of `csv_path` in it (a bad line:
+    one LabError, nothing written). Students already enrolled keep their lab,
+    link and seed; the roster is saved before any lab starts, so `class
+    access` works while they come up."""
+    people = roster_model.read(csv_path)
+    roster = (roster_model.Roster.load(base.class_root) or roster_model.Roster()).merged(
+        people, prefix)
+    for s in roster.students:  # a lab name the single lab would collide with
+        class_layout.check_name(s.lab, base.project)
+    roster.save(base.class_root)
+    return roster
+
+
+def roster_of(base: LabConfig) -> roster_model.Roster | None:
+    return roster_model.Roster.load(base.class_root)
+
+
+def require_roster(base: LabConfig) -> roster_model.Roster:
+    roster = roster_of(base)
+    if roster is None:
+        raise LabError("this class has no roster", hint="`foolab class up --roster students.csv`")
+    return roster
+
+
+def forget_roster(base: LabConfig) -> None:
+    """`class down`: the links and the class secret go with the labs."""
+    (base.class_root / roster_model.FILE_NAME).unlink(missing_ok=True)
+
+
+def student_seed(cfg: LabConfig) -> str | None:
+    """The exercise seed of the student whose lab `cfg` is (None: no roster,
+    or nobody in this lab)."""
+    roster = roster_of(cfg) if cfg.lab else None
+    return roster.seed(cfg.lab) if roster else None
 
 
 def available_mib() -> int:
@@ -151,8 +189,11 @@ def lab_row(cfg: LabConfig) -> dict[str, Any]:
     and lag, faults. Read from the lab itself (inside its network)."""
     lab = Lab(cfg)
     states = lab.states(probe=True)  # now, not Docker's last check
+    roster = roster_of(cfg)
+    student = roster.by_lab(cfg.lab) if roster else None
     row: dict[str, Any] = {
-        "lab": cfg.lab, "subnet": lab.topology.subnet, "wire": cfg.wire_subnet,
+        "lab": cfg.lab, "student": student.name if student else "",
+        "subnet": lab.topology.subnet, "wire": cfg.wire_subnet,
         "healthy": sum(s.is_healthy for s in states.values()), "hosts": len(states),
         "replicating": False, "lag_s": None,
         "faults": [f.describe() for f in faults.active(lab)],

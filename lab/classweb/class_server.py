@@ -1,0 +1,368 @@
+"""The class's web server: every route checks who asks before anything else.
+
+  GET  /join/TOKEN          a secret link: a session cookie, then the lab page
+  GET  /  POST /login       the login page; a token pasted by hand
+  POST /logout
+  GET  /lab/NAME            the student's page          } the student of NAME
+  GET  /lab/NAME/events     their lab, pushed (SSE)     } or the teacher;
+  POST /lab/NAME/check      the self-check              } anyone else: 403,
+  WS   /lab/NAME/terminal   ?host=web1: a shell there   } one body for all
+  GET  /teacher, /teacher/events, /teacher/grades.{csv,json}; POST /teacher/collect
+
+Cookies are HttpOnly and SameSite=Strict (Secure with TLS); a POST and a
+WebSocket must come from this site's own pages (Origin); wrong tokens are
+counted per address (access.LoginLimit). It listens on 127.0.0.1 unless
+told otherwise (`foolab class serve --listen`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from lab.classweb import access, class_pages, grades, terminal
+from lab.classweb.class_watch import ClassWatch
+from lab.dashboard.server import PING_S, bind
+from lab.engine.lab import Lab
+from lab.exercises import grader
+from lab.exercises.catalog import EXERCISES
+from lab.exercises.classroom import require_roster
+from lab.exercises.definitions import find
+from lab.model import roster as roster_model
+from lab.model.config import REPO, LabConfig
+from lab.model.errors import LabError
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+DASHBOARD_STATIC = HERE.parent / "dashboard" / "static"
+XTERM = REPO / "web" / "node_modules" / "@xterm"
+HEADERS = {  # on every answer: nothing framed, sent elsewhere or loaded from elsewhere
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                               "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+POLL_S = 0.25  # how often an event stream looks for a newer document
+
+
+class ClassServer:
+    """The app and what it needs: the roster, sessions, the class's watcher."""
+
+    def __init__(self, base: LabConfig, tls: bool = False,
+                 watch: ClassWatch | None = None) -> None:
+        self.base, self.tls = base, tls
+        self.roster = require_roster(base)
+        self.labs = {s.lab: Lab(base.for_lab(s.lab)) for s in self.roster.students}
+        self.watch = watch or ClassWatch(base, {s.lab: s.name for s in self.roster.students})
+        self.sessions = access.Sessions()
+        self.limit = access.LoginLimit()
+        self.stopping = threading.Event()
+        self._checking: set[str] = set()
+        self.app = Starlette(routes=[
+            Route("/", self.home), Route("/login", self.login, methods=["POST"]),
+            Route("/join/{token}", self.join), Route("/logout", self.logout, methods=["POST"]),
+            Route("/lab/{name}", self.lab_page), Route("/lab/{name}/events", self.lab_events),
+            Route("/lab/{name}/check", self.check, methods=["POST"]),
+            WebSocketRoute("/lab/{name}/terminal", self.terminal),
+            Route("/teacher", self.teacher), Route("/teacher/events", self.teacher_events),
+            Route("/teacher/grades.{fmt}", self.grades),
+            Route("/teacher/collect", self.collect, methods=["POST"]),
+            Mount("/static/dashboard", StaticFiles(directory=DASHBOARD_STATIC)),
+            Mount("/static/xterm-fit", StaticFiles(directory=XTERM / "addon-fit",
+                                                   check_dir=False)),
+            Mount("/static/xterm", StaticFiles(directory=XTERM / "xterm", check_dir=False)),
+            Mount("/static", StaticFiles(directory=STATIC)),
+        ], lifespan=self._lifespan)
+        self.asgi = _with_headers(self.app)  # what uvicorn serves
+
+    @asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        self.watch.start()
+        try:
+            yield
+        finally:
+            self.stopping.set()
+            await asyncio.to_thread(self.watch.stop)
+
+    # -- who asks --
+
+    def principal(self, conn: HTTPConnection) -> str | None:
+        return self.sessions.principal(conn.cookies.get(access.COOKIE))
+
+    def _origin_ok(self, conn: HTTPConnection) -> bool:
+        """A POST or a WebSocket from this site's own pages: Origin is this
+        site (browsers always send it on both)."""
+        own = f"{'https' if self.tls else 'http'}://{conn.headers.get('host', '')}"
+        return conn.headers.get("origin") == own
+
+    def _allowed(self, conn: HTTPConnection) -> str | None:
+        """The lab NAME of the path, when the session may open it."""
+        name = str(conn.path_params.get("name", ""))
+        if name in self.labs and access.may_open(self.principal(conn), name):
+            return name
+        return None
+
+    @staticmethod
+    def forbidden() -> Response:
+        return HTMLResponse(access.FORBIDDEN, status_code=403)
+
+    def _signed_in(self, principal: str, response: Response) -> Response:
+        response.set_cookie(access.COOKIE, self.sessions.open(principal), httponly=True,
+                            samesite="strict", secure=self.tls, path="/")
+        return response
+
+    def _where(self, principal: str) -> str:
+        return "/teacher" if principal == roster_model.TEACHER else f"/lab/{principal}"
+
+    def _try_token(self, request: Request, token: str) -> tuple[str | None, Response | None]:
+        """The principal of a token, or the login page saying why not."""
+        address = request.client.host if request.client else "?"
+        wait = self.limit.refused_for(address)
+        if wait:
+            return None, HTMLResponse(class_pages.login(
+                f"Too many wrong links from your address: try again in {wait:.0f} s."),
+                status_code=429, headers={"Retry-After": str(int(wait) + 1)})
+        principal = self.roster.principal(token)
+        if principal is None:
+            self.limit.wrong(address)
+            return None, HTMLResponse(class_pages.login(
+                "That link is not valid: check it, or ask your teacher for yours."),
+                status_code=401)
+        return principal, None
+
+    # -- signing in --
+
+    async def home(self, request: Request) -> Response:
+        principal = self.principal(request)
+        if principal:
+            return RedirectResponse(self._where(principal), status_code=303)
+        return HTMLResponse(class_pages.login())
+
+    async def login(self, request: Request) -> Response:
+        if not self._origin_ok(request):
+            return self.forbidden()
+        form = parse_qs((await request.body()).decode(errors="replace"))
+        principal, refused = self._try_token(request, (form.get("token") or [""])[0].strip())
+        if refused or principal is None:
+            return refused or self.forbidden()
+        return self._signed_in(principal, RedirectResponse(self._where(principal), 303))
+
+    async def join(self, request: Request) -> Response:
+        principal, refused = self._try_token(request, str(request.path_params["token"]))
+        if refused or principal is None:
+            return refused or self.forbidden()
+        return self._signed_in(principal, HTMLResponse(class_pages.joined(self._where(principal))))
+
+    async def logout(self, request: Request) -> Response:
+        if not self._origin_ok(request):
+            return self.forbidden()
+        self.sessions.close(request.cookies.get(access.COOKIE))
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(access.COOKIE, path="/")
+        return response
+
+    # -- a student's lab --
+
+    async def lab_page(self, request: Request) -> Response:
+        name = self._allowed(request)
+        if name is None:
+            return self.forbidden()
+        lab = self.labs[name]
+        started = grader.running(lab)
+        brief = (find(EXERCISES, started.exercise).brief(started.params) if started else "")
+        student = self.roster.by_lab(name)
+        if self.principal(request) == name:
+            self.watch.note_activity(name)
+        return HTMLResponse(class_pages.student(
+            lab.topology, name, student.name if student else name, brief,
+            self.principal(request) == roster_model.TEACHER))
+
+    async def lab_events(self, request: Request) -> Response:
+        name = self._allowed(request)
+        if name is None:
+            return self.forbidden()
+        return self._stream(lambda: self.watch.doc(name))
+
+    async def check(self, request: Request) -> Response:
+        name = self._allowed(request)
+        if name is None or not self._origin_ok(request):
+            return self.forbidden()
+        if name in self._checking:
+            return JSONResponse({"error": "a check of this lab is running"}, status_code=409)
+        self._checking.add(name)
+        if self.principal(request) == name:
+            self.watch.note_activity(name)
+        try:
+            result = await asyncio.to_thread(grades.self_check, self.labs[name].config)
+        except LabError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        finally:
+            self._checking.discard(name)
+        return JSONResponse(result)
+
+    async def terminal(self, ws: WebSocket) -> None:
+        name = self._allowed(ws)
+        host = ws.query_params.get("host", "")
+        if name is None or not self._origin_ok(ws) or host not in self.labs[name].topology.names:
+            await ws.close(code=1008)  # before accept: the handshake gets 403
+            return
+        await ws.accept()
+        own = self.principal(ws) == name
+        await terminal.bridge(ws, self.labs[name], host,
+                              on_input=(lambda: self.watch.note_activity(name)) if own else None)
+
+    # -- the teacher --
+
+    def _teacher(self, conn: HTTPConnection) -> bool:
+        return self.principal(conn) == roster_model.TEACHER
+
+    async def teacher(self, request: Request) -> Response:
+        return HTMLResponse(class_pages.teacher()) if self._teacher(request) else self.forbidden()
+
+    async def teacher_events(self, request: Request) -> Response:
+        if not self._teacher(request):
+            return self.forbidden()
+        return self._stream(self.watch.rows)
+
+    async def grades(self, request: Request) -> Response:
+        fmt = request.path_params["fmt"]
+        if not self._teacher(request) or fmt not in ("csv", "json"):
+            return self.forbidden()
+        text = (await asyncio.to_thread(grades.table, self.base)).render(fmt)
+        return PlainTextResponse(text, media_type="text/csv" if fmt == "csv"
+                                 else "application/json",
+                                 headers={"Content-Disposition": f"inline; filename=grades.{fmt}"})
+
+    async def collect(self, request: Request) -> Response:
+        if not self._teacher(request) or not self._origin_ok(request):
+            return self.forbidden()
+        if "*" in self._checking:
+            return JSONResponse({"error": "grading is running"}, status_code=409)
+        self._checking.add("*")
+
+        def run() -> None:
+            try:
+                grades.collect(self.base, lambda _m: None)
+            finally:
+                self._checking.discard("*")
+
+        threading.Thread(target=run, name="class-collect", daemon=True).start()
+        return JSONResponse({"started": "grading every lab"}, status_code=202)
+
+    # -- streams --
+
+    def _stream(self, latest: Callable[[], tuple[int, Any]]) -> Response:
+        async def messages() -> AsyncIterator[str]:
+            sent, quiet = -1, 0.0
+            yield "retry: 1000\n\n"
+            while not self.stopping.is_set():
+                version, doc = latest()
+                if version != sent:
+                    sent, quiet = version, 0.0
+                    yield f"id: {version}\ndata: {json.dumps(doc, default=str)}\n\n"
+                elif quiet >= PING_S:
+                    quiet = 0.0
+                    yield ": ping\n\n"
+                await asyncio.sleep(POLL_S)
+                quiet += POLL_S
+
+        return StreamingResponse(messages(), media_type="text/event-stream",
+                                 headers={"X-Accel-Buffering": "no"})
+
+
+# --- serving ---------------------------------------------------------------------------
+
+
+def _with_headers(app: ASGIApp) -> ASGIApp:
+    """`app` with HEADERS on every HTTP answer (a plain ASGI wrapper: event
+    streams and WebSockets pass through untouched)."""
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(HEADERS)
+            await send(message)
+
+        await app(scope, receive, with_headers)
+
+    return wrapped
+
+
+def require_xterm() -> None:
+    if not (XTERM / "xterm" / "lib" / "xterm.js").exists():
+        raise LabError("xterm.js is missing", str(XTERM),
+                       "`make web` (scripts/install-web.sh) installs it from npm")
+
+
+def _server(app: ClassServer, cert: Path | None = None, key: Path | None = None,
+            ) -> uvicorn.Server:
+    config = uvicorn.Config(app.asgi, log_level="warning", access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=2, ws="websockets",
+                            ssl_certfile=str(cert) if cert else None,
+                            ssl_keyfile=str(key) if key else None)
+    return uvicorn.Server(config)
+
+
+def serve(base: LabConfig, port: int, listen: str = "127.0.0.1", cert: Path | None = None,
+          key: Path | None = None, ready: Callable[[str], None] | None = None) -> None:
+    """Serve the class until interrupted (Ctrl-C)."""
+    require_xterm()
+    sock = bind(port, listen)
+    app = ClassServer(base, tls=cert is not None)
+    scheme = "https" if cert else "http"
+    if ready:
+        ready(f"{scheme}://{listen}:{sock.getsockname()[1]}/")
+    try:
+        _server(app, cert, key).run(sockets=[sock])
+    finally:
+        app.stopping.set()
+        sock.close()
+
+
+@contextmanager
+def running(base: LabConfig, port: int = 0) -> Iterator[tuple[str, ClassServer]]:
+    """The class server on a thread of this process (tests, the bench):
+    yields its URL and the app; stops it at the end of the block."""
+    require_xterm()
+    sock = bind(port)
+    app = ClassServer(base)
+    srv = _server(app)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]},
+                              name="class-server", daemon=True)
+    thread.start()
+    try:
+        while not srv.started:
+            if not thread.is_alive():
+                raise LabError("the class server did not start")
+            threading.Event().wait(0.05)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
+    finally:
+        app.stopping.set()
+        srv.should_exit = True
+        thread.join(timeout=15)
+        sock.close()

@@ -1,0 +1,148 @@
+"""Self-checks from the student page, and the class's grade table with the
+time each goal was first met (for a school's learning platform).
+
+Each check (a student's Check button, or `foolab class collect` for every
+lab) grades the lab from inside it and is kept in the lab's state folder,
+on this machine (out of every student's reach): which goals hold now, and
+since when each was first seen holding during this exercise.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab.engine.lab import Lab
+from lab.exercises import classroom, grader
+from lab.exercises.definitions import Grade
+from lab.model import roster as roster_model
+from lab.model.config import REPO, LabConfig
+from lab.model.errors import LabError
+
+RECORD = "goals-met.json"  # in the lab's state folder
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def record(cfg: LabConfig, grade: Grade) -> dict[str, Any]:
+    """Keep this grade, each goal with when it was first met in this exercise."""
+    path = cfg.state_dir / RECORD
+    old: dict[str, Any] = {}
+    if path.exists():
+        old = json.loads(path.read_text())
+        if (old.get("exercise"), old.get("seed")) != (grade.exercise, grade.seed):
+            old = {}  # another exercise: nothing was met in it yet
+    first = {g["name"]: g.get("first_met") for g in old.get("goals", [])}
+    now = _now()
+    doc = {"lab": cfg.lab, "exercise": grade.exercise, "seed": grade.seed, "checked_at": now,
+           "points": grade.points, "out_of": grade.out_of,
+           "goals": [{"name": g.name, "passed": g.passed, "points": g.points, "hint": g.hint,
+                      "first_met": first.get(g.name) or (now if g.passed else None)}
+                     for g in grade.goals]}
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    return doc
+
+
+def last_check(cfg: LabConfig) -> dict[str, Any] | None:
+    """The last check of this lab's running exercise, in short (teacher grid)."""
+    path = cfg.state_dir / RECORD
+    started = grader.running(Lab(cfg))
+    if not path.exists() or started is None:
+        return None
+    doc = json.loads(path.read_text())
+    if (doc.get("exercise"), doc.get("seed")) != (started.exercise, started.seed):
+        return None
+    return {"points": doc["points"], "out_of": doc["out_of"], "at": doc["checked_at"],
+            "passed": sum(g["passed"] for g in doc["goals"]), "of": len(doc["goals"])}
+
+
+def self_check(cfg: LabConfig) -> dict[str, Any]:
+    """The student's Check: every goal, held or not, the hint of each that is
+    not (never the fix, never what the grader saw: that is the teacher's)."""
+    lab = Lab(cfg)
+    with lab.network():
+        grade = grader.grade(lab, cfg.lab)
+    doc = record(cfg, grade)
+    return {"exercise": grade.exercise, "points": grade.points, "out_of": grade.out_of,
+            "goals": [{"name": g["name"], "passed": g["passed"], "points": g["points"],
+                       "hint": "" if g["passed"] else g["hint"]} for g in doc["goals"]]}
+
+
+@dataclass(frozen=True)
+class ClassTable:
+    """One row per student: their lab, exercise, points and, per goal, when
+    it was first met."""
+
+    rows: list[dict[str, Any]]
+    path: Path | None = None
+
+    @property
+    def goal_names(self) -> list[str]:
+        names: list[str] = []
+        for r in self.rows:
+            names += [g["name"] for g in r["goals"] if g["name"] not in names]
+        return names
+
+    def render(self, fmt: str) -> str:
+        if fmt == "json":
+            return json.dumps(self.rows, indent=1) + "\n"
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow(["name", "email", "lab", "exercise", "points", "out_of",
+                    *[f"{n} first met" for n in self.goal_names]])
+        for r in self.rows:
+            met = {g["name"]: g.get("first_met") or "" for g in r["goals"]}
+            w.writerow([r["name"], r["email"], r["lab"], r["exercise"], r["points"],
+                        r["out_of"], *[met.get(n, "") for n in self.goal_names]])
+        return out.getvalue()
+
+
+def table(base: LabConfig) -> ClassTable:
+    """The grade table from each lab's last check (nothing graded now)."""
+    roster = classroom.require_roster(base)
+    rows = []
+    for s in roster.students:
+        path = base.for_lab(s.lab).state_dir / RECORD
+        doc = json.loads(path.read_text()) if path.exists() else {}
+        rows.append({"name": s.name, "email": s.email, "lab": s.lab,
+                     "exercise": doc.get("exercise", ""), "points": doc.get("points", ""),
+                     "out_of": doc.get("out_of", ""), "checked_at": doc.get("checked_at", ""),
+                     "goals": doc.get("goals", [])})
+    return ClassTable(rows)
+
+
+def collect(base: LabConfig, progress: Callable[[str], None]) -> ClassTable:
+    """`foolab class collect`: every student's lab graded now, then the
+    table written under reports/exercises/ (CSV and JSON)."""
+    roster = classroom.require_roster(base)
+    for s in roster.students:
+        cfg = base.for_lab(s.lab)
+        if grader.running(Lab(cfg)) is None:
+            progress(f"lab {s.lab} ({s.name}): no exercise running, not graded")
+            continue
+        try:
+            self_check(cfg)
+            progress(f"lab {s.lab} ({s.name}): graded")
+        except LabError as exc:
+            progress(f"lab {s.lab} ({s.name}): not graded: {exc}")
+    result = table(base)
+    folder = REPO / "reports" / "exercises"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / time.strftime("class-%Y%m%d-%H%M%S")
+    stem.with_suffix(".json").write_text(result.render("json"))
+    stem.with_suffix(".csv").write_text(result.render("csv"))
+    return ClassTable(result.rows, stem.with_suffix(".csv"))
+
+
+def students(base: LabConfig) -> dict[str, str]:
+    """Lab -> the student's name, for the class's pages."""
+    roster = roster_model.Roster.load(base.class_root)
+    return {s.lab: s.name for s in roster.students} if roster else {}

@@ -1,0 +1,54 @@
+// The teacher's grid: a row per lab, pushed by /teacher/events.
+(() => {
+  "use strict";
+  const $ = (sel) => document.querySelector(sel);
+  const cell = (text, cls) => {
+    const td = document.createElement("td"); td.textContent = text;
+    if (cls) td.className = cls; return td;
+  };
+  const ago = (t) => !t ? "-" : `${Math.max(0, Math.round(Date.now() / 1000 - t))} s ago`;
+
+  function row(lab) {
+    const tr = document.createElement("tr");
+    tr.dataset.lab = lab.lab;
+    tr.dataset.healthy = `${lab.healthy}/${lab.of}`;
+    const link = document.createElement("a");
+    link.href = `/lab/${encodeURIComponent(lab.lab)}`; link.textContent = lab.student || lab.lab;
+    const who = document.createElement("td"); who.append(link);
+    const hosts = document.createElement("td"); hosts.className = "hosts";
+    for (const h of lab.hosts) {
+      const s = document.createElement("span");
+      s.className = `k ${h.view}`; s.dataset.host = h.name; s.dataset.state = h.view;
+      s.title = `${h.name}: ${h.view}${h.fault ? " (" + h.fault + ")" : ""}`;
+      s.textContent = h.name;
+      hosts.append(s);
+    }
+    const r = lab.replication;
+    const repl = !r ? "none" : r.io ? `IO ${r.io}, SQL ${r.sql}` + (r.lag_s != null ? `, ${r.lag_s} s` : "") : r.error;
+    const goals = lab.goals ? `${lab.goals.passed}/${lab.goals.of} (${lab.goals.points}/${lab.goals.out_of} pts)` : "-";
+    tr.append(cell(lab.lab), who, hosts, cell(`${lab.healthy}/${lab.of}`, lab.healthy === lab.of ? "yes" : "no"),
+      cell(repl, r && r.io === "Yes" && r.sql === "Yes" ? "yes" : "no"), cell(lab.exercise || "-"),
+      cell(goals), cell(lab.faults.join("; ") || "-"), cell(ago(lab.activity), "activity"));
+    tr.querySelector(".activity").dataset.t = lab.activity || "";
+    return tr;
+  }
+
+  const source = new EventSource("/teacher/events");
+  source.onopen = () => { document.body.dataset.connected = "yes"; $("#banner").textContent = "live"; };
+  source.onerror = () => { document.body.dataset.connected = "no"; $("#banner").textContent = "connection lost: retrying"; };
+  source.onmessage = (ev) => {
+    const labs = JSON.parse(ev.data);
+    $("#grid tbody").replaceChildren(...labs.map(row));
+    const ok = labs.filter((l) => l.healthy === l.of).length;
+    $("#banner").textContent = `${ok} of ${labs.length} labs whole`;
+  };
+  setInterval(() => {
+    for (const td of document.querySelectorAll("td.activity")) td.textContent = ago(Number(td.dataset.t));
+  }, 5000);
+
+  $("#grade-all").addEventListener("click", async () => {
+    const r = await fetch("/teacher/collect", { method: "POST" });
+    $("#grade-state").textContent = r.ok ? "grading every lab: the goals column fills in"
+      : (await r.json()).error;
+  });
+})();

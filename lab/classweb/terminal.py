@@ -1,0 +1,96 @@
+"""A terminal in the page: a login shell on a terminal inside one of the
+student's lab containers (never on this machine), carried over a WebSocket.
+
+The browser sends JSON text frames: {"in": "keys"} or {"size": [cols, rows]};
+the server sends the terminal's output as binary frames. The shell's socket
+is read without a thread of its own (the event loop watches it), so 24 open
+terminals cost 24 sockets, not 24 threads. When the page goes, the shell is
+hung up (SIGHUP), as a closed terminal window would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from lab.engine import client
+from lab.engine.lab import Lab
+from lab.model.errors import LabError
+
+SHELL = ("bash", "-l")
+ENV = {"TERM": "xterm-256color", "LANG": "C.UTF-8"}
+# Hang up the shell when the page goes (the container's own kill, by the
+# exec's pid as the container sees it).
+HANGUP = "kill -HUP {} 2>/dev/null || true"
+CHUNK = 65536
+
+
+async def bridge(ws: WebSocket, lab: Lab, host: str, on_input: Any = None) -> None:
+    """Carry bytes between an accepted WebSocket and a shell on `host`."""
+    container = lab.topology.host(host).container
+    try:
+        exec_id, raw = await asyncio.to_thread(client.open_terminal, container, SHELL, ENV)
+    except LabError as exc:
+        await ws.send_bytes(f"\r\n[{host} has no terminal now: {exc}]\r\n".encode())
+        await ws.close(code=1011)
+        return
+    sock: socket.socket = raw
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+
+    async def out() -> None:
+        while True:
+            data = await loop.sock_recv(sock, CHUNK)
+            if not data:
+                break
+            await ws.send_bytes(data)
+
+    reader = asyncio.create_task(out())
+    try:
+        while not reader.done():
+            receive = asyncio.ensure_future(ws.receive_text())
+            done, _ = await asyncio.wait({receive, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if receive not in done:
+                receive.cancel()
+                break
+            message = _parse(receive.result())
+            if "in" in message:
+                await loop.sock_sendall(sock, str(message["in"]).encode())
+                if on_input:
+                    on_input()
+            elif "size" in message:
+                cols, rows = (int(v) for v in message["size"][:2])
+                if 0 < cols <= 1000 and 0 < rows <= 1000:
+                    await asyncio.to_thread(client.resize_terminal, exec_id, rows, cols)
+    except (WebSocketDisconnect, RuntimeError, OSError, LabError):
+        pass  # the page went, or the shell's socket did
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+        sock.close()
+        await asyncio.to_thread(_hang_up, lab, host, exec_id)
+        with contextlib.suppress(RuntimeError):
+            await ws.close()
+
+
+def _parse(text: str) -> dict[str, Any]:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return {}
+    return message if isinstance(message, dict) else {}
+
+
+def _hang_up(lab: Lab, host: str, exec_id: str) -> None:
+    try:
+        pid = client.terminal_pid(exec_id)
+        if pid:
+            lab.run(host, HANGUP, str(pid), timeout=10)
+    except LabError:
+        pass  # the container is gone: so is the shell

@@ -1,0 +1,210 @@
+"""The class's roster, tokens and access checks, without Docker: every route
+of the class server asked with the right session, another student's, none,
+and from another site. (scenarios/test_class_in_browser.py asks the same of
+a real server in a real browser.)"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from lab import cli
+from lab.classweb import access
+from lab.classweb.class_server import ClassServer
+from lab.model import roster as roster_model
+from lab.model.config import LabConfig
+from lab.model.errors import LabError
+
+CSV = "name,email\nAda Lovelace,ada@school.example\nAlan Turing,alan@school.example\n"
+
+
+# --- the roster -----------------------------------------------------------------------
+
+
+def test_roster_reads_names_and_emails_with_or_without_a_header() -> None:
+    people = roster_model.parse(CSV)
+    assert people == [("Ada Lovelace", "ada@school.example"), ("Alan Turing", "alan@school.example")]
+    assert roster_model.parse("Ada,ada@school.example\n") == [("Ada", "ada@school.example")]
+
+
+@pytest.mark.parametrize("text, line, says", [
+    ("name,email\nAda,ada@school.example,extra\n", 2, "3 columns"),
+    ("Ada,ada@school.example\nAlan,not-an-address\n", 2, "is not an e-mail address"),
+    ("Ada,ada@school.example\n,bob@school.example\n", 2, "no name"),
+    ("Ada,ada@school.example\nAda2,ADA@school.example\n", 2, "already on line 1"),
+])
+def test_a_bad_roster_line_is_one_error_naming_the_line(text: str, line: int, says: str) -> None:
+    with pytest.raises(LabError) as err:
+        roster_model.parse(text, "class.csv")
+    assert f"class.csv line {line}" in str(err.value) and says in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_seeds_differ_per_student_and_cannot_be_had_from_the_email_alone() -> None:
+    one = roster_model.Roster().merged(roster_model.parse(CSV))
+    other = roster_model.Roster().merged(roster_model.parse(CSV))  # another class secret
+    a, b = (s.lab for s in one.students)
+    assert (a, b) == ("s01", "s02")
+    assert one.seed(a) != one.seed(b)
+    assert one.seed(a) == one.seed(a) and one.seed(a) != other.seed(a)
+    assert one.seed("s99") is None
+
+
+def test_enrolling_again_keeps_labs_and_links_and_adds_new_students(tmp_path: Path) -> None:
+    first = roster_model.Roster().merged(roster_model.parse(CSV))
+    path = first.save(tmp_path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = roster_model.Roster.load(tmp_path)
+    assert again is not None
+    more = again.merged(roster_model.parse(CSV + "Grace Hopper,grace@school.example\n"))
+    assert [(s.lab, s.token) for s in more.students[:2]] == [
+        (s.lab, s.token) for s in first.students]
+    assert more.students[2].lab == "s03" and more.secret == first.secret
+
+
+def test_a_token_opens_its_own_lab_only() -> None:
+    r = roster_model.Roster().merged(roster_model.parse(CSV))
+    assert r.principal(r.students[0].token) == "s01"
+    assert r.principal(r.students[1].token) == "s02"
+    assert r.principal(r.teacher_token) == roster_model.TEACHER
+    assert r.principal(r.students[0].token[:-1]) is None and r.principal("") is None
+
+
+def test_wrong_tokens_are_refused_for_a_while() -> None:
+    now = [1000.0]
+    limit = access.LoginLimit(limit=20, window_s=300, clock=lambda: now[0])
+    for _ in range(19):
+        limit.wrong("10.0.0.7")
+    assert limit.refused_for("10.0.0.7") == 0
+    limit.wrong("10.0.0.7")
+    assert limit.refused_for("10.0.0.7") == pytest.approx(300)
+    assert limit.refused_for("10.0.0.8") == 0  # per address
+    now[0] += 301
+    assert limit.refused_for("10.0.0.7") == 0
+
+
+def test_class_up_with_a_bad_roster_starts_nothing(tmp_path: Path, capsys: Any,
+                                                   monkeypatch: Any) -> None:
+    monkeypatch.setenv("FOOLAB_STATE_DIR", str(tmp_path / "state"))
+    bad = tmp_path / "class.csv"
+    bad.write_text("Ada,ada@school.example\nAlan,alan\n")
+    assert cli.main(["class", "up", "--roster", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("foolab: error: class.csv line 2:") and "\n" not in err
+    assert not (tmp_path / "state" / "class" / roster_model.FILE_NAME).exists()
+
+
+# --- the server's access checks -------------------------------------------------------
+
+
+class StillWatch:
+    """The class watcher's reading side, with nothing to watch."""
+
+    def __init__(self, labs: list[str]) -> None:
+        self.labs = labs
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def note_activity(self, lab: str) -> None: ...
+
+    def doc(self, lab: str) -> tuple[int, dict[str, Any]]:
+        return 1, {"lab": lab}
+
+    def rows(self) -> tuple[int, list[dict[str, Any]]]:
+        return 1, [{"lab": n} for n in self.labs]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> tuple[ClassServer, roster_model.Roster]:
+    base = LabConfig(state_dir=tmp_path, class_root=tmp_path / "class")
+    roster = roster_model.Roster().merged(roster_model.parse(CSV))
+    roster.save(base.class_root)
+    return ClassServer(base, watch=StillWatch(["s01", "s02"])), roster  # type: ignore[arg-type]
+
+
+def signed_in(server: ClassServer, token: str) -> TestClient:
+    c = TestClient(server.app, base_url="http://127.0.0.1:8080")
+    page = c.get(f"/join/{token}")
+    assert page.status_code == 200
+    return c
+
+
+def opened(c: TestClient, path: str) -> str:
+    """The first line of a page (an event stream never ends); a 403's body."""
+    with c.stream("GET", path) as r:
+        lines = r.iter_lines()
+        first = next(lines, "")
+        if r.status_code == 403:
+            return first + "".join(lines)
+        assert r.status_code == 200, (path, r.status_code)
+        return first
+
+
+def test_the_link_sets_a_strict_http_only_cookie(server: Any) -> None:
+    app, roster = server
+    c = TestClient(app.app, base_url="http://127.0.0.1:8080")
+    r = c.get(f"/join/{roster.students[0].token}")
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert "/lab/s01" in r.text
+
+
+def test_a_student_opens_their_lab_and_nothing_else(server: Any) -> None:
+    app, roster = server
+    c = signed_in(app, roster.students[0].token)
+    assert c.get("/lab/s01").status_code == 200
+    assert opened(c, "/lab/s01/events").startswith("retry:")
+    forbidden = ["/lab/s02", "/lab/s02/events", "/lab/s99", "/lab/s99/events", "/teacher",
+                 "/teacher/events", "/teacher/grades.csv"]
+    assert [opened(c, p) for p in forbidden] == [access.FORBIDDEN] * len(forbidden)
+    check = c.post("/lab/s02/check", headers={"Origin": "http://127.0.0.1:8080"})
+    assert (check.status_code, check.text) == (403, access.FORBIDDEN)
+    nobody = TestClient(app.app)
+    assert nobody.get("/lab/s01").status_code == 403 and nobody.get("/lab/s01").text == (
+        access.FORBIDDEN)
+
+
+def test_the_teacher_opens_every_lab_and_the_grid(server: Any) -> None:
+    app, roster = server
+    c = signed_in(app, roster.teacher_token)
+    assert [c.get(p).status_code for p in ("/lab/s01", "/lab/s02", "/teacher")] == [200] * 3
+
+
+def test_a_terminal_socket_of_another_lab_or_site_is_refused(server: Any) -> None:
+    app, roster = server
+    c = signed_in(app, roster.students[0].token)
+    session = {"Cookie": f"{access.COOKIE}={c.cookies[access.COOKIE]}"}  # not sent by itself
+    for path, origin in (("/lab/s02/terminal?host=web1", "http://127.0.0.1:8080"),
+                         ("/lab/s01/terminal?host=web1", "http://evil.example"),
+                         ("/lab/s01/terminal?host=console", "http://127.0.0.1:8080"),
+                         ("/lab/s01/terminal?host=web1", "")):
+        with pytest.raises(WebSocketDisconnect) as refused:
+            with c.websocket_connect(path, headers={**session, **(
+                    {"Origin": origin} if origin else {})}):
+                pytest.fail(f"{path} from {origin!r}: the socket was accepted")
+        assert refused.value.code == 1008
+
+
+def test_a_wrong_token_is_the_login_page_with_one_line(server: Any) -> None:
+    app, _ = server
+    c = TestClient(app.app, base_url="http://127.0.0.1:8080")
+    r = c.get("/join/not-a-token")
+    assert r.status_code == 401 and r.text.count('role="alert"') == 1
+    assert "access" not in r.headers.get("set-cookie", "")
+    for _ in range(access.WRONG_TOKENS):
+        c.post("/login", data={"token": "wrong"}, headers={"Origin": "http://127.0.0.1:8080"})
+    assert c.get("/join/not-a-token").status_code == 429
+
+
+def test_every_answer_forbids_framing_and_other_sites(server: Any) -> None:
+    app, _ = server
+    r = TestClient(app.asgi).get("/")
+    assert r.headers["x-frame-options"] == "DENY"
+    assert "default-src 'self'" in r.headers["content-security-policy"]
