@@ -28,7 +28,8 @@ CSV = "name,email\nAda Lovelace,ada@school.example\nAlan Turing,alan@school.exam
 
 def test_roster_reads_names_and_emails_with_or_without_a_header() -> None:
     people = roster_model.parse(CSV)
-    assert people == [("Ada Lovelace", "ada@school.example"), ("Alan Turing", "alan@school.example")]
+    assert people == [("Ada Lovelace", "ada@school.example"),
+                      ("Alan Turing", "alan@school.example")]
     assert roster_model.parse("Ada,ada@school.example\n") == [("Ada", "ada@school.example")]
 
 
