@@ -322,7 +322,7 @@ def require_xterm() -> None:
 def _server(app: ClassServer, cert: Path | None = None, key: Path | None = None,
             ) -> uvicorn.Server:
     config = uvicorn.Config(app.asgi, log_level="warning", access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=2, ws="websockets",
+                            timeout_graceful_shutdown=2, ws="websockets-sansio",
                             ssl_certfile=str(cert) if cert else None,
                             ssl_keyfile=str(key) if key else None)
     return uvicorn.Server(config)

@@ -267,7 +267,7 @@ def resize_terminal(exec_id: str, rows: int, cols: int) -> None:
 
 
 def terminal_pid(exec_id: str) -> int | None:
-    """The terminal's shell as the container sees it; None once it has ended."""
+    """The terminal's shell as this machine sees it; None once it has ended."""
     data = _lookup("docker exec inspect", lambda: api().exec_inspect(exec_id)) or {}
     return int(data.get("Pid") or 0) or None if data.get("Running") else None
 

@@ -1,0 +1,243 @@
+"""Issue 21: students in their own lab from a browser, and nowhere else.
+
+Two students from a roster (labs r01 and r02, their own state folder, so a
+teacher's class on this machine is left alone), the class server on a thread
+and Debian's chromium driven by Selenium:
+- A's secret link opens A's page; A's terminal on ns2 runs `hostname; dig`
+  and shows the answers; from it, B's lab cannot be reached;
+- A's session against B's page, stream, check and terminal socket: 403 each,
+  one body; a socket from another site: refused;
+- the teacher's grid shows A's db2 stopped, and back;
+- the Check button shows the goals of a running exercise with hints;
+- a wrong link: the login page with one line; 20 wrong: refused for a while.
+Screenshots go to reports/ (the README shows two of them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.classweb import access
+from lab.classweb.class_server import running
+from lab.engine import client
+from lab.engine.lab import require_engine
+from lab.engine.waiting import wait_for
+from lab.model.config import REPO, LabConfig
+from lab.model.errors import LabError
+from lab.model.roster import Roster
+
+from test_dashboard_in_browser import REPORTS, browser, until  # noqa: F401 - fixture
+
+LABS = ("r01", "r02")
+ROSTER = "name,email\nAda Lovelace,ada@school.example\nAlan Turing,alan@school.example\n"
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("class-state")
+
+
+def foolab(state: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """The CLI as a teacher runs it, on this module's own class state."""
+    env = {**os.environ, "FOOLAB_STATE_DIR": str(state)}
+    return subprocess.run([sys.executable, "-m", "lab.cli", *args], cwd=REPO, text=True,
+                          capture_output=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def engine() -> None:
+    """The engine and the lab's images (`make test` builds them first); the
+    single lab itself is not needed."""
+    try:
+        require_engine()
+    except LabError as exc:
+        if os.environ.get("FOOLAB_REQUIRE_LAB"):
+            pytest.fail(f"no Docker: {exc}", pytrace=False)
+        pytest.skip(f"no Docker: {exc}")
+
+
+@pytest.fixture(scope="module")
+def school(engine: None, state: Path) -> Iterator[tuple[LabConfig, Roster]]:
+    """Two students' labs from a roster, removed again whatever happens."""
+    csv = state / "students.csv"
+    csv.write_text(ROSTER)
+    try:
+        up = foolab(state, "class", "up", "--roster", str(csv), "--prefix", "r")
+        assert up.returncode == 0, up.stderr[-2000:] + up.stdout[-2000:]
+        base = replace(LabConfig.from_env(), state_dir=state, class_root=state / "class")
+        roster = Roster.load(base.class_root)
+        assert roster is not None and [s.lab for s in roster.students] == list(LABS)
+        yield base, roster
+    finally:
+        for name in LABS:
+            foolab(state, "--lab", name, "down")
+
+
+@pytest.fixture(scope="module")
+def server(school: tuple[LabConfig, Roster]) -> Iterator[str]:
+    with running(school[0]) as (url, _app):
+        yield url
+
+
+def as_student(browser: Any, url: str, token: str) -> None:
+    browser.delete_all_cookies()
+    browser.get(f"{url}/join/{token}")
+
+
+def terminal_text(driver: Any) -> str:
+    return str(driver.execute_script(
+        "return document.querySelector('#terminal .xterm-rows')?.innerText || ''"))
+
+
+def type_in_terminal(driver: Any, line: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.CSS_SELECTOR, "#terminal .xterm-helper-textarea").send_keys(line + "\n")
+
+
+def open_shell(driver: Any, host: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element(By.ID, "host")).select_by_value(host)
+    driver.find_element(By.ID, "connect").click()
+    until(driver, f"a shell on {host}",
+          lambda d: d.execute_script("return document.body.dataset.terminal") == host, 15)
+
+
+def test_a_students_link_opens_their_lab_and_a_terminal_in_it(
+        browser: Any, server: str, school: tuple[LabConfig, Roster]) -> None:
+    ada = school[1].students[0]
+    as_student(browser, server, ada.token)
+    until(browser, "Ada's page", lambda d: d.current_url.endswith("/lab/r01"), 10)
+    until(browser, "seven healthy hosts", lambda d: d.execute_script(
+        "return document.querySelectorAll('#cluster [data-state=healthy]').length") == 7, 30)
+    open_shell(browser, "ns2")
+    type_in_terminal(browser, "hostname; dig +short @10.1.1.2 www.foo.com")
+    until(browser, "the three web servers' addresses",
+          lambda d: all(a in terminal_text(d) for a in ("10.1.1.11", "10.1.1.12", "10.1.1.13"))
+          and "ns2" in terminal_text(d).split("www.foo.com", 1)[-1], 15)
+    REPORTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(REPORTS / "class-student.png"))
+
+
+def test_from_a_students_terminal_another_lab_is_out_of_reach(
+        browser: Any, server: str, school: tuple[LabConfig, Roster]) -> None:
+    """Root in their lab, curious: B's containers are on another bridge, and
+    the terminal's shell has no NET_ADMIN to change that."""
+    b_web1 = client.inspect_container("foolabr02-web1")
+    assert b_web1 is not None
+    wire = next(iter(b_web1["NetworkSettings"]["Networks"].values()))["IPAddress"]
+    as_student(browser, server, school[1].students[0].token)
+    open_shell(browser, "ns2")
+    type_in_terminal(browser, f"timeout 3 bash -c 'echo > /dev/tcp/{wire}/80'; echo far=$?; "
+                     "timeout 3 bash -c 'echo > /dev/tcp/10.1.1.11/80'; echo near=$?; "
+                     "ip addr add 10.1.1.99/24 dev eth0; echo netadmin=$?")
+    until(browser, "the three answers", lambda d: "netadmin=" in terminal_text(d).replace(
+        "echo netadmin", ""), 20)
+    text = terminal_text(browser)
+    assert "far=0" not in text and "near=0" in text and "netadmin=0" not in text, text
+
+
+def session_of(browser: Any) -> str:
+    return str(browser.get_cookie(access.COOKIE)["value"])
+
+
+def test_a_students_session_opens_nothing_of_another_lab(
+        browser: Any, server: str, school: tuple[LabConfig, Roster]) -> None:
+    import httpx
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    as_student(browser, server, school[1].students[0].token)
+    until(browser, "Ada's page", lambda d: d.current_url.endswith("/lab/r01"), 10)
+    cookie = session_of(browser)
+    page = browser.execute_script(
+        "const s = async (p, o) => (await fetch(p, o)).status;"
+        "return Promise.all([s('/lab/r02'), s('/lab/r02/events'), s('/lab/zz9'),"
+        " s('/lab/r02/check', {method: 'POST'}), s('/teacher'), s('/lab/r01')]);")
+    assert page == [403, 403, 403, 403, 403, 200]
+    with httpx.Client(base_url=server, cookies={access.COOKIE: cookie}) as http:
+        bodies = {http.get(p).text for p in ("/lab/r02", "/lab/zz9", "/lab/r02/events")}
+    assert bodies == {access.FORBIDDEN}
+    ws = server.replace("http", "ws")
+    for path, origin in (("/lab/r02/terminal?host=ns2", server),
+                         ("/lab/r01/terminal?host=ns2", "http://evil.example")):
+        with pytest.raises(InvalidStatus) as refused:
+            with connect(f"{ws}{path}", origin=origin,  # type: ignore[arg-type]
+                         additional_headers={"Cookie": f"{access.COOKIE}={cookie}"}):
+                pytest.fail(f"{path} from {origin}: the socket opened")
+        assert refused.value.response.status_code == 403
+    with connect(f"{ws}/lab/r01/terminal?host=ns2", origin=server,  # type: ignore[arg-type]
+                 additional_headers={"Cookie": f"{access.COOKIE}={cookie}"}) as own:
+        own.send(json.dumps({"in": "echo own-$((6*7))\r"}))
+        seen = bytearray()
+
+        def answered() -> bool:
+            seen.extend(bytes(own.recv(timeout=5)))
+            return b"own-42" in seen  # the shell's answer, not the echo of the line
+
+        wait_for("Ada's own shell to answer", answered, 15)
+
+
+def test_the_teachers_grid_follows_a_stopped_database(
+        browser: Any, server: str, school: tuple[LabConfig, Roster]) -> None:
+    as_student(browser, server, school[1].teacher_token)
+    until(browser, "the teacher's grid", lambda d: d.current_url.endswith("/teacher"), 10)
+    db2 = 'document.querySelector(\'#grid tr[data-lab="r01"] [data-host="db2"]\')?.dataset.state'
+    until(browser, "r01's db2 healthy", lambda d: d.execute_script(f"return {db2}") == "healthy",
+          30)
+    try:
+        client.stop("foolabr01-db2", grace=2)
+        until(browser, "r01's db2 stopped", lambda d: d.execute_script(
+            f"return {db2}") == "stopped", 10)
+        other = ('document.querySelector(\'#grid tr[data-lab="r02"]\')?.dataset.healthy')
+        assert browser.execute_script(f"return {other}") == "7/7"
+        REPORTS.mkdir(exist_ok=True)
+        browser.save_screenshot(str(REPORTS / "class-teacher.png"))
+    finally:
+        client.start("foolabr01-db2")
+    until(browser, "r01's db2 healthy again", lambda d: d.execute_script(
+        f"return {db2}") == "healthy", 90)
+
+
+def test_check_shows_each_goal_with_its_hint(
+        browser: Any, server: str, school: tuple[LabConfig, Roster], state: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    started = foolab(state, "--lab", "r01", "exercise", "start", "ns2-stale")  # roster's seed
+    assert started.returncode == 0, started.stderr
+    try:
+        as_student(browser, server, school[1].students[0].token)
+        until(browser, "the brief", lambda d: "foo.com" in d.find_element(By.ID, "brief").text, 10)
+        browser.find_element(By.ID, "check").click()
+        until(browser, "the goals", lambda d: d.find_elements(By.CSS_SELECTOR, "#goals li"), 60)
+        goals = browser.find_elements(By.CSS_SELECTOR, "#goals li")
+        missed = [g.text for g in goals if g.get_attribute("data-passed") == "no"]
+        assert missed and all(": " in t for t in missed), [g.text for g in goals]
+    finally:
+        foolab(state, "--lab", "r01", "exercise", "stop")
+
+
+def test_a_wrong_link_is_one_line_and_many_are_refused_for_a_while(
+        browser: Any, server: str) -> None:
+    """Last in this module: it locks 127.0.0.1 out of signing in."""
+    from selenium.webdriver.common.by import By
+
+    browser.delete_all_cookies()
+    browser.get(f"{server}/join/not-a-token")
+    errors = browser.find_elements(By.ID, "error")
+    assert len(errors) == 1 and "not valid" in errors[0].text
+    assert browser.find_element(By.ID, "token")  # where to paste the right one
+    for _ in range(access.WRONG_TOKENS):
+        browser.get(f"{server}/join/still-wrong")
+    assert "Too many wrong links" in browser.find_element(By.ID, "error").text
