@@ -33,6 +33,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.docker)
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium under Selenium, one per module (scenarios/browsing.py)."""
+    from browsing import chromium
+
+    yield from chromium()
+
+
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     """The running lab. After the whole session it must be healthy again:

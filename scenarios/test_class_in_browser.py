@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browsing import REPORTS, until
 
 from lab.classweb import access
 from lab.classweb.class_server import running
@@ -34,8 +35,6 @@ from lab.engine.waiting import wait_for
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError
 from lab.model.roster import Roster
-
-from test_dashboard_in_browser import REPORTS, browser, until  # noqa: F401 - fixture
 
 LABS = ("r01", "r02")
 ROSTER = "name,email\nAda Lovelace,ada@school.example\nAlan Turing,alan@school.example\n"

@@ -13,8 +13,6 @@ machine, and record what they saw (dashboard_*_seen_s in the JUnit report).
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browsing import REPORTS, until
 
 from lab.dashboard.server import running
 from lab.drills import faults
@@ -29,41 +28,7 @@ from lab.drills.faults import Fault
 from lab.engine.lab import Lab
 from lab.engine.process import run
 from lab.engine.waiting import wait_for
-from lab.model.config import REPO
 from lab.probes import mysql, pages
-
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-OPTIONS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--no-first-run", "--window-size=1400,1200")
-REPORTS = REPO / "reports"
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("FOOLAB_REQUIRE_LAB"):
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _missing("selenium is missing: pip install -e '.[test]'")
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        _missing("chromium or chromium-driver is missing: `make lab-up` installs them "
-                 "(scripts/install-browser.sh)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for option in OPTIONS:
-        options.add_argument(option)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture(scope="module")
@@ -79,18 +44,6 @@ def state_of(driver: Any, host: str) -> str | None:
 
     found = driver.find_elements(By.CSS_SELECTOR, f'#cluster [data-host="{host}"]')
     return found[0].get_attribute("data-state") if found else None
-
-
-def until(driver: Any, what: str, check: Any, timeout: float) -> Any:
-    """Wait until the page shows something (polling the DOM, never a blind sleep).
-    The page redraws what changed, so an element read a moment ago may be gone:
-    that is "not yet", not a failure."""
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout, poll_frequency=0.1,
-                         ignored_exceptions=[StaleElementReferenceException]).until(
-        lambda d: check(d), message=f"the page did not show {what} within {timeout:g} s")
 
 
 def shot(driver: Any, name: str) -> Path:
