@@ -156,6 +156,7 @@ def test_a_students_session_opens_nothing_of_another_lab(
     import httpx
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
+    from websockets.typing import Origin
 
     as_student(browser, server, school[1].students[0].token)
     until(browser, "Ada's page", lambda d: d.current_url.endswith("/lab/r01"), 10)
@@ -172,11 +173,11 @@ def test_a_students_session_opens_nothing_of_another_lab(
     for path, origin in (("/lab/r02/terminal?host=ns2", server),
                          ("/lab/r01/terminal?host=ns2", "http://evil.example")):
         with pytest.raises(InvalidStatus) as refused:
-            with connect(f"{ws}{path}", origin=origin,  # type: ignore[arg-type]
+            with connect(f"{ws}{path}", origin=Origin(origin),
                          additional_headers={"Cookie": f"{access.COOKIE}={cookie}"}):
                 pytest.fail(f"{path} from {origin}: the socket opened")
         assert refused.value.response.status_code == 403
-    with connect(f"{ws}/lab/r01/terminal?host=ns2", origin=server,  # type: ignore[arg-type]
+    with connect(f"{ws}/lab/r01/terminal?host=ns2", origin=Origin(server),
                  additional_headers={"Cookie": f"{access.COOKIE}={cookie}"}) as own:
         own.send(json.dumps({"in": "echo own-$((6*7))\r"}))
         seen = bytearray()

@@ -5,7 +5,7 @@ costs with every page and terminal open.
 The class (c01..c24, its own state folder: a teacher's roster is never
 touched) runs `foolab class serve` in a process of its own. Each student is
 a client here holding what an open page holds: the lab's event stream and a
-terminal socket with a shell on ns1. Echo: one key at a time per terminal,
+terminal socket with a shell on the primary name server. Echo: one key at a time per terminal,
 timed from the send to the byte coming back (the shell echoing it), round
 after round over every terminal. Idle: the server process's CPU over a
 window with all pages open and nobody typing, and its resident memory.
@@ -26,12 +26,12 @@ from pathlib import Path
 
 import httpx
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from lab.classweb.access import COOKIE
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.exercises import classroom
-from lab.model import roster as roster_model
 from lab.model.config import REPO, LabConfig
 from lab.model.figures import Figure, Progress
 
@@ -39,7 +39,6 @@ STUDENTS = 24
 PREFIX = "c"
 ROUNDS = 20  # keystrokes per terminal
 IDLE_S = 30.0
-SHELL_HOST = "ns1"
 
 
 def _state() -> Path:
@@ -68,15 +67,15 @@ def _rss_mib(pid: int) -> float:
 class Student:
     """What one open page holds: a session, the event stream, a terminal."""
 
-    def __init__(self, url: str, token: str, lab: str) -> None:
+    def __init__(self, url: str, token: str, lab: str, host: str) -> None:
         self.http = httpx.Client(base_url=url, timeout=30)
         self.http.get(f"/join/{token}").raise_for_status()
         self.lab, self.docs = lab, 0
         self._stream = threading.Thread(target=self._listen, daemon=True)
         self._stream.start()
         self.term: ClientConnection = connect(
-            url.replace("http", "ws") + f"/lab/{lab}/terminal?host={SHELL_HOST}",
-            origin=url, additional_headers={  # type: ignore[arg-type]
+            url.replace("http", "ws") + f"/lab/{lab}/terminal?host={host}",
+            origin=Origin(url), additional_headers={
                 "Cookie": f"{COOKIE}={self.http.cookies[COOKIE]}"})
         self.term.send(json.dumps({"size": [100, 30]}))
         self._drain(b"#", 15)  # the prompt
@@ -94,7 +93,8 @@ class Student:
         seen = b""
         deadline = time.monotonic() + timeout
         while want not in seen:
-            seen += bytes(self.term.recv(timeout=max(0.1, deadline - time.monotonic())))
+            data = self.term.recv(timeout=max(0.1, deadline - time.monotonic()))
+            seen += data if isinstance(data, bytes) else data.encode()
 
     def echo_ms(self, key: str) -> float:
         t0 = time.perf_counter()
@@ -117,7 +117,7 @@ def classroom_figures(lab: Lab, reps: int, progress: Progress,
     csv.write_text("".join(f"Student {i:02d},student{i:02d}@bench.example\n"
                            for i in range(1, students + 1)))
     p50 = Figure("classroom keystroke echo p50", "ms", note=f"{students} students, each "
-                 f"with the page's event stream and a shell on {SHELL_HOST} open; one key at "
+                 "with the page's event stream and a shell on the primary DNS open; one key at "
                  f"a time per terminal, {ROUNDS} rounds over all")
     p99 = Figure("classroom keystroke echo p99", "ms", note=p50.note + "; aim <= 50 ms")
     idle = Figure("class server idle CPU", "% of one core", note=f"`foolab class serve` "
@@ -143,7 +143,8 @@ def classroom_figures(lab: Lab, reps: int, progress: Progress,
         wait_for("the class server", lambda: httpx.get(url + "/", timeout=2).status_code == 200,
                  30)
         progress(f"classroom: {students} pages and terminals opening")
-        opened = [Student(url, s.token, s.lab) for s in roster.students]
+        shell_on = lab.topology.primary_dns
+        opened = [Student(url, s.token, s.lab, shell_on) for s in roster.students]
         wait_for("every page's first document", lambda: all(s.docs for s in opened), 60)
         for i in range(reps):
             progress(f"classroom: idle window {i + 1}/{reps}")
