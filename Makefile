@@ -9,7 +9,7 @@ DURATION ?= 60s
 CACHE    ?= none
 
 .PHONY: help lab-up lab-down lab-status test unit scenarios engine browser web lint bench load load-report \
-	dashboard class-up class-status class-down
+	dashboard class-up class-status class-down class-serve
 
 help:
 	@echo "make lab-up      install what is missing, build, start the seven hosts, print status"
@@ -20,6 +20,9 @@ help:
 	@echo "make class-up N=8  a lab per student: s01..s08, each with the article's addresses"
 	@echo "                 (SUBNET_PER_LAB=1: lab i on 10.1.(100+i).0/24 instead)"
 	@echo "make class-status, make class-down   the class as a table; remove every class lab"
+	@echo "make class-up ROSTER=students.csv  a lab per student of a roster (name,email)"
+	@echo "make class-serve the class in a browser on http://127.0.0.1:8080/ (PORT=8080):"
+	@echo "                 each student's secret link (foolab class access), the teacher's grid"
 	@echo "make test        unit tests, then the scenarios against the lab (brought up if needed)"
 	@echo "make unit        unit tests only (no Docker)"
 	@echo "make scenarios   scenarios only, against the running lab"
@@ -58,8 +61,13 @@ lab-status: $(VENV)/.installed
 
 # A lab per student (issue 10); one student's lab: foolab --lab s03 COMMAND.
 N ?= 8
-class-up: $(VENV)/.installed engine
-	$(FOOLAB) class up $(N) $(if $(filter-out 0,$(SUBNET_PER_LAB)),--subnet-per-lab)
+class-up: $(VENV)/.installed engine web
+	$(FOOLAB) class up $(if $(ROSTER),--roster $(ROSTER),$(N)) \
+	  $(if $(filter-out 0,$(SUBNET_PER_LAB)),--subnet-per-lab)
+
+# The class's web server: each student's page and terminal, the teacher's grid.
+class-serve: $(VENV)/.installed web
+	$(FOOLAB) class serve --port $(PORT)
 
 class-status: $(VENV)/.installed
 	$(FOOLAB) class status
