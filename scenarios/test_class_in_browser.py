@@ -30,7 +30,7 @@ from browsing import REPORTS, until
 from lab.classweb import access
 from lab.classweb.class_server import running
 from lab.engine import client
-from lab.engine.lab import require_engine
+from lab.engine.lab import Lab, require_engine
 from lab.engine.waiting import wait_for
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError
@@ -241,3 +241,28 @@ def test_a_wrong_link_is_one_line_and_many_are_refused_for_a_while(
     for _ in range(access.WRONG_TOKENS):
         browser.get(f"{server}/join/still-wrong")
     assert "Too many wrong links" in browser.find_element(By.ID, "error").text
+
+
+def test_no_lab_container_holds_the_engine_or_more_than_its_address(
+        school: tuple[LabConfig, Roster]) -> None:
+    """Root in every host of their lab, a student finds no Docker socket, no
+    privileged container, nothing of this machine's writable, and no
+    capability beyond Docker's default set but NET_ADMIN, which a class
+    container holds for its first command only (compose/lab-address)."""
+    for lab in LABS:
+        for h in Lab(school[0].for_lab(lab)).topology.hosts:
+            data = client.inspect_container(h.container)
+            assert data is not None, h.container
+            config = data["HostConfig"]
+            assert not config.get("Privileged"), h.container
+            assert set(config.get("CapAdd") or []) <= {"NET_ADMIN", "CAP_NET_ADMIN"}, h.container
+            for m in data.get("Mounts") or []:
+                assert "docker.sock" not in m.get("Source", ""), (h.container, m)
+                if m["Type"] == "bind":  # the one script that sets the lab address
+                    assert not m["RW"] and m["Destination"] == "/usr/local/sbin/lab-address", m
+            # Not in the bounding set of PID 1's children: the daemons cannot get it back.
+            status = subprocess.run(
+                ["docker", "exec", h.container, "sh", "-c",
+                 "grep CapBnd /proc/$(pgrep -o -P 1)/status"],
+                text=True, capture_output=True, timeout=30).stdout.split()
+            assert status and not int(status[-1], 16) & (1 << 12), (h.container, status)
