@@ -209,3 +209,42 @@ def test_every_answer_forbids_framing_and_other_sites(server: Any) -> None:
     r = TestClient(app.asgi).get("/")
     assert r.headers["x-frame-options"] == "DENY"
     assert "default-src 'self'" in r.headers["content-security-policy"]
+
+
+# --- the grade table ------------------------------------------------------------------
+
+
+def _grade(passed: tuple[bool, bool], exercise: str = "replica-broken") -> Any:
+    from lab.exercises.definitions import GoalResult, Grade
+
+    return Grade("s01", exercise, "seed1", tuple(
+        GoalResult(n, p, 2, f"look at {n}", "symptom", "") for n, p in zip(
+            ("db2 replicates", "no write lost"), passed, strict=True)))
+
+
+def test_each_goal_keeps_when_it_was_first_met(tmp_path: Path, monkeypatch: Any) -> None:
+    from lab.classweb import grades
+
+    cfg = LabConfig(state_dir=tmp_path, class_root=tmp_path / "class").for_lab("s01")
+    cfg.state_dir.mkdir(parents=True)
+    times = iter(["t1", "t2", "t3", "t4"])
+    monkeypatch.setattr(grades, "_now", lambda: next(times))
+    grades.record(cfg, _grade((True, False)))
+    doc = grades.record(cfg, _grade((True, True)))  # the first goal: still t1
+    assert [g["first_met"] for g in doc["goals"]] == ["t1", "t2"]
+    doc = grades.record(cfg, _grade((False, False), "master-dead"))  # another exercise
+    assert [g["first_met"] for g in doc["goals"]] == [None, None]
+
+
+def test_the_grade_table_has_a_row_per_student_and_a_column_per_goal(tmp_path: Path) -> None:
+    from lab.classweb import grades
+
+    base = LabConfig(state_dir=tmp_path, class_root=tmp_path / "class")
+    roster_model.Roster().merged(roster_model.parse(CSV)).save(base.class_root)
+    cfg = base.for_lab("s01")
+    cfg.state_dir.mkdir(parents=True)
+    grades.record(cfg, _grade((True, False)))
+    lines = grades.table(base).render("csv").splitlines()
+    assert lines[0].endswith("db2 replicates first met,no write lost first met")
+    assert lines[1].startswith("Ada Lovelace,ada@school.example,s01,replica-broken,2,4,")
+    assert lines[2].startswith("Alan Turing,alan@school.example,s02,,")
