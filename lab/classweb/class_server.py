@@ -18,7 +18,6 @@ told otherwise (`foolab class serve --listen`).
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -36,7 +35,6 @@ from starlette.responses import (
     PlainTextResponse,
     RedirectResponse,
     Response,
-    StreamingResponse,
 )
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -45,7 +43,7 @@ from starlette.websockets import WebSocket
 
 from lab.classweb import access, class_pages, grades, terminal
 from lab.classweb.class_watch import ClassWatch
-from lab.dashboard.server import PING_S, bind
+from lab.dashboard.server import bind, event_stream, on_thread, pushed
 from lab.engine.lab import Lab
 from lab.exercises import grader
 from lab.exercises.catalog import EXERCISES
@@ -274,22 +272,7 @@ class ClassServer:
     # -- streams --
 
     def _stream(self, latest: Callable[[], tuple[int, Any]]) -> Response:
-        async def messages() -> AsyncIterator[str]:
-            sent, quiet = -1, 0.0
-            yield "retry: 1000\n\n"
-            while not self.stopping.is_set():
-                version, doc = latest()
-                if version != sent:
-                    sent, quiet = version, 0.0
-                    yield f"id: {version}\ndata: {json.dumps(doc, default=str)}\n\n"
-                elif quiet >= PING_S:
-                    quiet = 0.0
-                    yield ": ping\n\n"
-                await asyncio.sleep(POLL_S)
-                quiet += POLL_S
-
-        return StreamingResponse(messages(), media_type="text/event-stream",
-                                 headers={"X-Accel-Buffering": "no"})
+        return event_stream(pushed(latest, self.stopping, POLL_S))
 
 
 # --- serving ---------------------------------------------------------------------------
@@ -349,20 +332,6 @@ def running(base: LabConfig, port: int = 0) -> Iterator[tuple[str, ClassServer]]
     """The class server on a thread of this process (tests, the bench):
     yields its URL and the app; stops it at the end of the block."""
     require_xterm()
-    sock = bind(port)
     app = ClassServer(base)
-    srv = _server(app)
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]},
-                              name="class-server", daemon=True)
-    thread.start()
-    try:
-        while not srv.started:
-            if not thread.is_alive():
-                raise LabError("the class server did not start")
-            threading.Event().wait(0.05)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
-    finally:
-        app.stopping.set()
-        srv.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    with on_thread(_server(app), bind(port), app.stopping, "the class server") as url:
+        yield url.rstrip("/"), app

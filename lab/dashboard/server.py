@@ -40,6 +40,29 @@ CONTROL_HEADER = "x-foolab-control"
 PING_S = 15.0  # an SSE comment this often keeps proxies and browsers from giving up
 
 
+async def pushed(latest: Callable[[], tuple[int, Any]], stopping: threading.Event,
+                 every: float = 0.1) -> AsyncIterator[str]:
+    """Server-sent events: the document each time its version changes (looked
+    at every `every` s), a comment every PING_S s in between."""
+    sent, quiet = -1, 0.0
+    yield "retry: 1000\n\n"  # reconnect after a second if the server goes away
+    while not stopping.is_set():
+        version, doc = latest()
+        if version != sent:
+            sent, quiet = version, 0.0
+            yield f"id: {version}\ndata: {json.dumps(doc, default=str)}\n\n"
+        elif quiet >= PING_S:
+            quiet = 0.0
+            yield ": ping\n\n"
+        await asyncio.sleep(every)
+        quiet += every
+
+
+def event_stream(messages: AsyncIterator[str]) -> StreamingResponse:
+    return StreamingResponse(messages, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
 class Dashboard:
     """The app and what it needs: the lab, its watcher, one control action at a time."""
 
@@ -78,27 +101,15 @@ class Dashboard:
 
     async def stream(self, request: Request) -> Response:
         async def messages() -> AsyncIterator[str]:
-            sent, quiet = -1, 0.0
             self.watcher.viewers += 1
             self.watcher.touch()
             try:
-                yield "retry: 1000\n\n"  # reconnect after a second if the server goes away
-                while not self.stopping.is_set():
-                    version, doc = self.watcher.latest()
-                    if version != sent:
-                        sent, quiet = version, 0.0
-                        yield f"id: {version}\ndata: {json.dumps(doc, default=str)}\n\n"
-                    elif quiet >= PING_S:
-                        quiet = 0.0
-                        yield ": ping\n\n"
-                    await asyncio.sleep(0.1)
-                    quiet += 0.1
+                async for message in pushed(self.watcher.latest, self.stopping):
+                    yield message
             finally:
                 self.watcher.viewers -= 1
 
-        return StreamingResponse(messages(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store",
-                                          "X-Accel-Buffering": "no"})
+        return event_stream(messages())
 
     # -- control --
 
@@ -207,23 +218,30 @@ def serve(lab: Lab, port: int, control: bool = False,
 
 
 @contextmanager
-def running(lab: Lab, port: int = 0, control: bool = False) -> Iterator[str]:
-    """The dashboard on a thread of this process, for tests and the bench;
-    yields its URL and stops it at the end of the block."""
-    sock = bind(port)
-    dashboard = Dashboard(lab, control)
-    srv = server(dashboard)
+def on_thread(srv: uvicorn.Server, sock: socket.socket, stopping: threading.Event,
+              what: str) -> Iterator[str]:
+    """Serve on a thread of this process until the block ends (tests, the
+    bench); yields the URL. `stopping` is set first, so event streams end."""
     thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]},
-                              name="dashboard-server", daemon=True)
+                              name=what.replace(" ", "-"), daemon=True)
     thread.start()
     try:
         while not srv.started:
             if not thread.is_alive():
-                raise LabError("the dashboard did not start")
+                raise LabError(f"{what} did not start")
             threading.Event().wait(0.05)
         yield f"http://{HOST}:{sock.getsockname()[1]}/"
     finally:
-        dashboard.stopping.set()
+        stopping.set()
         srv.should_exit = True
         thread.join(timeout=15)
         sock.close()
+
+
+@contextmanager
+def running(lab: Lab, port: int = 0, control: bool = False) -> Iterator[str]:
+    """The dashboard on a thread of this process, for tests and the bench;
+    yields its URL and stops it at the end of the block."""
+    dashboard = Dashboard(lab, control)
+    with on_thread(server(dashboard), bind(port), dashboard.stopping, "the dashboard") as url:
+        yield url
