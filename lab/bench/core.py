@@ -148,7 +148,7 @@ def failover_figures(lab: Lab, reps: int, progress: Progress) -> list[Figure]:
         took = Figure(f"failover ({mode}): kill db1 -> first acknowledged write through web1",
                       "s", note="timed to the answer of the first write through web1 that "
                       "succeeded after the kill; promote-replica runbook, scripted, taking "
-                      "db1's address")
+                      "the master's address")
         lost = Figure(f"acknowledged writes lost ({mode})", "writes")
         for _ in range(reps):
             seconds, n_lost, n_acked = failover(lab, semi)

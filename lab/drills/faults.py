@@ -64,7 +64,7 @@ class Fault:
 
 def partition(split: dict[str, list[str]]) -> list[Fault]:
     """A network split as a map of who cannot reach whom, e.g.
-    {"db2": ["db1"]}: one partition fault per host on the left."""
+    {replica: [master]}: one partition fault per host on the left."""
     return [Fault("partition", host, tuple(peers)) for host, peers in split.items()]
 
 

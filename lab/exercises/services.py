@@ -186,7 +186,7 @@ NS2_STALE = Exercise(
 # --- 5. web-stale (F5-F8) ---------------------------------------------------------------------
 
 PUSH_VARIANTS = ("key", "rrsync", "cron")  # what stopped the push to web3
-KEY_LIMITED = "web1's key can only push into web3's content folder"
+KEY_LIMITED = "the syncer's key can only push into the content folder"
 
 
 def _break_what(lab: Lab, variant: str) -> None:
