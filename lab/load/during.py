@@ -32,6 +32,7 @@ from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.load.generator import GRACE_S, LoadGen
 from lab.load.latency import HISTORY_FILE, Latency, latency_history
+from lab.load.phases import PhaseRow, Sample, phase_rows, samples_of, stretches
 from lab.load.settings import RunSettings
 from lab.load.summary import RunData, RunSummary, summarize
 from lab.model.errors import LabError
@@ -48,7 +49,8 @@ class Phase:
     """A stretch of the run: the fault, or one recovery step."""
 
     name: str
-    kind: str  # "fault" or "recovery"
+    kind: str  # "fault", "recovery" (a step that changes the lab) or "check" (one that only
+    #           looks: the aftermath is measured from the last recovery, checks included)
     start_s: float  # seconds since the visitors started (Locust's second 0)
     end_s: float
 
@@ -63,6 +65,7 @@ class DuringRun:
     rows: tuple[tuple[int, str, str, str, int], ...]  # second, server, page, ok|fail, n
     note: str = ""
     latency: tuple[Latency, ...] = ()  # Locust's response times through the run
+    samples: tuple[Sample, ...] = ()  # every request's own timing (lab/load/phases.py)
 
     def failures(self, server: str | None = None, page: str | None = None
                  ) -> list[tuple[int, int]]:
@@ -78,6 +81,12 @@ class DuringRun:
         """First and last second in which visitors saw a failure."""
         seconds = [s for s, _ in self.failures()]
         return (min(seconds), max(seconds)) if seconds else None
+
+    @property
+    def phase_rows(self) -> tuple[PhaseRow, ...]:
+        """before, fault, recovery, aftermath, steady: per web server and all."""
+        parts = stretches(self.phases, float(self.summary.settings.duration_s))
+        return phase_rows(self.samples, parts, [s.name for s in self.summary.servers])
 
     def phase(self, name_part: str) -> Phase:
         for p in self.phases:
@@ -150,7 +159,8 @@ def _runbook(lab: Lab, marks: Marks, book: runbooks.Runbook) -> None:
 
     def note(done: runbooks.StepResult) -> None:
         end = time.time()
-        marks.spans.append((f"{book.name}: {done.step.title}", "recovery",
+        kind = "recovery" if done.step.command else "check"
+        marks.spans.append((f"{book.name}: {done.step.title}", kind,
                             end - done.seconds, end))
 
     failed = runbooks.execute(lab, book, note).failed
@@ -219,4 +229,4 @@ def run_during(gen: LoadGen, settings: RunSettings, name: str, out: Path) -> Dur
                  for s, srv, pg, o, n in run.visits.get("rows", []))
     history = out / HISTORY_FILE
     latency = latency_history(history.read_text(), started) if history.exists() else ()
-    return DuringRun(name, summarize(run), phases, rows, note, latency)
+    return DuringRun(name, summarize(run), phases, rows, note, latency, samples_of(run.visits))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from lab.load.during import READ_PAGE, WRITE_PAGE, DuringRun
 from lab.load.files import write_run_report
 from lab.load.latency import HISTORY_FILE
+from lab.load.phases import AFTERMATH_S, RECOVERED, in_flight, phase_table, recovered_share, row_of
 from lab.load.plots import _pyplot
 from lab.load.steplabels import (
     draw_key,
@@ -80,15 +81,52 @@ def during_lines(run: DuringRun) -> list[str]:
     return lines
 
 
+def peak_in_flight(run: DuringRun, start_s: float, end_s: float) -> dict[str, int]:
+    """Per web server, the most requests in flight at the middle of a second
+    from start_s to end_s."""
+    last = max([int(s.sent_s) for s in run.samples] + [0])
+    seconds = [x for x in range(last + 1) if start_s <= x + 0.5 < end_s]
+    out = {}
+    for s in run.summary.servers:
+        counts = in_flight(run.samples, s.name, last)
+        out[s.name] = max([counts[x] for x in seconds] + [0])
+    return out
+
+
+def aftermath_lines(run: DuringRun) -> list[str]:
+    """Whether throughput came back within AFTERMATH_S of the last recovery
+    step, and the figures that say why not: visitors waiting in flight."""
+    rows = run.phase_rows
+    share = recovered_share(rows)
+    before, after = row_of(rows, "before"), row_of(rows, "aftermath")
+    if share is None or before is None or after is None:
+        return ["No per-request samples or no fault noted: no aftermath figures."]
+    verdict = ("back" if share >= RECOVERED else
+               f"NOT back (under {100 * RECOVERED:.0f} %: visitors still waited)")
+    line = (f"Requests per second in the {AFTERMATH_S:.0f} s after the last recovery step "
+            f"({after.start_s:.1f}-{after.end_s:.1f} s): {after.per_s:.1f}, "
+            f"{100 * share:.0f} % of the {before.per_s:.1f} before the fault: {verdict}; "
+            f"p99 {after.p99_ms:.0f} ms against {before.p99_ms:.0f} ms before.")
+    calm = peak_in_flight(run, before.start_s, before.end_s)
+    late = peak_in_flight(run, after.start_s, after.end_s + 10)
+    return [line, "Most requests in flight at once, per web server, before the fault: "
+            + ", ".join(f"{k} {v}" for k, v in calm.items()) + "; from the last recovery "
+            f"step to {AFTERMATH_S + 10:.0f} s after it: "
+            + ", ".join(f"{k} {v}" for k, v in late.items()) + "."]
+
+
 def during_dict(run: DuringRun) -> dict[str, Any]:
     return {"during": run.name, "phases": [asdict(p) for p in run.phases],
             "shares": shares_by_stretch(run),
             "error_window": run.error_window, "note": run.note,
+            "phase_table": [asdict(r) for r in run.phase_rows],
+            "recovered_share": recovered_share(run.phase_rows),
             "summary": summary_dict(run.summary)}
 
 
 FIG_W_IN, LEFT_IN, RIGHT_IN = 11.0, 0.9, 0.25  # the figure's width and side margins
 TITLE_IN, PANEL_IN, XAXIS_IN = 0.6, 1.6, 0.65  # title; a panel; ticks and label under the last
+SERVER_COLORS = ("#4477aa", "#228833", "#ee6677", "#aa3377", "#66ccee")
 
 
 def column_of_axes(fig: Figure, heights_in: Sequence[float], gaps_in: Sequence[float]
@@ -143,6 +181,25 @@ def draw_latency(ax: Axes, run: DuringRun) -> None:
               title_fontsize=7)
 
 
+def draw_in_flight(ax: Axes, run: DuringRun, last: int) -> None:
+    """Requests each web server had sent and not yet answered, each second:
+    where visitors queue, what requests per second alone do not show."""
+    shade_phases(ax, run)
+    ax.set_ylabel("in flight,\nrequests")
+    if not run.samples:
+        ax.text(0.5, 0.5, "no per-request samples in visits.json", transform=ax.transAxes,
+                ha="center", va="center", fontsize=8, color="#555555")
+        ax.set_yticks([])
+        return
+    xs = list(range(last + 1))
+    for i, s in enumerate(run.summary.servers):
+        ax.step(xs, in_flight(run.samples, s.name, last), where="mid", linewidth=1.2,
+                color=SERVER_COLORS[i % len(SERVER_COLORS)], label=s.name)
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7, loc="upper left", ncols=len(run.summary.servers), framealpha=0.9,
+              title="requests sent and not yet answered, mid-second", title_fontsize=7)
+
+
 def during_figure(run: DuringRun, plt: Any) -> Figure:
     """One panel per web server: answered and failed requests per second, the
     fault shaded red and recovery steps grey; below them the response times;
@@ -154,25 +211,29 @@ def during_figure(run: DuringRun, plt: Any) -> Figure:
     width_pt = (FIG_W_IN - LEFT_IN - RIGHT_IN) * 72
     pitch_pt = marker_pitch_pt(len(run.phases))
     rows = marker_rows(len(run.phases), pitch_pt, width_pt - pitch_pt)
-    heights = [strip_height_in(rows), *[PANEL_IN] * (len(names) + 1),
+    heights = [strip_height_in(rows), *[PANEL_IN] * (len(names) + 2),
                key_height_in(len(run.phases))]
-    gaps = [0.0, 0.0, *[0.2] * len(names), XAXIS_IN]  # above each axes
+    gaps = [0.0, 0.0, *[0.2] * (len(names) + 1), XAXIS_IN]  # above each axes
     fig: Figure = plt.figure(figsize=(FIG_W_IN, TITLE_IN + sum(heights) + sum(gaps) + 0.1))
-    strip, *panels, latency, key = column_of_axes(fig, heights, gaps)
+    strip, *panels, latency, flight, key = column_of_axes(fig, heights, gaps)
     for ax, name in zip(panels, names, strict=True):
         ax.sharex(strip)
         draw_requests(ax, run, name, last)
         ax.tick_params(labelbottom=False)
     latency.sharex(strip)
     draw_latency(latency, run)
+    latency.tick_params(labelbottom=False)
+    flight.sharex(strip)
+    draw_in_flight(flight, run, last)
     strip.set_xlim(span)
     draw_markers(strip, run.phases, pitch_pt / width_pt * (span[1] - span[0]))
     draw_key(key, run.phases)
     panels[0].legend(fontsize=8, loc="upper right")
-    latency.set_xlabel("second the request was sent (response times: the second they were "
+    flight.set_xlabel("second the request was sent (response times: the second they were "
                        "counted), since the visitors started")
-    fig.suptitle(f"Visitors during {run.name}: requests per web server per second, and "
-                 "response times\n(red: the fault; grey: recovery steps; numbers: the key below)",
+    fig.suptitle(f"Visitors during {run.name}: requests per web server per second, "
+                 "response times, requests in flight\n(red: the fault; grey: recovery steps; "
+                 "numbers: the key below)",
                  fontsize=11)
     return fig
 
@@ -188,6 +249,21 @@ def plot_during(run: DuringRun, path: Path) -> bool:
     return True
 
 
+# What issue 23 found, for the reader of every report: the figures above say
+# whether this run shows it again.
+CAUSE = [
+    "Until issue 23 every web server's requests per second fell to about a third for "
+    "~11 s after a promotion, web2 and web3 too: Apache's prefork processes were all "
+    "held by the visitors' idle keep-alive connections, and the runbook's graceful "
+    "reloads (pointing the web servers at the new master) closed them all at once; "
+    "requests queued (in flight per server 9-12, p50 4-7 s) while the pool was built "
+    "again, and every visitor waiting on one server sent nothing to the others. The "
+    "web servers run without keep-alive since (images/web/rootfs/etc/apache2/"
+    "mods-available/mpm_prefork.conf); the in-flight panel below shows a queue should "
+    "one form again.",
+]
+
+
 def write_during_report(run: DuringRun, folder: Path) -> list[Path]:
     """during.md, during.json, timeline.png, and the run's own report."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -195,7 +271,14 @@ def write_during_report(run: DuringRun, folder: Path) -> list[Path]:
     png = folder / "timeline.png"
     has_png = plot_during(run, png)
     (folder / "during.json").write_text(json.dumps(during_dict(run), indent=2) + "\n")
-    lines = [f"# Visitors during {run.name}", "", *during_lines(run), ""]
+    lines = [f"# Visitors during {run.name}", "", *during_lines(run), "",
+             "## Phase by phase", "",
+             "Requests counted in the phase in which they were sent; before: until the "
+             f"fault; aftermath: the {AFTERMATH_S:.0f} s after the last recovery step; "
+             "steady: the rest of the run. Response times of every request, failed ones "
+             "too (a timeout counts what the visitor waited).", "",
+             *phase_table(run.phase_rows), "",
+             "## The aftermath", "", *aftermath_lines(run), "", *CAUSE, ""]
     if has_png:
         lines += [f"![timeline]({png.name})", ""]
     lines += ["The run's own report (shares, CPU, load generator): report.md.", ""]
