@@ -6,13 +6,16 @@ runs made of fixed samples."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from lab.load.during import DuringRun, Phase
 from lab.load.phases import (
+    PAUSE_S,
     Sample,
     in_flight,
+    pace_per_s,
     percentile,
     phase_rows,
     recovered_share,
@@ -74,15 +77,30 @@ def test_each_request_counts_in_the_phase_it_was_sent_per_server_and_all():
     web3 = row_of(rows, "steady", "web3")
     assert web3 is not None and (web3.requests, web3.per_s, web3.p50_ms) == (0, 0.0, None)
     assert [r.phase for r in rows[::4]] == ["before", "fault", "recovery", "aftermath", "steady"]
-    # aftermath: 1 request a second against 6 before: not back
-    assert recovered_share(rows) == pytest.approx(1 / 6)
+    # aftermath: 1 request a second against 6 just before: not back
+    assert recovered_share(samples, stretches(PHASES, 40.0)) == pytest.approx(1 / 6)
 
 
-def test_recovered_once_the_aftermath_holds_four_fifths_of_before():
-    samples = [*_steady(1, 6, 5, 10.0), *_steady(15, 20, 4, 10.0)]
-    rows = phase_rows(samples, stretches(PHASES, 40.0), WEBS)
-    assert recovered_share(rows) == pytest.approx(0.8)
-    assert recovered_share(phase_rows([], stretches(PHASES, 40.0), WEBS)) is None
+def test_recovered_once_the_aftermath_holds_four_fifths_of_just_before_the_fault():
+    """The level to come back to is the 5 s before the fault, not the whole
+    before phase with the visitors' arrival in it (1 a second while Apache
+    settled, then 5)."""
+    phases = (Phase("web2 stopped", "fault", 12.0, 20.0),
+              Phase("web2 started, until healthy", "recovery", 20.0, 22.0))
+    parts = stretches(phases, 40.0)
+    samples = [*_steady(1, 7, 1, 3000.0), *_steady(7, 12, 5, 10.0), *_steady(22, 27, 4, 10.0)]
+    assert recovered_share(samples, parts) == pytest.approx(0.8)
+    before = row_of(phase_rows(samples, parts, WEBS), "before")
+    assert before is not None and before.per_s == pytest.approx(31 / 11)
+    assert recovered_share([], parts) is None
+    assert recovered_share(samples, ()) is None
+
+
+def test_the_visitors_pace_is_the_locustfiles():
+    """pace_per_s follows the pause the visitors really take."""
+    text = (Path(__file__).resolve().parents[1] / "loadtests" / "locustfile.py").read_text()
+    assert f"wait_time = between({PAUSE_S[0]}, {PAUSE_S[1]})" in text
+    assert pace_per_s(30) == pytest.approx(24.0)
 
 
 def test_in_flight_counts_requests_sent_and_not_yet_answered_mid_second():
@@ -110,7 +128,7 @@ def test_the_report_and_its_data_carry_the_phase_table(tmp_path):
     write_during_report(run, tmp_path)
     text = (tmp_path / "during.md").read_text()
     assert "| aftermath | 15.0-20.0 | web1 | 10 | 2.0 | 0 | 4000 | 4000 |" in text
-    assert "40 % of the 5.0 before the fault: NOT back" in text
+    assert "40 % of the 5.0 in the 5 s before the fault: NOT back" in text
     data = json.loads((tmp_path / "during.json").read_text())
     assert data["recovered_share"] == pytest.approx(0.4)
     assert {r["phase"] for r in data["phase_table"]} == {"before", "fault", "recovery",

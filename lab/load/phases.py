@@ -21,6 +21,11 @@ AFTERMATH_S = 5.0  # "within 5 s of the last recovery step" (issue 23)
 FIRST_S = 1.0  # second 0 holds every visitor's first request at once: not a rate to hold to
 RECOVERED = 0.8  # requests per second in the aftermath, at least this share of before's
 ALL = "all"  # the row over every web server
+# A visitor's pause between requests (loadtests/locustfile.py: between(0.5, 2.0); a
+# unit test holds the two together): with answers at once, visitors / the mean pause
+# is the rate they send. A lab whose visitors arrive at once may not settle before the
+# fault (with keep-alive on it took 12 s): the level just before it is then no yardstick.
+PAUSE_S = (0.5, 2.0)
 
 
 class PhaseLike(Protocol):
@@ -131,13 +136,39 @@ def row_of(rows: Sequence[PhaseRow], phase: str, server: str = ALL) -> PhaseRow 
     return next((r for r in rows if r.phase == phase and r.server == server), None)
 
 
-def recovered_share(rows: Sequence[PhaseRow]) -> float | None:
-    """Requests per second in the aftermath over those before the fault
-    (all servers): at least RECOVERED once the recovery really is over."""
-    before, after = row_of(rows, "before"), row_of(rows, "aftermath")
-    if before is None or after is None or not before.per_s or after.per_s is None:
+def stretch_of(parts: Sequence[Stretch], name: str) -> Stretch | None:
+    return next((p for p in parts if p.name == name), None)
+
+
+def reference(parts: Sequence[Stretch], seconds: float = AFTERMATH_S) -> Stretch | None:
+    """The `seconds` just before the fault, as long as the aftermath: the
+    level the lab held once the visitors' arrival had settled."""
+    before = stretch_of(parts, "before")
+    if before is None:
         return None
-    return after.per_s / before.per_s
+    return Stretch("just before", max(before.start_s, before.end_s - seconds), before.end_s)
+
+
+def rate(samples: Iterable[Sample], part: Stretch) -> float | None:
+    """Requests per second sent in a stretch (all servers)."""
+    if part.seconds <= 0:
+        return None
+    return sum(1 for s in samples if part.start_s <= s.sent_s < part.end_s) / part.seconds
+
+
+def recovered_share(samples: Sequence[Sample], parts: Sequence[Stretch]) -> float | None:
+    """Requests per second in the aftermath over those just before the fault
+    (all servers): at least RECOVERED once the recovery really is over."""
+    ref, after = reference(parts), stretch_of(parts, "aftermath")
+    if ref is None or after is None:
+        return None
+    base, now = rate(samples, ref), rate(samples, after)
+    return None if not base or now is None else now / base
+
+
+def pace_per_s(visitors: int) -> float:
+    """Requests per second `visitors` send when every answer comes at once."""
+    return visitors / (sum(PAUSE_S) / 2)
 
 
 def in_flight(samples: Iterable[Sample], server: str, last_s: int) -> list[int]:

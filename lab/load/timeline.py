@@ -15,7 +15,18 @@ from typing import TYPE_CHECKING, Any
 from lab.load.during import READ_PAGE, WRITE_PAGE, DuringRun
 from lab.load.files import write_run_report
 from lab.load.latency import HISTORY_FILE
-from lab.load.phases import AFTERMATH_S, RECOVERED, in_flight, phase_table, recovered_share, row_of
+from lab.load.phases import (
+    AFTERMATH_S,
+    RECOVERED,
+    fmt_ms,
+    in_flight,
+    pace_per_s,
+    phase_table,
+    rate,
+    recovered_share,
+    reference,
+    row_of,
+)
 from lab.load.plots import _pyplot
 from lab.load.steplabels import (
     draw_key,
@@ -96,17 +107,22 @@ def peak_in_flight(run: DuringRun, start_s: float, end_s: float) -> dict[str, in
 def aftermath_lines(run: DuringRun) -> list[str]:
     """Whether throughput came back within AFTERMATH_S of the last recovery
     step, and the figures that say why not: visitors waiting in flight."""
-    rows = run.phase_rows
-    share = recovered_share(rows)
-    before, after = row_of(rows, "before"), row_of(rows, "aftermath")
-    if share is None or before is None or after is None:
+    rows, parts = run.phase_rows, run.stretches
+    share = recovered_share(run.samples, parts)
+    ref, before, after = reference(parts), row_of(rows, "before"), row_of(rows, "aftermath")
+    if share is None or ref is None or before is None or after is None:
         return ["No per-request samples or no fault noted: no aftermath figures."]
     verdict = ("back" if share >= RECOVERED else
                f"NOT back (under {100 * RECOVERED:.0f} %: visitors still waited)")
     line = (f"Requests per second in the {AFTERMATH_S:.0f} s after the last recovery step "
             f"({after.start_s:.1f}-{after.end_s:.1f} s): {after.per_s:.1f}, "
-            f"{100 * share:.0f} % of the {before.per_s:.1f} before the fault: {verdict}; "
-            f"p99 {after.p99_ms:.0f} ms against {before.p99_ms:.0f} ms before.")
+            f"{100 * share:.0f} % of the {rate(run.samples, ref):.1f} in the "
+            f"{ref.seconds:.0f} s before the fault: {verdict}; "
+            f"p99 {fmt_ms(after.p99_ms)} ms against {fmt_ms(before.p99_ms)} ms before. "
+            f"The visitors' own pace, were every answer at once: "
+            f"{pace_per_s(run.summary.settings.users):.1f}/s "
+            f"({100 * (after.per_s or 0) / pace_per_s(run.summary.settings.users):.0f} % of it "
+            "in the aftermath).")
     calm = peak_in_flight(run, before.start_s, before.end_s)
     late = peak_in_flight(run, after.start_s, after.end_s + 10)
     return [line, "Most requests in flight at once, per web server, before the fault: "
@@ -120,7 +136,7 @@ def during_dict(run: DuringRun) -> dict[str, Any]:
             "shares": shares_by_stretch(run),
             "error_window": run.error_window, "note": run.note,
             "phase_table": [asdict(r) for r in run.phase_rows],
-            "recovered_share": recovered_share(run.phase_rows),
+            "recovered_share": recovered_share(run.samples, run.stretches),
             "summary": summary_dict(run.summary)}
 
 
