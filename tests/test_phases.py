@@ -130,6 +130,7 @@ def test_the_report_and_its_data_carry_the_phase_table(tmp_path):
     assert "| aftermath | 15.0-20.0 | web1 | 10 | 2.0 | 0 | 4000 | 4000 |" in text
     assert "40 % of the 5.0 in the 5 s before the fault: NOT back" in text
     data = json.loads((tmp_path / "during.json").read_text())
-    assert data["recovered_share"] == pytest.approx(0.4)
+    assert data["aftermath"]["share"] == pytest.approx(0.4)
+    assert data["aftermath"]["recovered"] is False
     assert {r["phase"] for r in data["phase_table"]} == {"before", "fault", "recovery",
                                                          "aftermath", "steady"}

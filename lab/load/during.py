@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lab.drills import faults, runbooks
@@ -30,6 +30,7 @@ from lab.drills.faults import Fault
 from lab.drills.roles import restore_article_roles
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
+from lab.hosts import apache
 from lab.load.generator import GRACE_S, LoadGen
 from lab.load.latency import HISTORY_FILE, Latency, latency_history
 from lab.load.phases import PhaseRow, Sample, Stretch, phase_rows, samples_of, stretches
@@ -69,6 +70,7 @@ class DuringRun:
     note: str = ""
     latency: tuple[Latency, ...] = ()  # Locust's response times through the run
     samples: tuple[Sample, ...] = ()  # every request's own timing (lab/load/phases.py)
+    keep_alive: bool = False  # run with Apache's keep-alive on (issue 23's cause put back)
 
     def failures(self, server: str | None = None, page: str | None = None
                  ) -> list[tuple[int, int]]:
@@ -189,11 +191,29 @@ def check_name(name: str) -> str:
     return name
 
 
-def run_during(gen: LoadGen, settings: RunSettings, name: str, out: Path) -> DuringRun:
+@contextmanager
+def keep_alive_on(lab: Lab) -> Iterator[None]:
+    """Apache's keep-alive on every web server for the block, then off as the
+    image has it: the cause of issue 23's dip, put back for one run."""
+    try:
+        for web in lab.topology.webs:
+            apache.keep_alive(lab, web, True)
+        yield
+    finally:
+        for web in lab.topology.webs:
+            apache.keep_alive(lab, web, False)
+
+
+def run_during(gen: LoadGen, settings: RunSettings, name: str, out: Path,
+               keep_alive: bool = False) -> DuringRun:
     """Visitors (Locust, as in `foolab load`) through fault `name` and its
     recovery. The fault begins WARM_S after the visitors; the run lasts
     settings.duration_s, which should cover the recovery and TAIL_S more
-    (the report says when it did not)."""
+    (the report says when it did not). `keep_alive`: with Apache's
+    keep-alive on, as before issue 23."""
+    if keep_alive:
+        with keep_alive_on(gen.lab):
+            return replace(run_during(gen, settings, name, out), keep_alive=True)
     lab = gen.lab
     plan = PLANS[check_name(name)]
     result: dict[str, RunData] = {}

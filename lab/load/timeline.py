@@ -104,31 +104,52 @@ def peak_in_flight(run: DuringRun, start_s: float, end_s: float) -> dict[str, in
     return out
 
 
-def aftermath_lines(run: DuringRun) -> list[str]:
+def aftermath_figures(run: DuringRun) -> dict[str, Any] | None:
     """Whether throughput came back within AFTERMATH_S of the last recovery
-    step, and the figures that say why not: visitors waiting in flight."""
+    step, and the figures that say why not (visitors waiting in flight), as
+    plain data: the CLI's report and docs/load-study.md both write them."""
     rows, parts = run.phase_rows, run.stretches
     share = recovered_share(run.samples, parts)
     ref, before, after = reference(parts), row_of(rows, "before"), row_of(rows, "aftermath")
-    if share is None or ref is None or before is None or after is None:
+    if share is None or ref is None or before is None or after is None or after.per_s is None:
+        return None
+    pace = pace_per_s(run.summary.settings.users)
+    return {
+        "start_s": after.start_s, "end_s": after.end_s, "per_s": round(after.per_s, 2),
+        "reference_s": round(ref.seconds, 2),
+        "reference_per_s": round(rate(run.samples, ref) or 0.0, 2),
+        "share": round(share, 3), "recovered": share >= RECOVERED,
+        "pace_per_s": round(pace, 2), "pace_share": round(after.per_s / pace, 3),
+        "p50_ms": after.p50_ms, "p99_ms": after.p99_ms,
+        "before_p50_ms": before.p50_ms, "before_p99_ms": before.p99_ms,
+        "in_flight_before": peak_in_flight(run, before.start_s, before.end_s),
+        "in_flight_after": peak_in_flight(run, after.start_s, after.end_s + 10),
+    }
+
+
+def aftermath_text(a: dict[str, Any] | None) -> list[str]:
+    """aftermath_figures in words."""
+    if a is None:
         return ["No per-request samples or no fault noted: no aftermath figures."]
-    verdict = ("back" if share >= RECOVERED else
+    verdict = ("back" if a["recovered"] else
                f"NOT back (under {100 * RECOVERED:.0f} %: visitors still waited)")
-    line = (f"Requests per second in the {AFTERMATH_S:.0f} s after the last recovery step "
-            f"({after.start_s:.1f}-{after.end_s:.1f} s): {after.per_s:.1f}, "
-            f"{100 * share:.0f} % of the {rate(run.samples, ref):.1f} in the "
-            f"{ref.seconds:.0f} s before the fault: {verdict}; "
-            f"p99 {fmt_ms(after.p99_ms)} ms against {fmt_ms(before.p99_ms)} ms before. "
-            f"The visitors' own pace, were every answer at once: "
-            f"{pace_per_s(run.summary.settings.users):.1f}/s "
-            f"({100 * (after.per_s or 0) / pace_per_s(run.summary.settings.users):.0f} % of it "
-            "in the aftermath).")
-    calm = peak_in_flight(run, before.start_s, before.end_s)
-    late = peak_in_flight(run, after.start_s, after.end_s + 10)
-    return [line, "Most requests in flight at once, per web server, before the fault: "
-            + ", ".join(f"{k} {v}" for k, v in calm.items()) + "; from the last recovery "
-            f"step to {AFTERMATH_S + 10:.0f} s after it: "
-            + ", ".join(f"{k} {v}" for k, v in late.items()) + "."]
+    return [
+        f"Requests per second in the {AFTERMATH_S:.0f} s after the last recovery step "
+        f"({a['start_s']:.1f}-{a['end_s']:.1f} s): {a['per_s']:.1f}, {100 * a['share']:.0f} % "
+        f"of the {a['reference_per_s']:.1f} in the {a['reference_s']:.0f} s before the fault: "
+        f"{verdict}; {100 * a['pace_share']:.0f} % of the visitors' own pace "
+        f"({a['pace_per_s']:.1f}/s, were every answer at once). p50/p99 "
+        f"{fmt_ms(a['p50_ms'])}/{fmt_ms(a['p99_ms'])} ms, against "
+        f"{fmt_ms(a['before_p50_ms'])}/{fmt_ms(a['before_p99_ms'])} ms before the fault.",
+        "Most requests in flight at once, per web server, before the fault: "
+        + ", ".join(f"{k} {v}" for k, v in a["in_flight_before"].items())
+        + f"; from the last recovery step to {AFTERMATH_S + 10:.0f} s after it: "
+        + ", ".join(f"{k} {v}" for k, v in a["in_flight_after"].items()) + ".",
+    ]
+
+
+def aftermath_lines(run: DuringRun) -> list[str]:
+    return aftermath_text(aftermath_figures(run))
 
 
 def during_dict(run: DuringRun) -> dict[str, Any]:
@@ -136,7 +157,7 @@ def during_dict(run: DuringRun) -> dict[str, Any]:
             "shares": shares_by_stretch(run),
             "error_window": run.error_window, "note": run.note,
             "phase_table": [asdict(r) for r in run.phase_rows],
-            "recovered_share": recovered_share(run.samples, run.stretches),
+            "aftermath": aftermath_figures(run), "keep_alive": run.keep_alive,
             "summary": summary_dict(run.summary)}
 
 
@@ -208,10 +229,13 @@ def draw_in_flight(ax: Axes, run: DuringRun, last: int) -> None:
         ax.set_yticks([])
         return
     xs = list(range(last + 1))
+    peak = 1
     for i, s in enumerate(run.summary.servers):
-        ax.step(xs, in_flight(run.samples, s.name, last), where="mid", linewidth=1.2,
+        counts = in_flight(run.samples, s.name, last)
+        peak = max([peak, *counts])
+        ax.step(xs, counts, where="mid", linewidth=1.2,
                 color=SERVER_COLORS[i % len(SERVER_COLORS)], label=s.name)
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, 1.8 * peak + 1)  # room for the legend above the lines
     ax.legend(fontsize=7, loc="upper left", ncols=len(run.summary.servers), framealpha=0.9,
               title="requests sent and not yet answered, mid-second", title_fontsize=7)
 
@@ -265,18 +289,18 @@ def plot_during(run: DuringRun, path: Path) -> bool:
     return True
 
 
-# What issue 23 found, for the reader of every report: the figures above say
-# whether this run shows it again.
+# What issue 23 found, for the reader of every report; its figures are in
+# docs/load-study.md (`make load-report` runs master-killed with keep-alive on too).
 CAUSE = [
     "Until issue 23 every web server's requests per second fell to about a third for "
-    "~11 s after a promotion, web2 and web3 too: Apache's prefork processes were all "
-    "held by the visitors' idle keep-alive connections, and the runbook's graceful "
-    "reloads (pointing the web servers at the new master) closed them all at once; "
-    "requests queued (in flight per server 9-12, p50 4-7 s) while the pool was built "
-    "again, and every visitor waiting on one server sent nothing to the others. The "
-    "web servers run without keep-alive since (images/web/rootfs/etc/apache2/"
-    "mods-available/mpm_prefork.conf); the in-flight panel below shows a queue should "
-    "one form again.",
+    "some seconds after a promotion, web2 and web3 too: Apache's prefork processes "
+    "were all held by the visitors' idle keep-alive connections, and the runbook's "
+    "graceful reloads (pointing the web servers at the new master) closed them all at "
+    "once; requests queued while the pool was built again, and every visitor waiting "
+    "on one server sent nothing to the others. The web servers run without keep-alive "
+    "since (images/web/rootfs/etc/apache2/mods-available/mpm_prefork.conf); the "
+    "in-flight panel below shows a queue should one form again, and docs/load-study.md "
+    "the same run with keep-alive put back.",
 ]
 
 
@@ -287,7 +311,8 @@ def write_during_report(run: DuringRun, folder: Path) -> list[Path]:
     png = folder / "timeline.png"
     has_png = plot_during(run, png)
     (folder / "during.json").write_text(json.dumps(during_dict(run), indent=2) + "\n")
-    lines = [f"# Visitors during {run.name}", "", *during_lines(run), "",
+    title = f"# Visitors during {run.name}" + (", keep-alive on" if run.keep_alive else "")
+    lines = [title, "", *during_lines(run), "",
              "## Phase by phase", "",
              "Requests counted in the phase in which they were sent; before: until the "
              f"fault; aftermath: the {AFTERMATH_S:.0f} s after the last recovery step; "
