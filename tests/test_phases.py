@@ -134,3 +134,34 @@ def test_the_report_and_its_data_carry_the_phase_table(tmp_path):
     assert data["aftermath"]["recovered"] is False
     assert {r["phase"] for r in data["phase_table"]} == {"before", "fault", "recovery",
                                                          "aftermath", "steady"}
+
+
+def _run(samples: list[Sample]) -> DuringRun:
+    rows = [(int(s.sent_s), s.server, s.page, "ok", 1) for s in samples]
+    visits = {"rows": [list(r) for r in rows], "locust_stats": []}
+    summary = summarize(RunData(RunSettings(30, 40), WEBS, visits, None, 40.0, "t"))
+    return DuringRun("master-killed", summary, PHASES, tuple(rows), samples=tuple(samples))
+
+
+def test_the_study_says_why_from_the_run_with_keep_alive_beside_the_one_without():
+    """docs/load-study.md's issue-23 section is written from the two runs'
+    data alone, and reads the same after a trip through JSON."""
+    from lab.load.study_during import THROUGH, during_part, during_row
+
+    by = {t.key: t for t in THROUGH}
+    calm = [*_steady(1, 6, 5, 10.0), *_steady(15, 40, 5, 10.0)]
+    stalled = [*_steady(1, 6, 5, 10.0), *_steady(15, 20, 2, 4000.0), *_steady(20, 40, 5, 10.0)]
+    data = [during_row(by["master-killed"], _run(calm)),
+            during_row(by["master-killed-keep-alive"], _run(stalled))]
+    text = "\n".join(during_part(data, ["load-study/master-killed.png"]))
+    assert "## Why every web server slowed after a promotion (issue 23)" in text
+    assert ("With keep-alive on: requests/s before the fault 5.0 (21 % of the visitors' "
+            "pace of 24.0), in the 5 s after the promotion's last step 2.0 (8 %)") in text
+    assert ("Without (as the lab is now): requests/s before the fault 5.0 (21 % of the "
+            "visitors' pace of 24.0), in the 5 s after the promotion's last step 5.0 (21 %)"
+            ) in text
+    assert "![master-killed](load-study/master-killed.png)" in text
+    assert "master-killed-keep-alive.png" not in text  # only the figures written
+    assert during_part(json.loads(json.dumps(data)), ["load-study/master-killed.png"]) == \
+        text.split("\n")
+    assert during_part([], []) == []
