@@ -76,7 +76,7 @@ def test_master_killed_fails_writes_until_promotion_reads_go_on(master_killed: D
 
 def test_master_killed_throughput_is_back_within_5_s_of_the_promotion(master_killed: DuringRun,
                                                                       restore_roles):
-    """Issue 23: in the AFTERMATH_S seconds after the runbook's last change
+    """Issue 23: in the AFTERMATH_S seconds after the runbook's last command
     (the web servers pointed at db2, each a graceful reload of Apache),
     visitors send at least RECOVERED of the requests per second they sent
     in as many seconds just before the fault, and of their own pace (the

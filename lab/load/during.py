@@ -53,8 +53,8 @@ class Phase:
     """A stretch of the run: the fault, or one recovery step."""
 
     name: str
-    kind: str  # "fault", "recovery" (a step that changes the lab) or "check" (one that only
-    #           looks: the aftermath is measured from the last recovery, checks included)
+    kind: str  # "fault", "recovery" (a step that runs a command) or "check" (a runbook step
+    #           with a check only: the aftermath is measured from the last recovery on)
     start_s: float  # seconds since the visitors started (Locust's second 0)
     end_s: float
 

@@ -89,8 +89,9 @@ def stretches(phases: Sequence[PhaseLike], run_s: float,
               aftermath_s: float = AFTERMATH_S) -> tuple[Stretch, ...]:
     """before, fault, recovery, aftermath, steady, from the run's phases:
     the fault from the first fault phase's start to its end, the recovery
-    from there until the last step that changed the lab ended (kind
-    "recovery"); a runbook's closing checks fall in the aftermath, since
+    from there until the last step that ran a command ended (kind
+    "recovery"); a runbook's closing checks (kind "check": no command) fall
+    in the aftermath, since
     they wait as long as the visitors do (seen: writes through every web
     server took 13 s while the servers were stalled); empty when the run
     noted no fault. Before starts at FIRST_S."""

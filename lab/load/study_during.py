@@ -72,7 +72,7 @@ def during_part(throughs: Sequence[dict[str, Any]], figures: Sequence[str]) -> l
              f"{throughs[0]['visitors']} visitors (no DNS cache) for "
              f"{throughs[0]['seconds']} s each; the fault begins once they have settled. "
              "Phases: before the fault, the fault, the recovery (until the last step "
-             f"that changed the lab), the aftermath (the {AFTERMATH_S:.0f} s after it, a "
+             f"that ran a command), the aftermath (the {AFTERMATH_S:.0f} s after it, a "
              "runbook's closing checks included) and the steady rest of the run; each "
              "request counts in the phase in which it was sent. In flight: requests "
              "sent and not yet answered, mid-second.", ""]
