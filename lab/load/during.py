@@ -12,8 +12,10 @@ documented recovery, and notes when each phase began and ended.
 
 Faults are always healed in a finally (faults.injected); every wait is
 bounded. The report (lab/load/timeline.py) plots requests and failures per
-web server per second with these phases shaded and named, and Locust's
-response times below them (lab/load/latency.py).
+web server per second with these phases shaded and named, Locust's
+response times below them (lab/load/latency.py) and the requests in flight
+per web server; its table and verdict per phase (before, fault, recovery,
+aftermath, steady) come from every request's own timing (lab/load/phases.py).
 """
 
 from __future__ import annotations
