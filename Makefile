@@ -108,7 +108,8 @@ load: $(VENV)/.installed-load
 	$(FOOLAB) load --users $(USERS) --duration $(DURATION) --cache $(CACHE)
 
 # Every mode of the study once (caching resolvers, populations, orders, a
-# short TTL), then web2 down under visitors; written by code into
+# short TTL), then visitors through web-down, replica-cut and master-killed (and
+# master-killed again with keep-alive on, issue 23); written by code into
 # docs/load-study.md (+ plots, data), the README's load block and the bench.
 load-report: $(VENV)/.installed-load
 	$(FOOLAB) load --study --out reports/load-study

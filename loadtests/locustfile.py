@@ -85,6 +85,10 @@ options: Any = None
 started = time.time()
 tally: Counter[tuple[int, str, str, str]] = Counter()  # (second, server, page, ok|fail) -> n
 latency_ms: Counter[tuple[str, str]] = Counter()  # (server, page) -> summed response time
+# Every request: (moment sent, s since start; server; page; ok|fail; response ms). Per
+# second and server they give the percentiles of a phase and the requests in flight
+# (lab/load/phases.py), which the per-second counts above cannot.
+samples: list[tuple[float, str, str, str, float]] = []
 dns_tally: Counter[str] = Counter()  # first address handed out -> n ("failed" when none)
 served_by_mismatch = 0  # answers whose X-Served-By is not the server connected to
 locust_cpu: list[float] = []  # Locust's own CPU %, once a second
@@ -178,8 +182,10 @@ def on_request(request_type: str, name: str, response_time: float, response: Any
         server = served_by or "lb"
     # the second the request was sent (not answered): a request that waited
     # for a dead server's timeout belongs to the moment the visitor asked
-    second = max(0, int(time.time() - response_time / 1000.0 - started))
-    tally[(second, server, name, "fail" if exception else "ok")] += 1
+    sent = max(0.0, time.time() - response_time / 1000.0 - started)
+    outcome = "fail" if exception else "ok"
+    tally[(int(sent), server, name, outcome)] += 1
+    samples.append((round(sent, 3), server, name, outcome, round(response_time, 1)))
     latency_ms[(server, name)] += response_time
     if served_by and served_by != server:
         served_by_mismatch += 1
@@ -202,6 +208,7 @@ def write_visits(environment: Environment, **_: Any) -> None:
         "rows": [[s, server, page, outcome, n]
                  for (s, server, page, outcome), n in sorted(tally.items())],
         "latency_ms": [[server, page, ms] for (server, page), ms in sorted(latency_ms.items())],
+        "samples": [list(x) for x in samples],
         "dns_first_address": dict(dns_tally),
         "dns_sequence": [first for _, first in sorted(dns_sequence)],
         "resolvers": resolver_list(),

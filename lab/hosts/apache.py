@@ -11,6 +11,8 @@ from lab.engine.process import fill
 HOST_CONF = "/etc/apache2/conf-enabled/foolab-host.conf"
 # Running requests finish on the old settings, new ones start on the new.
 GRACEFUL = "apachectl -k graceful"
+# The prefork settings; keep-alive is off there since issue 23.
+PREFORK_CONF = "/etc/apache2/mods-enabled/mpm_prefork.conf"
 # The session directory as web-entrypoint prepares it: www-data's, mode 700.
 SESSION_DIR = "mkdir -p {} && chown www-data:www-data {} && chmod 700 {}"
 
@@ -56,6 +58,15 @@ def use_sessions(lab: Lab, web: str, directory: str) -> None:
     lab.run(web, SESSION_DIR, directory, directory, directory)
     lab.sh(web, _replace_lines({"php_value session.save_path": session_line(directory)}))
     lab.run(web, "grep -qxF {} {}", session_line(directory), HOST_CONF)
+
+
+def keep_alive(lab: Lab, web: str, on: bool) -> None:
+    """Keep-alive on or off on `web`, after a graceful reload. The image has
+    it off (issue 23); the load study turns it on for one run, to show what
+    it did, and off again."""
+    lab.run(web, "sed -i -e {} {} && " + GRACEFUL,
+            f"s/^KeepAlive .*/KeepAlive {'On' if on else 'Off'}/", PREFORK_CONF)
+    lab.run(web, "grep -qx {} {}", f"KeepAlive {'On' if on else 'Off'}", PREFORK_CONF)
 
 
 def graceful(lab: Lab, web: str) -> None:

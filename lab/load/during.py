@@ -12,8 +12,10 @@ documented recovery, and notes when each phase began and ended.
 
 Faults are always healed in a finally (faults.injected); every wait is
 bounded. The report (lab/load/timeline.py) plots requests and failures per
-web server per second with these phases shaded and named, and Locust's
-response times below them (lab/load/latency.py).
+web server per second with these phases shaded and named, Locust's
+response times below them (lab/load/latency.py) and the requests in flight
+per web server; its table and verdict per phase (before, fault, recovery,
+aftermath, steady) come from every request's own timing (lab/load/phases.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lab.drills import faults, runbooks
@@ -30,13 +32,18 @@ from lab.drills.faults import Fault
 from lab.drills.roles import restore_article_roles
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
+from lab.hosts import apache
 from lab.load.generator import GRACE_S, LoadGen
 from lab.load.latency import HISTORY_FILE, Latency, latency_history
+from lab.load.phases import PhaseRow, Sample, Stretch, phase_rows, samples_of, stretches
 from lab.load.settings import RunSettings
 from lab.load.summary import RunData, RunSummary, summarize
 from lab.model.errors import LabError
 
-WARM_S = 6.0  # visitors alone before the fault
+# Visitors alone before the fault: long enough for the level just before it to be
+# the lab's, not the visitors' arrival (all at once; with keep-alive on, 30 of them
+# took Apache ~11 s to settle, issue 23).
+WARM_S = 12.0
 HOLD_S = 8.0  # how long a fault lasts before its recovery starts (the admin noticing)
 TAIL_S = 6.0  # visitors after the recovery, before they stop
 WRITE_PAGE = "/db.php?write=1"
@@ -48,7 +55,8 @@ class Phase:
     """A stretch of the run: the fault, or one recovery step."""
 
     name: str
-    kind: str  # "fault" or "recovery"
+    kind: str  # "fault", "recovery" (a step that runs a command) or "check" (a runbook step
+    #           with a check only: the aftermath is measured from the last recovery on)
     start_s: float  # seconds since the visitors started (Locust's second 0)
     end_s: float
 
@@ -63,6 +71,8 @@ class DuringRun:
     rows: tuple[tuple[int, str, str, str, int], ...]  # second, server, page, ok|fail, n
     note: str = ""
     latency: tuple[Latency, ...] = ()  # Locust's response times through the run
+    samples: tuple[Sample, ...] = ()  # every request's own timing (lab/load/phases.py)
+    keep_alive: bool = False  # run with Apache's keep-alive on (issue 23's cause put back)
 
     def failures(self, server: str | None = None, page: str | None = None
                  ) -> list[tuple[int, int]]:
@@ -78,6 +88,16 @@ class DuringRun:
         """First and last second in which visitors saw a failure."""
         seconds = [s for s, _ in self.failures()]
         return (min(seconds), max(seconds)) if seconds else None
+
+    @property
+    def stretches(self) -> tuple[Stretch, ...]:
+        """before, fault, recovery, aftermath, steady (lab/load/phases.py)."""
+        return stretches(self.phases, float(self.summary.settings.duration_s))
+
+    @property
+    def phase_rows(self) -> tuple[PhaseRow, ...]:
+        """The stretches' figures per web server and over all of them."""
+        return phase_rows(self.samples, self.stretches, [s.name for s in self.summary.servers])
 
     def phase(self, name_part: str) -> Phase:
         for p in self.phases:
@@ -150,7 +170,8 @@ def _runbook(lab: Lab, marks: Marks, book: runbooks.Runbook) -> None:
 
     def note(done: runbooks.StepResult) -> None:
         end = time.time()
-        marks.spans.append((f"{book.name}: {done.step.title}", "recovery",
+        kind = "recovery" if done.step.command else "check"
+        marks.spans.append((f"{book.name}: {done.step.title}", kind,
                             end - done.seconds, end))
 
     failed = runbooks.execute(lab, book, note).failed
@@ -172,11 +193,29 @@ def check_name(name: str) -> str:
     return name
 
 
-def run_during(gen: LoadGen, settings: RunSettings, name: str, out: Path) -> DuringRun:
+@contextmanager
+def keep_alive_on(lab: Lab) -> Iterator[None]:
+    """Apache's keep-alive on every web server for the block, then off as the
+    image has it: the cause of issue 23's dip, put back for one run."""
+    try:
+        for web in lab.topology.webs:
+            apache.keep_alive(lab, web, True)
+        yield
+    finally:
+        for web in lab.topology.webs:
+            apache.keep_alive(lab, web, False)
+
+
+def run_during(gen: LoadGen, settings: RunSettings, name: str, out: Path,
+               keep_alive: bool = False) -> DuringRun:
     """Visitors (Locust, as in `foolab load`) through fault `name` and its
     recovery. The fault begins WARM_S after the visitors; the run lasts
     settings.duration_s, which should cover the recovery and TAIL_S more
-    (the report says when it did not)."""
+    (the report says when it did not). `keep_alive`: with Apache's
+    keep-alive on, as before issue 23."""
+    if keep_alive:
+        with keep_alive_on(gen.lab):
+            return replace(run_during(gen, settings, name, out), keep_alive=True)
     lab = gen.lab
     plan = PLANS[check_name(name)]
     result: dict[str, RunData] = {}
@@ -219,4 +258,4 @@ def run_during(gen: LoadGen, settings: RunSettings, name: str, out: Path) -> Dur
                  for s, srv, pg, o, n in run.visits.get("rows", []))
     history = out / HISTORY_FILE
     latency = latency_history(history.read_text(), started) if history.exists() else ()
-    return DuringRun(name, summarize(run), phases, rows, note, latency)
+    return DuringRun(name, summarize(run), phases, rows, note, latency, samples_of(run.visits))

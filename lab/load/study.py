@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from lab.admin import resolvers as res
-from lab.load.during import DuringRun, run_during
+from lab.load.during import run_during
 from lab.load.generator import LoadGen
 from lab.load.plots import plot_compare
 from lab.load.settings import RunSettings
+from lab.load.study_during import DURING_S, DURING_VISITORS, THROUGH, during_part, during_row
 from lab.load.study_report import fmt_p, fmt_pct
 from lab.load.summary import RunSummary, summarize
 from lab.model.figures import Figure, Progress
@@ -101,35 +102,28 @@ def run_study(gen: LoadGen, folder: Path, progress: Progress,
     return rows, summaries
 
 
-def during_row(run: DuringRun) -> dict[str, Any]:
-    from lab.load.timeline import shares_by_stretch
-
-    s = run.summary
-    return {"error_window": run.error_window, "failures": s.failures, "requests": s.total,
-            "failures_per_server": {f.name: f.failures for f in s.servers},
-            "phases": [{"name": p.name, "kind": p.kind, "start_s": p.start_s,
-                        "end_s": p.end_s} for p in run.phases], "note": run.note,
-            "shares": shares_by_stretch(run)}
-
-
 def study(gen: LoadGen, folder: Path, docs: Path, readme: Path, progress: Progress
           ) -> tuple[list[dict[str, Any]], list[Path]]:
-    """The whole study: every mode, then web2 down under visitors; the files
-    written. Resolvers this started are removed again."""
+    """The whole study: every mode, then visitors through each fault (and
+    the promotion again with keep-alive on); the files written. Resolvers
+    this started are removed again."""
     from lab.load.timeline import write_during_report
 
     before = res.running(gen.lab)
+    throughs = []
     try:
         rows, summaries = run_study(gen, folder, progress)
-        progress("load study: visitors while web2 is stopped and started")
-        through = run_during(gen, RunSettings(VISITORS, 35, "none"), "web-down",
-                             folder / "web-down")
-        write_during_report(through, folder / "web-down")
     finally:
         if not before and res.running(gen.lab):
             res.remove(gen.lab)
-    files = write_study(rows, summaries, during_row(through), docs, readme,
-                        folder / "web-down" / "timeline.png")
+    for t in THROUGH:
+        progress(f"load study: visitors through {t.title}")
+        run = run_during(gen, RunSettings(DURING_VISITORS, DURING_S, "none"), t.during,
+                         folder / t.key, keep_alive=t.keep_alive)
+        write_during_report(run, folder / t.key)
+        throughs.append(during_row(t, run))
+    files = write_study(rows, summaries, throughs, docs, readme,
+                        {t.key: folder / t.key / "timeline.png" for t in THROUGH})
     return rows, files
 
 
@@ -171,7 +165,7 @@ def resolver_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def render(rows: Sequence[dict[str, Any]], during: dict[str, Any] | None, when: str,
+def render(rows: Sequence[dict[str, Any]], throughs: Sequence[dict[str, Any]], when: str,
            figures: Sequence[str]) -> str:
     none = next((r for r in rows if r["mode"] == "none"), None)
     lines = [
@@ -215,26 +209,9 @@ def render(rows: Sequence[dict[str, Any]], during: dict[str, Any] | None, when: 
             "given; the ratios and the per-resolver lines are the figures.",
             "",
         ]
-    if during is not None:
-        w = during["error_window"]
-        lines += [
-            "## Visitors through a fault: web2 stopped and started (`--during web-down`)",
-            "",
-            (f"Visitors saw errors from second {w[0]} to {w[1]} ({w[1] - w[0] + 1} s); "
-             if w else "Visitors saw no error; ")
-            + f"{during['failures']} of {during['requests']} requests failed, "
-            + ", ".join(f"{k} {v}" for k, v in during["failures_per_server"].items())
-            + ". Phases: " + "; ".join(f"{p['name']} {p['start_s']:.1f}-{p['end_s']:.1f} s"
-                                        for p in during["phases"]) + ".",
-            "",
-            "Shares of the requests sent " + "; ".join(
-                f"{k}: " + ", ".join(f"{n} {fmt_pct(v, 0)}" for n, v in share.items())
-                for k, share in (during.get("shares") or {}).items())
-            + " (during: from the fault until web2 was healthy again; DNS kept handing "
-            "out web2's address, so its share stays while its requests fail).",
-            "",
-        ]
-    lines += [f"![{Path(f).stem}]({f})" for f in figures]
+    lines += during_part(throughs, figures)
+    lines += [f"![{Path(f).stem}]({f})" for f in figures if Path(f).stem not in
+              {d["key"] for d in throughs}]
     return "\n".join(lines) + "\n"
 
 
@@ -264,8 +241,8 @@ def write_readme(readme: Path, block: str) -> bool:
 
 
 def write_study(rows: list[dict[str, Any]], summaries: Sequence[RunSummary],
-                during: dict[str, Any] | None, docs: Path, readme: Path,
-                timeline_png: Path | None) -> list[Path]:
+                throughs: list[dict[str, Any]], docs: Path, readme: Path,
+                timelines: dict[str, Path]) -> list[Path]:
     """docs/load-study.md, .json, the plots, and the README's block."""
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     pics = docs / "load-study"
@@ -273,12 +250,13 @@ def write_study(rows: list[dict[str, Any]], summaries: Sequence[RunSummary],
     figures = []
     if plot_compare(summaries, pics / "shares.png"):
         figures.append("load-study/shares.png")
-    if timeline_png is not None and timeline_png.exists():
-        (pics / "web-down.png").write_bytes(timeline_png.read_bytes())
-        figures.append("load-study/web-down.png")
+    for key, png in timelines.items():
+        if png.exists():
+            (pics / f"{key}.png").write_bytes(png.read_bytes())
+            figures.append(f"load-study/{key}.png")
     (docs / "load-study.json").write_text(json.dumps(
-        {"written": when, "modes": rows, "during_web_down": during}, indent=2) + "\n")
-    (docs / "load-study.md").write_text(render(rows, during, when, figures))
+        {"written": when, "modes": rows, "during": throughs}, indent=2) + "\n")
+    (docs / "load-study.md").write_text(render(rows, throughs, when, figures))
     written = [docs / "load-study.md", docs / "load-study.json", *(docs / f for f in figures)]
     if write_readme(readme, readme_block(rows, when)):
         written.append(readme)

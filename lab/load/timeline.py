@@ -15,6 +15,18 @@ from typing import TYPE_CHECKING, Any
 from lab.load.during import READ_PAGE, WRITE_PAGE, DuringRun
 from lab.load.files import write_run_report
 from lab.load.latency import HISTORY_FILE
+from lab.load.phases import (
+    AFTERMATH_S,
+    RECOVERED,
+    fmt_ms,
+    in_flight,
+    pace_per_s,
+    phase_table,
+    rate,
+    recovered_share,
+    reference,
+    row_of,
+)
 from lab.load.plots import _pyplot
 from lab.load.steplabels import (
     draw_key,
@@ -80,15 +92,78 @@ def during_lines(run: DuringRun) -> list[str]:
     return lines
 
 
+def peak_in_flight(run: DuringRun, start_s: float, end_s: float) -> dict[str, int]:
+    """Per web server, the most requests in flight at the middle of a second
+    from start_s to end_s."""
+    last = max([int(s.sent_s) for s in run.samples] + [0])
+    seconds = [x for x in range(last + 1) if start_s <= x + 0.5 < end_s]
+    out = {}
+    for s in run.summary.servers:
+        counts = in_flight(run.samples, s.name, last)
+        out[s.name] = max([counts[x] for x in seconds] + [0])
+    return out
+
+
+def aftermath_figures(run: DuringRun) -> dict[str, Any] | None:
+    """Whether throughput came back within AFTERMATH_S of the last recovery
+    step, and the figures that say why not (visitors waiting in flight), as
+    plain data: the CLI's report and docs/load-study.md both write them."""
+    rows, parts = run.phase_rows, run.stretches
+    share = recovered_share(run.samples, parts)
+    ref, before, after = reference(parts), row_of(rows, "before"), row_of(rows, "aftermath")
+    if share is None or ref is None or before is None or after is None or after.per_s is None:
+        return None
+    pace = pace_per_s(run.summary.settings.users)
+    return {
+        "start_s": after.start_s, "end_s": after.end_s, "per_s": round(after.per_s, 2),
+        "reference_s": round(ref.seconds, 2),
+        "reference_per_s": round(rate(run.samples, ref) or 0.0, 2),
+        "share": round(share, 3), "recovered": share >= RECOVERED,
+        "pace_per_s": round(pace, 2), "pace_share": round(after.per_s / pace, 3),
+        "p50_ms": after.p50_ms, "p99_ms": after.p99_ms,
+        "before_p50_ms": before.p50_ms, "before_p99_ms": before.p99_ms,
+        "in_flight_before": peak_in_flight(run, before.start_s, before.end_s),
+        "in_flight_after": peak_in_flight(run, after.start_s, after.end_s + 10),
+    }
+
+
+def aftermath_text(a: dict[str, Any] | None) -> list[str]:
+    """aftermath_figures in words."""
+    if a is None:
+        return ["No per-request samples or no fault noted: no aftermath figures."]
+    verdict = ("back" if a["recovered"] else
+               f"NOT back (under {100 * RECOVERED:.0f} %: visitors still waited)")
+    return [
+        f"Requests per second in the {AFTERMATH_S:.0f} s after the last recovery step "
+        f"({a['start_s']:.1f}-{a['end_s']:.1f} s): {a['per_s']:.1f}, {100 * a['share']:.0f} % "
+        f"of the {a['reference_per_s']:.1f} in the {a['reference_s']:.0f} s before the fault: "
+        f"{verdict}; {100 * a['pace_share']:.0f} % of the visitors' own pace "
+        f"({a['pace_per_s']:.1f}/s, were every answer at once). p50/p99 "
+        f"{fmt_ms(a['p50_ms'])}/{fmt_ms(a['p99_ms'])} ms, against "
+        f"{fmt_ms(a['before_p50_ms'])}/{fmt_ms(a['before_p99_ms'])} ms before the fault.",
+        "Most requests in flight at once, per web server, before the fault: "
+        + ", ".join(f"{k} {v}" for k, v in a["in_flight_before"].items())
+        + f"; from the last recovery step to {AFTERMATH_S + 10:.0f} s after it: "
+        + ", ".join(f"{k} {v}" for k, v in a["in_flight_after"].items()) + ".",
+    ]
+
+
+def aftermath_lines(run: DuringRun) -> list[str]:
+    return aftermath_text(aftermath_figures(run))
+
+
 def during_dict(run: DuringRun) -> dict[str, Any]:
     return {"during": run.name, "phases": [asdict(p) for p in run.phases],
             "shares": shares_by_stretch(run),
             "error_window": run.error_window, "note": run.note,
+            "phase_table": [asdict(r) for r in run.phase_rows],
+            "aftermath": aftermath_figures(run), "keep_alive": run.keep_alive,
             "summary": summary_dict(run.summary)}
 
 
 FIG_W_IN, LEFT_IN, RIGHT_IN = 11.0, 0.9, 0.25  # the figure's width and side margins
 TITLE_IN, PANEL_IN, XAXIS_IN = 0.6, 1.6, 0.65  # title; a panel; ticks and label under the last
+SERVER_COLORS = ("#4477aa", "#228833", "#ee6677", "#aa3377", "#66ccee")
 
 
 def column_of_axes(fig: Figure, heights_in: Sequence[float], gaps_in: Sequence[float]
@@ -143,6 +218,28 @@ def draw_latency(ax: Axes, run: DuringRun) -> None:
               title_fontsize=7)
 
 
+def draw_in_flight(ax: Axes, run: DuringRun, last: int) -> None:
+    """Requests each web server had sent and not yet answered, each second:
+    where visitors queue, what requests per second alone do not show."""
+    shade_phases(ax, run)
+    ax.set_ylabel("in flight,\nrequests")
+    if not run.samples:
+        ax.text(0.5, 0.5, "no per-request samples in visits.json", transform=ax.transAxes,
+                ha="center", va="center", fontsize=8, color="#555555")
+        ax.set_yticks([])
+        return
+    xs = list(range(last + 1))
+    peak = 1
+    for i, s in enumerate(run.summary.servers):
+        counts = in_flight(run.samples, s.name, last)
+        peak = max([peak, *counts])
+        ax.step(xs, counts, where="mid", linewidth=1.2,
+                color=SERVER_COLORS[i % len(SERVER_COLORS)], label=s.name)
+    ax.set_ylim(0, 1.8 * peak + 1)  # room for the legend above the lines
+    ax.legend(fontsize=7, loc="upper left", ncols=len(run.summary.servers), framealpha=0.9,
+              title="requests sent and not yet answered, mid-second", title_fontsize=7)
+
+
 def during_figure(run: DuringRun, plt: Any) -> Figure:
     """One panel per web server: answered and failed requests per second, the
     fault shaded red and recovery steps grey; below them the response times;
@@ -154,25 +251,29 @@ def during_figure(run: DuringRun, plt: Any) -> Figure:
     width_pt = (FIG_W_IN - LEFT_IN - RIGHT_IN) * 72
     pitch_pt = marker_pitch_pt(len(run.phases))
     rows = marker_rows(len(run.phases), pitch_pt, width_pt - pitch_pt)
-    heights = [strip_height_in(rows), *[PANEL_IN] * (len(names) + 1),
+    heights = [strip_height_in(rows), *[PANEL_IN] * (len(names) + 2),
                key_height_in(len(run.phases))]
-    gaps = [0.0, 0.0, *[0.2] * len(names), XAXIS_IN]  # above each axes
+    gaps = [0.0, 0.0, *[0.2] * (len(names) + 1), XAXIS_IN]  # above each axes
     fig: Figure = plt.figure(figsize=(FIG_W_IN, TITLE_IN + sum(heights) + sum(gaps) + 0.1))
-    strip, *panels, latency, key = column_of_axes(fig, heights, gaps)
+    strip, *panels, latency, flight, key = column_of_axes(fig, heights, gaps)
     for ax, name in zip(panels, names, strict=True):
         ax.sharex(strip)
         draw_requests(ax, run, name, last)
         ax.tick_params(labelbottom=False)
     latency.sharex(strip)
     draw_latency(latency, run)
+    latency.tick_params(labelbottom=False)
+    flight.sharex(strip)
+    draw_in_flight(flight, run, last)
     strip.set_xlim(span)
     draw_markers(strip, run.phases, pitch_pt / width_pt * (span[1] - span[0]))
     draw_key(key, run.phases)
     panels[0].legend(fontsize=8, loc="upper right")
-    latency.set_xlabel("second the request was sent (response times: the second they were "
+    flight.set_xlabel("second the request was sent (response times: the second they were "
                        "counted), since the visitors started")
-    fig.suptitle(f"Visitors during {run.name}: requests per web server per second, and "
-                 "response times\n(red: the fault; grey: recovery steps; numbers: the key below)",
+    fig.suptitle(f"Visitors during {run.name}: requests per web server per second, "
+                 "response times, requests in flight\n(red: the fault; grey: recovery steps; "
+                 "numbers: the key below)",
                  fontsize=11)
     return fig
 
@@ -188,6 +289,21 @@ def plot_during(run: DuringRun, path: Path) -> bool:
     return True
 
 
+# What issue 23 found, for the reader of every report; its figures are in
+# docs/load-study.md (`make load-report` runs master-killed with keep-alive on too).
+CAUSE = [
+    "Until issue 23 every web server's requests per second fell to about a third for "
+    "some seconds after a promotion, web2 and web3 too: Apache's prefork processes "
+    "were all held by the visitors' idle keep-alive connections, and the runbook's "
+    "graceful reloads (pointing the web servers at the new master) closed them all at "
+    "once; requests queued while the pool was built again, and every visitor waiting "
+    "on one server sent nothing to the others. The web servers run without keep-alive "
+    "since (images/web/rootfs/etc/apache2/mods-available/mpm_prefork.conf); the "
+    "in-flight panel below shows a queue should one form again, and docs/load-study.md "
+    "the same run with keep-alive put back.",
+]
+
+
 def write_during_report(run: DuringRun, folder: Path) -> list[Path]:
     """during.md, during.json, timeline.png, and the run's own report."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -195,7 +311,15 @@ def write_during_report(run: DuringRun, folder: Path) -> list[Path]:
     png = folder / "timeline.png"
     has_png = plot_during(run, png)
     (folder / "during.json").write_text(json.dumps(during_dict(run), indent=2) + "\n")
-    lines = [f"# Visitors during {run.name}", "", *during_lines(run), ""]
+    title = f"# Visitors during {run.name}" + (", keep-alive on" if run.keep_alive else "")
+    lines = [title, "", *during_lines(run), "",
+             "## Phase by phase", "",
+             "Requests counted in the phase in which they were sent; before: until the "
+             f"fault; aftermath: the {AFTERMATH_S:.0f} s after the last recovery step; "
+             "steady: the rest of the run. Response times of every request, failed ones "
+             "too (a timeout counts what the visitor waited).", "",
+             *phase_table(run.phase_rows), "",
+             "## The aftermath", "", *aftermath_lines(run), "", *CAUSE, ""]
     if has_png:
         lines += [f"![timeline]({png.name})", ""]
     lines += ["The run's own report (shares, CPU, load generator): report.md.", ""]
