@@ -77,8 +77,8 @@ async def bridge(ws: WebSocket, lab: Lab, host: str, on_input: Any = None) -> No
             await reader
         sock.close()
         await asyncio.to_thread(_hang_up, exec_id)
-        with contextlib.suppress(RuntimeError):
-            await ws.close()
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await ws.close()  # the page may have gone first
 
 
 def _parse(text: str) -> dict[str, Any]:

@@ -1,20 +1,38 @@
-"""The lab's images: rebuilt only when their folder under images/ changed."""
+"""The lab's images: rebuilt only when their folder under images/ (or a
+file every image is given) changed."""
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 from lab.engine import client
+from lab.model.config import REPO
+
+# Put at the top of every image's build context: a class lab's containers
+# set their lab address with it before their daemons start (compose/class.yml),
+# from the image, so that no container mounts anything of this machine.
+SHARED = (REPO / "compose" / "lab-address",)
 
 
 def context_digest(folder: Path) -> str:
     """A digest of an image's build context: rebuild only when it changed."""
     h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        h.update(str(path.relative_to(folder)).encode() + b"\0")
+    files = [(str(p.relative_to(folder)), p) for p in folder.rglob("*") if p.is_file()]
+    for name, path in sorted(files) + [(p.name, p) for p in SHARED]:
+        h.update(name.encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
+
+
+def build_context(folder: Path, into: Path) -> Path:
+    """The image's folder with the SHARED files beside its Dockerfile, in `into`."""
+    context = into / folder.name
+    shutil.copytree(folder, context, symlinks=True)
+    for path in SHARED:
+        shutil.copy2(path, context / path.name)
+    return context
 
 
 def image_digest_label(image: str) -> str | None:

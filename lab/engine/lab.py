@@ -9,6 +9,7 @@ exit only what it started itself.
 from __future__ import annotations
 
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,7 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from lab.engine import client, netns, network
-from lab.engine.images import context_digest, image_digest_label
+from lab.engine.images import build_context, context_digest, image_digest_label
 from lab.engine.network import subnet_conflict
 from lab.engine.process import compose_command, fill, require_engine, run
 from lab.engine.ready import probe as probe_now
@@ -280,11 +281,13 @@ class Lab:
         log = self.config.log_dir / f"build-{folder.name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
-        self._logged(
-            ["docker", "build", *(["--no-cache"] if no_cache else []), "-t", image,
-             "--label", f"org.foolab.context={digest}", str(folder)],
-            log, f"building {image}", timeout=900,
-        )
+        with tempfile.TemporaryDirectory(prefix="foolab-build-") as tmp:
+            self._logged(
+                ["docker", "build", *(["--no-cache"] if no_cache else []), "-t", image,
+                 "--label", f"org.foolab.context={digest}",
+                 str(build_context(folder, Path(tmp)))],
+                log, f"building {image}", timeout=900,
+            )
         took = time.monotonic() - t0
         self.progress(f"image {image}: built in {took:.0f} s")
         return took
