@@ -62,7 +62,7 @@ HEADERS = {  # on every answer: nothing framed, sent elsewhere or loaded from el
                                "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
     "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
-POLL_S = 0.25  # how often an event stream looks for a newer document
+POLL_S = 0.5  # how often an event stream looks for a newer document (24 pages: 48 looks/s)
 
 
 class ClassServer:

@@ -46,6 +46,7 @@ class LabWatch:
     lab: Lab
     student: str
     doc: dict[str, Any] = field(default_factory=dict)
+    key: str = ""  # the document as JSON: what a round compares against
     version: int = 0
     replication: dict[str, Any] | None = None
     replication_at: float = 0.0
@@ -71,7 +72,7 @@ class ClassWatch:
         self.labs = {name: LabWatch(Lab(base.for_lab(name)), student)
                      for name, student in sorted(students.items())}
         self.version = 0  # the class's: goes up when any lab's document changes
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.error = ""
@@ -132,12 +133,11 @@ class ClassWatch:
                 doc = self._build(w, by_lab.get(name, {}), self._replication(w, by_lab.get(name)))
             except Exception as exc:  # noqa: BLE001 - one lab's trouble is shown, not fatal
                 doc = {**w.doc, "error": f"{type(exc).__name__}: {exc}"[:200]}
-            with self._lock:
-                if json.dumps(doc, sort_keys=True, default=str) != json.dumps(
-                        w.doc, sort_keys=True, default=str):
-                    w.doc, w.version = doc, w.version + 1
+            key = json.dumps(doc, sort_keys=True, default=str)
+            if key != w.key:
+                with self._lock:
+                    w.doc, w.key, w.version = doc, key, w.version + 1
                     self.version += 1
-                    self._lock.notify_all()
 
     def _health_now(self, w: LabWatch, container: str, docker_health: str) -> str:
         """Docker's verdict; while it has none yet ("starting": its first
@@ -209,7 +209,7 @@ class ClassWatch:
             "of": len(hosts), "replication": replication,
             "faults": [f.describe() for f in active],
             "exercise": started.exercise if started else "",
-            "goals": grades.last_check(lab.config) if started else None,
+            "goals": grades.last_check(lab.config, started) if started else None,
             "activity": max(w.activity, last_event) or None, "events": w.events,
         }
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from lab.engine.lab import Lab
 from lab.exercises import classroom, grader
-from lab.exercises.definitions import Grade
+from lab.exercises.definitions import Grade, Started
 from lab.model import roster as roster_model
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError
@@ -51,11 +51,11 @@ def record(cfg: LabConfig, grade: Grade) -> dict[str, Any]:
     return doc
 
 
-def last_check(cfg: LabConfig) -> dict[str, Any] | None:
-    """The last check of this lab's running exercise, in short (teacher grid)."""
+def last_check(cfg: LabConfig, started: Started) -> dict[str, Any] | None:
+    """The last check of the lab's running exercise `started`, in short (the
+    teacher's grid)."""
     path = cfg.state_dir / RECORD
-    started = grader.running(Lab(cfg))
-    if not path.exists() or started is None:
+    if not path.exists():
         return None
     doc = json.loads(path.read_text())
     if (doc.get("exercise"), doc.get("seed")) != (started.exercise, started.seed):
