@@ -234,6 +234,11 @@ def test_each_goal_keeps_when_it_was_first_met(tmp_path: Path, monkeypatch: Any)
     assert [g["first_met"] for g in doc["goals"]] == ["t1", "t2"]
     doc = grades.record(cfg, _grade((False, False), "master-dead"))  # another exercise
     assert [g["first_met"] for g in doc["goals"]] == [None, None]
+    from lab.exercises.definitions import Started
+
+    grid = grades.last_check(cfg, Started("master-dead", "seed1", {}))
+    assert grid is not None and (grid["passed"], grid["of"], grid["at"]) == (0, 2, "t3")
+    assert grades.last_check(cfg, Started("replica-broken", "seed1", {})) is None
 
 
 def test_the_grade_table_has_a_row_per_student_and_a_column_per_goal(tmp_path: Path) -> None:
