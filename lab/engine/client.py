@@ -5,13 +5,19 @@ Compose, `docker build` and `docker exec` stay on the CLI (lab.engine.process,
 Lab.exec says why for exec); everything else the lab asks of the engine
 (inspect, stop, start, kill, pause, update, network connect, networks and
 their subnets, the load generator's one-off run) comes here.
-The client follows DOCKER_HOST like the CLI does (not `docker context`).
+The client follows DOCKER_HOST like the CLI does (not `docker context`),
+unless a block names another engine (`with client.engine(...)`: a lab on
+a node of a cluster, lab.engine.nodes); commands run by lab.engine.process
+follow the same choice.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
 
 import docker
@@ -34,15 +40,77 @@ def _observed(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
+# The engine this block talks to: None is the process's (this machine's,
+# DOCKER_HOST or the default socket, unless `use_for_process` named a
+# node's); a string is another engine's DOCKER_HOST, or MACHINE. A context
+# variable, so that parallel threads each keep their own: a pool started
+# inside a block gets it through `carried`.
+MACHINE = "machine"  # engine(MACHINE): this machine's own engine, whatever the process uses
+_ENGINE: contextvars.ContextVar[str | None] = contextvars.ContextVar("foolab_engine",
+                                                                     default=None)
+_process_engine: str | None = None
+# This machine's engine as the process found it (the docker CLI's own rules).
+_MACHINE_ENV = {k: v for k, v in os.environ.items() if k.startswith("DOCKER_")}
+
+
+def use_for_process(endpoint: str | None) -> None:
+    """Every block that names no engine talks to `endpoint` (a `--lab`
+    command for a lab on a cluster node), in every thread of the process."""
+    global _process_engine
+    _process_engine = endpoint or None
+
+
+def current_engine() -> str | None:
+    """The DOCKER_HOST of this block's engine; None for this machine's own."""
+    endpoint = _ENGINE.get() or _process_engine
+    return None if endpoint == MACHINE else endpoint
+
+
+@contextmanager
+def engine(endpoint: str | None) -> Iterator[None]:
+    """Talk to the engine at `endpoint` (a DOCKER_HOST value; MACHINE for
+    this machine's; None: the process's) until the block ends, in this
+    thread and in what `carried` starts from it."""
+    token = _ENGINE.set(endpoint or None)
+    try:
+        yield
+    finally:
+        _ENGINE.reset(token)
+
+
+def carried(fn: Callable[..., T]) -> Callable[..., T]:
+    """`fn` to run in another thread (a pool, a Thread) with this block's
+    engine: Python starts threads with an empty context."""
+    ctx = contextvars.copy_context()
+    return lambda *args, **kwargs: ctx.copy().run(fn, *args, **kwargs)
+
+
+def command_env() -> dict[str, str]:
+    """The environment of a command run here: a `docker` command in it talks
+    to this block's engine."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    endpoint = current_engine()
+    env.update(_MACHINE_ENV if endpoint is None else {"DOCKER_HOST": endpoint})
+    return env
+
+
 @functools.cache
-def client() -> docker.DockerClient:
-    """The engine client, made once per process (a failure is not cached:
-    the next call tries again)."""
+def _client_for(endpoint: str | None) -> docker.DockerClient:
     try:
         # version "auto" asks the daemon for its API version: fails fast if absent
-        return docker.DockerClient.from_env(timeout=TIMEOUT, version="auto")
+        if endpoint is None:
+            return docker.DockerClient.from_env(timeout=TIMEOUT, version="auto",
+                                                environment=_MACHINE_ENV)
+        return docker.DockerClient(base_url=endpoint, timeout=TIMEOUT, version="auto")
     except (DockerException, requests.RequestException) as exc:
-        raise LabError(UNREACHABLE, _observed(exc), START_HINT) from None
+        where = "" if endpoint is None else f" at {endpoint}"
+        raise LabError(UNREACHABLE + where, _observed(exc), START_HINT) from None
+
+
+def client() -> docker.DockerClient:
+    """The client of this block's engine, made once per engine and process
+    (a failure is not cached: the next call tries again)."""
+    return _client_for(current_engine())
 
 
 def api() -> docker.APIClient:

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from lab.engine import client, netns, network
+from lab.engine import client, netns, network, nodes
 from lab.engine.images import build_context, context_digest, image_digest_label
 from lab.engine.network import subnet_conflict
 from lab.engine.process import compose_command, fill, require_engine, run
@@ -253,6 +253,9 @@ class Lab:
         them side by side beats one after another. `tag`: build under another
         tag than the lab's (the bench's throw-away cold build). Returns seconds
         per image built."""
+        if client.current_engine() is not None:  # a node builds nothing: cluster up loads them
+            nodes.require_images(sorted({h.image for h in self.topology.hosts}))
+            return {}
         logs = self.config.log_dir
         logs.mkdir(parents=True, exist_ok=True)
         if client.inspect_image("debian:bookworm-slim") is None:
@@ -361,7 +364,7 @@ class Lab:
             host = self.topology.host(name)
             self.progress(f"{name:5} healthy after {seconds:4.1f} s ({host.address})")
 
-        starter = threading.Thread(target=compose_up, daemon=True)
+        starter = threading.Thread(target=client.carried(compose_up), daemon=True)
         starter.start()
         try:
             return wait_ready(

@@ -9,7 +9,7 @@ import re
 import threading
 from dataclasses import replace
 
-from lab.engine import client, netns
+from lab.engine import client, netns, nodes
 from lab.engine.process import quote, run
 from lab.model import class_layout
 from lab.model.config import LabConfig
@@ -97,7 +97,8 @@ def with_wire(config: LabConfig) -> LabConfig:
 
 
 def _default_device() -> str | None:
-    out = run(["ip", "-o", "-4", "route", "show", "default"], timeout=10).stdout
+    out = run(nodes.machine_command(["ip", "-o", "-4", "route", "show", "default"]),
+              timeout=10).stdout
     dev = re.search(r" dev (\S+)", out)
     return dev.group(1) if dev else None
 
@@ -122,10 +123,11 @@ def class_rules(subnets: tuple[str, ...]) -> list[list[str]]:
 
 def add_class_rules(subnets: tuple[str, ...]) -> None:
     """Insert the class rules that are not there yet (they do not survive a
-    reboot of the machine, nor need to: `class up` adds them again)."""
+    reboot of the machine, nor need to: `class up` adds them again), on the
+    machine of this block's engine (a node's own, for a lab on a node)."""
     for rule in class_rules(subnets):
-        if run(["iptables", "-C", *rule], timeout=10).returncode != 0:
-            out = run(["iptables", "-I", *rule], timeout=10)
+        if run(nodes.machine_command(["iptables", "-C", *rule]), timeout=10).returncode != 0:
+            out = run(nodes.machine_command(["iptables", "-I", *rule]), timeout=10)
             if out.returncode != 0:
                 raise LabError(f"iptables -I {' '.join(rule)} failed", out.stderr.strip(),
                                "a class needs root and iptables")
@@ -135,10 +137,12 @@ def remove_class_rules() -> int:
     """Remove every rule a class added; how many."""
     removed = 0
     for chain in ("DOCKER-USER", "INPUT", "OUTPUT"):
-        for line in run(["iptables", "-S", chain], timeout=10).stdout.splitlines():
+        listed = run(nodes.machine_command(["iptables", "-S", chain]), timeout=10).stdout
+        for line in listed.splitlines():
             if CLASS_TAG in line and line.startswith("-A "):
                 spec = [s.strip('"') for s in line.split()[1:]]
-                if run(["iptables", "-D", *spec], timeout=10).returncode == 0:
+                if run(nodes.machine_command(["iptables", "-D", *spec]),
+                       timeout=10).returncode == 0:
                     removed += 1
     return removed
 

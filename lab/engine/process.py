@@ -29,11 +29,12 @@ def fill(template: str, *args: str) -> str:
 def run(
     argv: Sequence[str], *, timeout: float | None = 120, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run a local command, capturing text output; never raises on exit code."""
+    """Run a local command, capturing text output; never raises on exit code.
+    A `docker` command talks to this block's engine (client.engine)."""
     try:
         return subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, input=input
-        )
+            list(argv), capture_output=True, text=True, timeout=timeout, input=input,
+            env=client.command_env())
     except FileNotFoundError:
         raise LabError(f"{argv[0]} is not installed", hint="run `make lab-up` as root") from None
     except subprocess.TimeoutExpired:

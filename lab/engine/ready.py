@@ -71,7 +71,7 @@ def probe_all(containers: Sequence[str]) -> dict[str, Probe]:
     if not containers:
         return {}
     with ThreadPoolExecutor(max_workers=len(containers)) as pool:
-        return dict(zip(containers, pool.map(probe, containers), strict=True))
+        return dict(zip(containers, pool.map(client.carried(probe), containers), strict=True))
 
 
 def wait_ready(hosts: dict[str, str], timeout: float, started: Callable[[], bool],
@@ -115,7 +115,8 @@ def wait_ready(hosts: dict[str, str], timeout: float, started: Callable[[], bool
             stop.wait(pause)
             pause = min(0.3, pause + 0.05)
 
-    threads = [threading.Thread(target=watch, args=item, daemon=True) for item in hosts.items()]
+    threads = [threading.Thread(target=client.carried(watch), args=item, daemon=True)
+               for item in hosts.items()]
     for t in threads:
         t.start()
     for t in threads:

@@ -163,7 +163,7 @@ def up(cfgs: list[LabConfig], progress: Progress,
         return Outcome(cfg.lab, True, seconds, lab.topology.subnet, lab.config.wire_subnet)
 
     with cf.ThreadPoolExecutor(PARALLEL) as pool:
-        result.outcomes = list(pool.map(start, cfgs))
+        result.outcomes = list(pool.map(client.carried(start), cfgs))
     return result
 
 
@@ -177,7 +177,7 @@ def down(cfgs: list[LabConfig], progress: Progress) -> list[Outcome]:
         return Outcome(cfg.lab, had)
 
     with cf.ThreadPoolExecutor(PARALLEL) as pool:
-        return list(pool.map(remove, cfgs))
+        return list(pool.map(client.carried(remove), cfgs))
 
 
 def _prefixed(progress: Progress, name: str) -> Progress:
@@ -217,4 +217,4 @@ def lab_row(cfg: LabConfig) -> dict[str, Any]:
 def status(cfgs: list[LabConfig]) -> list[dict[str, Any]]:
     """`class status`: one row per lab, read in parallel."""
     with cf.ThreadPoolExecutor(PARALLEL) as pool:
-        return list(pool.map(lab_row, cfgs))
+        return list(pool.map(client.carried(lab_row), cfgs))

@@ -1,0 +1,319 @@
+"""The nodes of a cluster (`foolab cluster up N`): Docker engines joined by
+Swarm, each of which holds whole labs.
+
+The design, and why (issue 22). Swarm cannot give a service the article's
+fixed addresses, and an overlay cannot carry one lab's hosts between
+machines, so a lab never spans nodes: it is the same Compose project as
+on one machine, run by the engine of the node that holds it. Swarm is
+the pool: which nodes exist and are alive (the manager's node list), and
+each node's label ENGINE_LABEL saying how foolab reaches that node's own
+engine. foolab drives a lab through that engine's API and CLI
+(`client.engine(...)`), never through a service: no agent with a Docker
+socket runs on a node, so nothing a student reaches holds one.
+
+For trying and testing, the nodes are privileged containers on this
+machine, each with Debian's docker.io (images/node), on an internal
+network of their own; node1 is the swarm's manager, so Swarm's ports
+listen only inside that network. Their engines answer on unix sockets in
+SOCKET_ROOT (root only). A node shares the machine's process numbers
+(`pid: host`), so a lab on it is entered (netns) as a lab here is.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from lab.engine import client
+from lab.engine.images import image_digest_label
+from lab.engine.waiting import wait_for
+from lab.model import cluster
+from lab.model.errors import LabError
+from lab.model.figures import Progress
+
+NETWORK = "foolab-cluster"  # the nodes' own network: Swarm's traffic, nothing else
+BRIDGE = "fl-cluster0"  # not foolab-*: the class rules' bridge prefix
+SUBNET = "198.19.255.0/24"  # in the benchmarking range, never routed
+SOCKET_ROOT = Path(os.environ.get("FOOLAB_CLUSTER_RUN", "/run/foolab-cluster"))
+NODE_LABEL = "org.foolab.node"  # on a node container (this machine's engine)
+SOCKET = re.compile(r"unix://(?P<root>/.+)/(?P<node>node[0-9]+)/docker\.sock")
+HEARTBEAT_NS = 2_000_000_000  # Swarm's heartbeat: a lost node is "down" in seconds
+
+
+def node_image() -> str:
+    from lab.model.topology import image_tag
+    return f"foolab/node:{image_tag()}"
+
+
+def container(node: str) -> str:
+    return f"foolab-{node}"
+
+
+def address(node: str) -> str:
+    """The node's address on the cluster network: node1 is .11, node2 .12, ..."""
+    return SUBNET.rsplit(".", 1)[0] + f".{10 + int(node.removeprefix('node'))}"
+
+
+def endpoint(node: str) -> str:
+    """DOCKER_HOST of a node container's engine."""
+    return f"unix://{SOCKET_ROOT / node / 'docker.sock'}"
+
+
+def manager_endpoint() -> str:
+    """The swarm manager's engine: FOOLAB_SWARM_MANAGER (a real machine's,
+    e.g. `ssh://root@teacher-pc` or `unix:///var/run/docker.sock`), else
+    node1's on this machine."""
+    return os.environ.get("FOOLAB_SWARM_MANAGER") or endpoint("node1")
+
+
+# --- node containers on this machine -------------------------------------------------
+
+
+def local_nodes() -> list[str]:
+    """The node containers this machine holds (running or not), by name."""
+    with client.engine(client.MACHINE):
+        found = client.call("docker ps -a", lambda: client.api().containers(
+            all=True, filters={"label": NODE_LABEL}))
+    return sorted((str(c["Labels"][NODE_LABEL]) for c in found),
+                  key=lambda n: int(n.removeprefix("node")))
+
+
+def local_node_pid(engine: str | None) -> int | None:
+    """The main process of the node container whose engine is `engine`, if
+    it is one on this machine (None: this machine's own engine, or a real
+    machine's): where that node's own network commands run."""
+    m = SOCKET.fullmatch(engine or "")
+    if m is None or Path(m["root"]) != SOCKET_ROOT:
+        return None
+    with client.engine(client.MACHINE):
+        return client.pid(container(m["node"]))
+
+
+def machine_command(argv: Sequence[str]) -> list[str]:
+    """`argv` to run on the machine of this block's engine: as it is for
+    this machine; inside the node container (its network and files, by
+    nsenter) for a node on this machine; a LabError for a real machine's
+    node, whose own network foolab cannot reach from here."""
+    engine = client.current_engine()
+    if engine is None:
+        return list(argv)
+    pid = local_node_pid(engine)
+    if pid is None:
+        raise LabError(f"`{argv[0]}` must run on the node at {engine}",
+                       hint="a node's own network is reached from that machine only")
+    return ["nsenter", "-t", str(pid), "-n", "-m", "--", *argv]
+
+
+def _ensure_network() -> None:
+    if client.inspect_network(NETWORK) is not None:
+        return
+    from docker.types import IPAMConfig, IPAMPool
+    ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=SUBNET)])
+    client.call(f"docker network create {NETWORK}", lambda: client.api().create_network(
+        NETWORK, driver="bridge", internal=True, ipam=ipam, labels={NODE_LABEL: ""},
+        options={"com.docker.network.bridge.name": BRIDGE}))
+
+
+def _start_node(node: str) -> None:
+    """Create (or start again) one node container."""
+    data = client.inspect_container(container(node))
+    if data is not None:
+        if (data.get("State") or {}).get("Status") != "running":
+            client.start(container(node))
+        return
+    folder = SOCKET_ROOT / node
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(SOCKET_ROOT, 0o700)  # the engines' sockets: root's alone
+
+    def create() -> None:
+        api = client.api()
+        host_config = api.create_host_config(
+            privileged=True, pid_mode="host", network_mode=NETWORK,
+            binds={str(folder): {"bind": "/run/foolab-node", "mode": "rw"},
+                   f"foolab-{node}-engine": {"bind": "/var/lib/docker", "mode": "rw"}})
+        api.create_container(
+            node_image(), name=container(node), hostname=node, labels={NODE_LABEL: node},
+            host_config=host_config, networking_config={"EndpointsConfig": {
+                NETWORK: api.create_endpoint_config(ipv4_address=address(node))}})
+        api.start(container(node))
+
+    client.call(f"docker run {container(node)}", create)
+
+
+def _prefixed(progress: Progress, node: str) -> Progress:
+    return lambda msg: progress(f"{node}: {msg}")
+
+
+def _swarm_state(node: str) -> str:
+    with client.engine(endpoint(node)):
+        info = client.call("docker info", lambda: client.api().info())
+    return str((info.get("Swarm") or {}).get("LocalNodeState", ""))
+
+
+def _join_swarm(nodes: Sequence[str], progress: Progress) -> None:
+    """node1 manages; every other node joins as a worker (a node started
+    again keeps its place: the swarm's state is on its volume)."""
+    manager = nodes[0]
+    with client.engine(endpoint(manager)):
+        if _swarm_state(manager) != "active":
+            client.call("docker swarm init", lambda: client.client().swarm.init(
+                advertise_addr=address(manager), listen_addr=f"{address(manager)}:2377",
+                dispatcher_heartbeat_period=HEARTBEAT_NS))
+            progress(f"{manager}: swarm manager at {address(manager)}:2377")
+        token = str(client.call("docker swarm join-token", client.api().inspect_swarm)
+                    ["JoinTokens"]["Worker"])
+    for node in nodes[1:]:
+        if _swarm_state(node) == "active":
+            continue
+        with client.engine(endpoint(node)):
+            client.call("docker swarm join", lambda n=node: client.api().join_swarm(  # type: ignore[misc]
+                [f"{address(manager)}:2377"], token, listen_addr=f"{address(n)}:2377",
+                advertise_addr=address(n)))
+        progress(f"{node}: joined the swarm")
+
+
+def _label_engines() -> None:
+    """On the manager: each node container's engine as its label (a real
+    machine is labelled by hand: README)."""
+    with client.engine(manager_endpoint()):
+        api = client.api()
+        for n in client.call("docker node ls", api.nodes):
+            name = str(n["Description"]["Hostname"])
+            spec = dict(n["Spec"])
+            labels = dict(spec.get("Labels") or {})
+            if not cluster.NODE_NAME.fullmatch(name) or labels.get(cluster.ENGINE_LABEL):
+                continue
+            labels[cluster.ENGINE_LABEL] = endpoint(name)
+            spec["Labels"] = labels
+            client.call("docker node update", lambda n=n, spec=spec: api.update_node(  # type: ignore[misc]
+                n["ID"], n["Version"]["Index"], spec))
+
+
+def ship_images(images: Sequence[str], engine: str, progress: Progress) -> None:
+    """The lab's images into a node's engine, from this machine's, with no
+    registry (`docker save | docker load`); only those it lacks or holds
+    in another build."""
+    with client.engine(client.MACHINE):
+        want = {i: image_digest_label(i) for i in images}
+    with client.engine(engine):
+        missing = [i for i, d in want.items() if image_digest_label(i) != d]
+    if not missing:
+        return
+    t0 = time.monotonic()
+    for image in missing:  # the engine's own `docker save` stream, fed to the node's load
+        with client.engine(client.MACHINE):
+            tar = client.call(f"docker save {image}",
+                              functools.partial(client.api().get_image, image))
+        with client.engine(engine):
+            client.call(f"docker load {image} into {engine}",
+                        functools.partial(_load, client.api(), tar))
+    progress(f"images {', '.join(missing)} loaded in {time.monotonic() - t0:.0f} s")
+
+
+def _load(api: Any, tar: Any) -> None:
+    """`docker load` of a tar stream; the engine's answer read to its end."""
+    for _ in api.load_image(tar, quiet=True):
+        pass
+
+
+def require_images(images: Sequence[str]) -> None:
+    """The images a lab needs are on this block's node (a node builds
+    nothing), or a LabError naming those it lacks."""
+    lacking = [i for i in images if client.inspect_image(i) is None]
+    if lacking:
+        raise LabError(f"the node at {client.current_engine()} lacks {', '.join(lacking)}",
+                       hint="`foolab cluster up N` loads the lab's images into every node")
+
+
+def up(count: int, images: Sequence[str], progress: Progress) -> list[cluster.NodeInfo]:
+    """Nodes node1..nodeN on this machine, one swarm, the lab's images in
+    each; idempotent. The node image must exist (Lab.build_image)."""
+    nodes = cluster.node_names(count)
+    with client.engine(client.MACHINE):
+        _ensure_network()
+        for node in nodes:
+            _start_node(node)
+    for node in nodes:
+        wait_for(f"{node}'s Docker engine (`docker logs {container(node)}`)",
+                 lambda n=node: answers(endpoint(n)), timeout=90)  # type: ignore[misc]
+        progress(f"{node}: engine up ({endpoint(node)})")
+    _join_swarm(nodes, progress)
+    _label_engines()
+    for node in nodes:
+        ship_images(images, endpoint(node), _prefixed(progress, node))
+    return listed()
+
+
+def down(progress: Progress) -> int:
+    """Remove every node container of this machine, its engine's volume
+    (and with it whatever labs it held), and the cluster network; how many."""
+    nodes = local_nodes()
+    with client.engine(client.MACHINE):
+        for node in nodes:
+            client.remove(container(node))
+            client.call("docker volume rm", lambda n=node: client.api().remove_volume(  # type: ignore[misc]
+                f"foolab-{n}-engine", force=True))
+            progress(f"{node}: removed")
+        if client.inspect_network(NETWORK) is not None:
+            client.call(f"docker network rm {NETWORK}",
+                        lambda: client.api().remove_network(NETWORK))
+    for node in nodes:
+        for leftover in (SOCKET_ROOT / node).glob("*"):
+            leftover.unlink(missing_ok=True)
+        (SOCKET_ROOT / node).rmdir() if (SOCKET_ROOT / node).exists() else None
+    return len(nodes)
+
+
+# --- the pool, as the manager sees it ------------------------------------------------
+
+
+def _info(n: dict[str, Any]) -> cluster.NodeInfo:
+    desc, spec, status = n.get("Description") or {}, n.get("Spec") or {}, n.get("Status") or {}
+    res = desc.get("Resources") or {}
+    state = str(status.get("State", "unknown"))
+    return cluster.NodeInfo(
+        name=str(desc.get("Hostname", n.get("ID", "?"))),
+        engine=str((spec.get("Labels") or {}).get(cluster.ENGINE_LABEL, "")),
+        ready=state == "ready" and spec.get("Availability") == "active",
+        memory_mib=int(res.get("MemoryBytes", 0)) // 2**20,
+        cpus=int(res.get("NanoCPUs", 0)) / 1e9,
+        manager=bool(n.get("ManagerStatus")), state=state)
+
+
+def listed() -> list[cluster.NodeInfo]:
+    """Every node of the swarm, from its manager; [] when there is no
+    cluster (the manager's engine is not there)."""
+    manager = manager_endpoint()
+    if manager == endpoint("node1") and not Path(manager.removeprefix("unix://")).exists():
+        return []
+    with client.engine(manager):
+        try:
+            return sorted((_info(n) for n in client.api().nodes()), key=lambda i: i.name)
+        except Exception as exc:  # noqa: BLE001 - any engine error: the pool is unknown
+            raise LabError("the swarm's manager does not answer", " ".join(str(exc).split())[:200],
+                           f"is {manager} up? (`foolab cluster status`)") from None
+
+
+def answers(engine: str) -> bool:
+    """A node's engine answers now (a stopped node container's socket is
+    refused at once; a real machine's SSH waits up to the client's timeout)."""
+    try:
+        with client.engine(engine):
+            client.ping()
+        return True
+    except LabError:
+        return False
+
+
+@contextmanager
+def on(placement: cluster.Placement | None) -> Iterator[None]:
+    """The block talks to the engine of the node holding a lab (this
+    machine's for a lab with no placement)."""
+    with client.engine(placement.engine if placement else None):
+        yield

@@ -1,0 +1,98 @@
+"""A class over several nodes: placement as data, and the engine each block
+talks to (no Docker needed)."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from lab.engine import client, nodes
+from lab.model import cluster
+from lab.model.errors import LabError, TopologyError
+
+
+def node(name: str, memory: int = 4096, cpus: float = 2, ready: bool = True,
+         engine: str = "unix:///x") -> cluster.NodeInfo:
+    return cluster.NodeInfo(name, engine, ready, memory, cpus)
+
+
+def test_labs_spread_over_equal_nodes_whole_and_by_name_on_ties() -> None:
+    placed = cluster.place(["s01", "s02", "s03", "s04"], [node("node1"), node("node2")], {}, 300)
+    assert placed == {"s01": "node1", "s02": "node2", "s03": "node1", "s04": "node2"}
+
+
+def test_labs_go_where_the_most_memory_is_left() -> None:
+    placed = cluster.place(["s05", "s06"], [node("node1"), node("node2")], {"node1": 3}, 300)
+    assert placed == {"s05": "node2", "s06": "node2"}
+    bigger = cluster.place(["a"], [node("node1", 2048), node("node2", 8192)], {}, 300)
+    assert bigger == {"a": "node2"}
+
+
+def test_no_lab_goes_to_a_node_that_is_down_or_unreachable() -> None:
+    pool = [node("node1", ready=False), node("node2"), node("node3", engine="")]
+    assert set(cluster.place(["a", "b", "c"], pool, {}, 300).values()) == {"node2"}
+
+
+def test_labs_that_do_not_fit_place_none_and_say_the_room_left() -> None:
+    pool = [node("node1", 512 + 600), node("node2", 512 + 300)]
+    with pytest.raises(TopologyError, match="4 labs do not fit.*room for 3 more at 300 MiB"):
+        cluster.place(["a", "b", "c", "d"], pool, {}, 300)
+    with pytest.raises(TopologyError, match="none is ready"):
+        cluster.place(["a"], [node("node1", ready=False)], {}, 300)
+
+
+def test_a_placement_is_kept_in_the_lab_folder(tmp_path: Path) -> None:
+    p = cluster.Placement("s01", "node2", "unix:///run/foolab-cluster/node2/docker.sock")
+    p.save(tmp_path)
+    assert cluster.Placement.load(tmp_path) == p
+    cluster.Placement.forget(tmp_path)
+    assert cluster.Placement.load(tmp_path) is None
+    with pytest.raises(TopologyError):
+        cluster.Placement("s01", "node2", "")
+
+
+def test_node_names_and_counts() -> None:
+    assert cluster.node_names(3) == ("node1", "node2", "node3")
+    with pytest.raises(TopologyError, match="1 to 16 nodes, not 0"):
+        cluster.node_names(0)
+    assert nodes.address("node2") == "198.19.255.12"
+    assert nodes.endpoint("node2").endswith("/node2/docker.sock")
+
+
+def test_a_block_names_its_engine_and_threads_it_starts_keep_it() -> None:
+    assert client.current_engine() is None
+    seen: list[str | None] = []
+    with client.engine("unix:///n2.sock"):
+        assert client.command_env()["DOCKER_HOST"] == "unix:///n2.sock"
+        with ThreadPoolExecutor(2) as pool:
+            seen += pool.map(client.carried(lambda _i: client.current_engine()), range(4))
+        bare = threading.Thread(target=lambda: seen.append(client.current_engine()))
+        bare.start()
+        bare.join()
+        with client.engine(client.MACHINE):
+            assert client.current_engine() is None
+    assert seen == ["unix:///n2.sock"] * 4 + [None]  # a thread not carried: the process's
+    assert client.current_engine() is None
+
+
+def test_the_process_engine_is_every_unnamed_block_s() -> None:
+    try:
+        client.use_for_process("unix:///n1.sock")
+        done: list[str | None] = []
+        t = threading.Thread(target=lambda: done.append(client.current_engine()))
+        t.start()
+        t.join()
+        assert done == ["unix:///n1.sock"]
+        with client.engine(client.MACHINE):
+            assert client.current_engine() is None
+    finally:
+        client.use_for_process(None)
+
+
+def test_a_node_s_own_commands_run_inside_it_or_not_at_all() -> None:
+    assert nodes.machine_command(["iptables", "-S"]) == ["iptables", "-S"]
+    with client.engine("ssh://root@far-away"), pytest.raises(LabError, match="must run on"):
+        nodes.machine_command(["iptables", "-S"])
