@@ -9,7 +9,7 @@ DURATION ?= 60s
 CACHE    ?= none
 
 .PHONY: help lab-up lab-down lab-status test unit scenarios engine browser web lint bench load load-report \
-	dashboard class-up class-status class-down class-serve
+	dashboard class-up class-status class-down class-serve cluster-up cluster-status cluster-down
 
 help:
 	@echo "make lab-up      install what is missing, build, start the seven hosts, print status"
@@ -23,6 +23,9 @@ help:
 	@echo "make class-up ROSTER=students.csv  a lab per student of a roster (name,email)"
 	@echo "make class-serve the class in a browser on http://127.0.0.1:8080/ (PORT=8080):"
 	@echo "                 each student's secret link (foolab class access), the teacher's grid"
+	@echo "make cluster-up NODES=2  a swarm of node containers here (node1 manages);"
+	@echo "                 then make class-up N=8 SWARM=1 places each lab whole on a node"
+	@echo "make cluster-status, make cluster-down   the nodes and their labs; remove them"
 	@echo "make test        unit tests, then the scenarios against the lab (brought up if needed)"
 	@echo "make unit        unit tests only (no Docker)"
 	@echo "make scenarios   scenarios only, against the running lab"
@@ -63,7 +66,7 @@ lab-status: $(VENV)/.installed
 N ?= 8
 class-up: $(VENV)/.installed engine web
 	$(FOOLAB) class up $(if $(ROSTER),--roster $(ROSTER),$(N)) \
-	  $(if $(filter-out 0,$(SUBNET_PER_LAB)),--subnet-per-lab)
+	  $(if $(filter-out 0,$(SUBNET_PER_LAB)),--subnet-per-lab) $(if $(filter-out 0,$(SWARM)),--swarm)
 
 # The class's web server: each student's page and terminal, the teacher's grid.
 class-serve: $(VENV)/.installed web
@@ -74,6 +77,17 @@ class-status: $(VENV)/.installed
 
 class-down: $(VENV)/.installed
 	$(FOOLAB) class down
+
+# A class over several machines (issue 22): nodes as containers on this one.
+NODES ?= 2
+cluster-up: $(VENV)/.installed engine
+	$(FOOLAB) cluster up $(NODES)
+
+cluster-status: $(VENV)/.installed
+	$(FOOLAB) cluster status
+
+cluster-down: $(VENV)/.installed
+	$(FOOLAB) cluster down
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests $(PYTEST_ARGS)

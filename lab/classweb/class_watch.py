@@ -3,7 +3,8 @@
 The dashboard's watcher runs each host's healthcheck and a new MySQL
 connection per fact every second: 11 % of a core for one lab. A class of
 24 cannot afford that per page, nor per lab. Here one thread, for every lab:
-- each second, one engine call lists every class container with its state
+- each second, one engine call (per node holding labs: a class over a
+  cluster) lists every class container with its state
   and Docker's health (a host whose check Docker has not run since its start
   is probed now, every few seconds, until Docker has a verdict);
 - every REPLICATION_EVERY_S per lab, SHOW SLAVE STATUS on the replica over a
@@ -30,7 +31,7 @@ from lab.engine.lab import Lab
 from lab.engine.ready import probe
 from lab.exercises import grader
 from lab.hosts.mariadb import admin_password
-from lab.model import events
+from lab.model import cluster, events
 from lab.model.config import LabConfig
 from lab.model.errors import LabError
 
@@ -55,6 +56,7 @@ class LabWatch:
     events_stamp: tuple[float, int] = (0.0, 0)
     events: list[dict[str, Any]] = field(default_factory=list)
     activity: float = 0.0  # when the student last did something (this server saw it)
+    placement: cluster.Placement | None = None  # its node, read again each round
 
 
 def _health(summary: str) -> str:
@@ -115,22 +117,43 @@ class ClassWatch:
             self.round()
             self._stop.wait(max(0.05, EVERY_S - (time.monotonic() - t0)))
 
+    def _listed(self) -> tuple[dict[str, dict[str, tuple[str, str]]], dict[str, str]]:
+        """Every class container, one engine call per engine (this machine's
+        and each node's holding a lab): lab -> container -> (state, health);
+        and the labs whose node does not answer, with the node."""
+        by_engine: dict[str | None, list[LabWatch]] = {}
+        for w in self.labs.values():
+            w.placement = cluster.Placement.load(w.lab.config.state_dir)
+            by_engine.setdefault(w.placement.engine if w.placement else None, []).append(w)
+        by_lab: dict[str, dict[str, tuple[str, str]]] = {}
+        lost: dict[str, str] = {}
+        self.error = ""
+        for engine, held in by_engine.items():
+            try:
+                with client.engine(engine):
+                    listed = client.class_containers()
+            except LabError as exc:
+                if engine is None:
+                    self.error = str(exc)
+                lost.update({w.lab.config.lab: w.placement.node for w in held
+                             if engine is not None and w.placement})
+                continue
+            for c in listed:
+                labels = c.get("Labels") or {}
+                name = str(c["Names"][0]).lstrip("/")
+                by_lab.setdefault(str(labels.get("org.foolab.class", "")), {})[name] = (
+                    str(c.get("State", "")), _health(str(c.get("Status", ""))))
+        return by_lab, lost
+
     def round(self) -> None:
         """One look at every lab."""
-        try:
-            listed = client.class_containers()
-            self.error = ""
-        except LabError as exc:
-            listed, self.error = [], str(exc)
-        by_lab: dict[str, dict[str, tuple[str, str]]] = {}
-        for c in listed:
-            labels = c.get("Labels") or {}
-            name = str(c["Names"][0]).lstrip("/")
-            by_lab.setdefault(str(labels.get("org.foolab.class", "")), {})[name] = (
-                str(c.get("State", "")), _health(str(c.get("Status", ""))))
+        by_lab, lost = self._listed()
         for name, w in self.labs.items():
             try:
-                doc = self._build(w, by_lab.get(name, {}), self._replication(w, by_lab.get(name)))
+                with client.engine(w.placement.engine if w.placement else None):
+                    doc = self._build(w, by_lab.get(name, {}),
+                                      self._replication(w, by_lab.get(name)))
+                doc.update(node=w.placement.node if w.placement else "", lost=name in lost)
             except Exception as exc:  # noqa: BLE001 - one lab's trouble is shown, not fatal
                 doc = {**w.doc, "error": f"{type(exc).__name__}: {exc}"[:200]}
             key = json.dumps(doc, sort_keys=True, default=str)

@@ -33,7 +33,13 @@ CHUNK = 65536
 
 
 async def bridge(ws: WebSocket, lab: Lab, host: str, on_input: Any = None) -> None:
-    """Carry bytes between an accepted WebSocket and a shell on `host`."""
+    """Carry bytes between an accepted WebSocket and a shell on `host`,
+    through the engine of the lab's node (its threads inherit the choice)."""
+    with client.engine(lab.engine):
+        await _bridge(ws, lab, host, on_input)
+
+
+async def _bridge(ws: WebSocket, lab: Lab, host: str, on_input: Any = None) -> None:
     container = lab.topology.host(host).container
     try:
         exec_id, raw = await asyncio.to_thread(client.open_terminal, container, SHELL, ENV)

@@ -17,6 +17,7 @@ from lab.cli import (
     balancer_commands,
     bench_commands,
     class_commands,
+    cluster_commands,
     dashboard_commands,
     exercise_commands,
     failover_commands,
@@ -28,22 +29,24 @@ from lab.cli import (
 from lab.cli.class_commands import lab_config
 from lab.cli.command import Command
 from lab.cli.output import say
+from lab.engine import client, nodes
 from lab.engine.lab import Lab
+from lab.exercises import classroom
 from lab.model.config import LabConfig
 from lab.model.errors import LabError, TopologyError
 
 FAMILIES = (lifecycle_commands, failover_commands, fault_commands, runbook_commands,
             bench_commands, load_commands, dashboard_commands, balancer_commands,
-            exercise_commands, class_commands)
+            exercise_commands, class_commands, cluster_commands)
 # The order `foolab --help` lists the subcommands in.
 ORDER = ("up", "down", "failover", "status", "shell", "fault", "heal", "runbook", "sessions",
          "bench", "diagram", "load", "dashboard", "balancer", "dns", "exercise", "check",
-         "grade", "class")
+         "grade", "class", "cluster")
 COMMANDS: dict[str, Command] = {name: family.COMMANDS[name] for name in ORDER
                                 for family in FAMILIES if name in family.COMMANDS}
 # Commands that do not talk to the lab's addresses from this process (or
 # enter a class lab's network themselves).
-OUTSIDE = {"up", "down", "class", "shell", "diagram", "dashboard", "bench"}
+OUTSIDE = {"up", "down", "class", "cluster", "shell", "diagram", "dashboard", "bench"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -57,12 +60,25 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def on_node(config: LabConfig) -> None:
+    """--lab NAME of a lab on a cluster node: every engine call of this
+    process goes to that node's engine; a lost node is one line."""
+    where = classroom.placement(config)
+    if where is None:
+        return
+    if not nodes.answers(where.engine):
+        raise LabError(f"lab {config.lab} is lost: its node {where.node} does not answer",
+                       hint="`foolab class up --swarm` starts it again on a live node")
+    client.use_for_process(where.engine)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         config = lab_config(LabConfig.from_env(
             subnet=args.subnet, lab=args.lab,
             balancer=True if "balancer" in getattr(args, "with_", []) else None), args.command)
+        on_node(config)
         lab = Lab(config, progress=say, prepare=[lb.prepare])
         run = COMMANDS[args.command].run
         if lab.config.in_class and args.command not in OUTSIDE:

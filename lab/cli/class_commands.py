@@ -43,6 +43,8 @@ def add_class(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cl.add_argument("--subnet-per-lab", action="store_true", help="up: lab i on "
                     "10.1.(100+i).0/24 instead of every lab on the article's 10.1.1.0/24")
     cl.add_argument("--json", action="store_true", help="status: machine-readable")
+    cl.add_argument("--swarm", action="store_true", help="up: the labs on the nodes of the "
+                    "cluster (`foolab cluster up N`), each whole on one node")
 
 
 def cmd_class(lab: Lab, args: argparse.Namespace) -> int:
@@ -88,7 +90,7 @@ def _up(lab: Lab, args: argparse.Namespace) -> int:
                            hint="e.g. `foolab class up 8`")
         cfgs = classroom.configs(base, int(args.count), args.prefix, args.subnet_per_lab)
     say(f"class of {len(cfgs)}: {cfgs[0].lab} ... {cfgs[-1].lab}")
-    result = classroom.up(cfgs, say, lab.prepare)
+    result = classroom.up(cfgs, say, lab.prepare, swarm=args.swarm)
     for o in result.failed:
         say(f"lab {o.name} did not come up: {o.error}")
     print(render(classroom.status([base.for_lab(c.lab) for c in cfgs])))
@@ -169,10 +171,10 @@ def render_access(roster: roster_model.Roster, args: argparse.Namespace) -> str:
 
 def render(rows: list[dict[str, Any]]) -> str:
     """`class status` as a table: one line per lab."""
-    head = ("LAB", "STUDENT", "ADDRESSES", "WIRE", "HEALTHY", "DB2", "LAG", "FAULTS",
+    head = ("LAB", "STUDENT", "NODE", "ADDRESSES", "WIRE", "HEALTHY", "DB2", "LAG", "FAULTS",
             "EXERCISE")
     lines = [head] + [(
-        r["lab"], r.get("student") or "-", r["subnet"], r["wire"] or "-",
+        r["lab"], r.get("student") or "-", r.get("node") or "-", r["subnet"], r["wire"] or "-",
         f"{r['healthy']}/{r['hosts']}",
         "replicating" if r["replicating"] else r.get("error", "not replicating"),
         "-" if r["lag_s"] is None else f"{r['lag_s']} s",

@@ -18,6 +18,7 @@ import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import docker
@@ -188,12 +189,25 @@ def class_networks() -> list[str]:
     return [str(n["Name"]) for n in nets]
 
 
+def _here(pid: int, container_id: str) -> bool:
+    """A process number an engine gave is this machine's process of that
+    container: always for this machine's engine; for another (a node), only
+    if the process's cgroup names the container (a node container on this
+    machine shares its process numbers; a real machine's do not)."""
+    if current_engine() is None:
+        return True
+    try:
+        return bool(container_id) and container_id in Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
+        return False
+
+
 def pid(container: str) -> int | None:
     """The container's main process as seen from this machine; None if it is
-    not running (or not there)."""
-    data = inspect_container(container)
-    found = int(((data or {}).get("State") or {}).get("Pid") or 0)
-    return found or None
+    not running (or not there, or not on this machine)."""
+    data = inspect_container(container) or {}
+    found = int((data.get("State") or {}).get("Pid") or 0)
+    return found if found and _here(found, str(data.get("Id", ""))) else None
 
 
 def logs(container: str, tail: int | Literal["all"] = "all", since: float | None = None) -> str:
@@ -337,7 +351,8 @@ def resize_terminal(exec_id: str, rows: int, cols: int) -> None:
 def terminal_pid(exec_id: str) -> int | None:
     """The terminal's shell as this machine sees it; None once it has ended."""
     data = _lookup("docker exec inspect", lambda: api().exec_inspect(exec_id)) or {}
-    return int(data.get("Pid") or 0) or None if data.get("Running") else None
+    found = int(data.get("Pid") or 0) if data.get("Running") else 0
+    return found if found and _here(found, str(data.get("ContainerID", ""))) else None
 
 
 def class_containers() -> list[dict[str, Any]]:

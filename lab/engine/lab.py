@@ -23,11 +23,11 @@ from typing import Any
 from lab.engine import client, netns, network, nodes
 from lab.engine.images import build_context, context_digest, image_digest_label
 from lab.engine.network import subnet_conflict
-from lab.engine.process import compose_command, fill, require_engine, run
+from lab.engine.process import compose_command, fill, require_engine, run, run_logged
 from lab.engine.ready import probe as probe_now
 from lab.engine.ready import probe_all, wait_ready
 from lab.engine.waiting import wait_for
-from lab.model import class_layout, secrets
+from lab.model import class_layout, cluster, secrets
 from lab.model.config import REPO, LabConfig, compose_env
 from lab.model.errors import LabError
 from lab.model.figures import Progress
@@ -177,20 +177,28 @@ class Lab:
         """A class lab's console container (compose/class.yml)."""
         return f"{self.config.project}-console"
 
+    @property
+    def engine(self) -> str | None:
+        """DOCKER_HOST of the node holding this class lab; None: the process's."""
+        where = cluster.Placement.load(self.config.state_dir) if self.config.in_class else None
+        return where.engine if where else None
+
     @contextmanager
     def network(self) -> Iterator[None]:
         """Where this process reaches the lab's addresses: from this machine
         for the single lab; from inside the console's network namespace for
-        a class lab (this thread, and what it starts, until the block ends)."""
+        a class lab (this thread, and what it starts, until the block ends;
+        a lab on a node: its engine's too)."""
         if not self.config.in_class:
             yield
             return
-        pid = client.pid(self.console)
-        if pid is None:
-            raise LabError(f"lab {self.config.lab} is not up (its console is not running)",
-                           hint=f"`foolab --lab {self.config.lab} up`")
-        with netns.inside(pid):
-            yield
+        with client.engine(self.engine):
+            pid = client.pid(self.console)
+            if pid is None:
+                raise LabError(f"lab {self.config.lab} is not up (its console is not running)",
+                               hint=f"`foolab --lab {self.config.lab} up`")
+            with netns.inside(pid):
+                yield
 
     def is_up(self) -> bool:
         """True when any host of the lab exists (up, half-up or faulted)."""
@@ -260,7 +268,7 @@ class Lab:
         logs.mkdir(parents=True, exist_ok=True)
         if client.inspect_image("debian:bookworm-slim") is None:
             self.progress("base image debian:bookworm-slim: pulling, or bootstrapping it locally")
-            self._logged(["bash", str(REPO / "scripts" / "bootstrap-base-image.sh")],
+            run_logged(["bash", str(REPO / "scripts" / "bootstrap-base-image.sh")],
                          logs / "base-image.log", "making the base image", timeout=900)
         roles = dict.fromkeys(h.role for h in self.topology.hosts)  # lb only if asked
         names = {role: image(role) if tag is None else f"foolab/{role.value}:{tag}"
@@ -285,7 +293,7 @@ class Lab:
         log.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="foolab-build-") as tmp:
-            self._logged(
+            run_logged(
                 ["docker", "build", *(["--no-cache"] if no_cache else []), "-t", image,
                  "--label", f"org.foolab.context={digest}",
                  str(build_context(folder, Path(tmp)))],
@@ -294,16 +302,6 @@ class Lab:
         took = time.monotonic() - t0
         self.progress(f"image {image}: built in {took:.0f} s")
         return took
-
-    def _logged(self, argv: list[str], log: Path, what: str, timeout: float) -> None:
-        with log.open("w") as f:
-            try:
-                proc = subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                raise LabError(f"{what} took over {timeout:.0f} s", hint=f"see {log}") from None
-        if proc.returncode != 0:
-            tail = log.read_text().strip().splitlines()[-1:] or [""]
-            raise LabError(f"{what} failed", tail[0], f"full log in {log}")
 
     def up(self) -> dict[str, float]:
         """Build, start and wait for seven healthy hosts; idempotent.

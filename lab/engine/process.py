@@ -7,6 +7,7 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 
 from lab.engine import client
 from lab.model.errors import LabError
@@ -39,6 +40,19 @@ def run(
         raise LabError(f"{argv[0]} is not installed", hint="run `make lab-up` as root") from None
     except subprocess.TimeoutExpired:
         raise LabError(f"`{quote(argv)}` did not finish within {timeout} s") from None
+
+
+def run_logged(argv: Sequence[str], log: Path, what: str, timeout: float) -> None:
+    """A long local command (an image build) with its output in `log`; a
+    LabError with the log's last line if it fails."""
+    with log.open("w") as f:
+        try:
+            proc = subprocess.run(list(argv), stdout=f, stderr=subprocess.STDOUT, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise LabError(f"{what} took over {timeout:.0f} s", hint=f"see {log}") from None
+    if proc.returncode != 0:
+        tail = log.read_text().strip().splitlines()[-1:] or [""]
+        raise LabError(f"{what} failed", tail[0], f"full log in {log}")
 
 
 def require_engine() -> None:

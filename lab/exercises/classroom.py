@@ -20,11 +20,11 @@ from typing import Any
 import pymysql
 
 from lab.drills import faults
-from lab.engine import client
+from lab.engine import client, nodes
 from lab.engine.lab import Lab
 from lab.exercises import grader
 from lab.hosts.mariadb import admin_password
-from lab.model import class_layout
+from lab.model import class_layout, cluster
 from lab.model import roster as roster_model
 from lab.model.config import LabConfig
 from lab.model.errors import LabError, TopologyError
@@ -137,12 +137,71 @@ def configs(base: LabConfig, count: int, prefix: str = "s",
     return result
 
 
+def placement(cfg: LabConfig) -> cluster.Placement | None:
+    """The node holding a class lab (None: this machine's engine)."""
+    return cluster.Placement.load(cfg.state_dir) if cfg.lab else None
+
+
+def lost_node(cfg: LabConfig) -> str | None:
+    """The node of a lab whose node's engine does not answer (a stopped node
+    container, a machine gone), else None."""
+    where = placement(cfg)
+    return where.node if where and not nodes.answers(where.engine) else None
+
+
+def forget(cfg: LabConfig) -> None:
+    """A lab whose node is gone: its files go (new secrets next time), so
+    that `class up` makes it again."""
+    for path in (*cfg.per_lab_files, cfg.state_dir / class_layout.RECORD_NAME):
+        path.unlink(missing_ok=True)
+    cluster.Placement.forget(cfg.state_dir)
+
+
+def place_on_nodes(cfgs: list[LabConfig], progress: Progress) -> list[LabConfig]:
+    """`class up --swarm`: each lab with no live node placed on one, whole
+    (lab.model.cluster.place); a lab whose node was lost is forgotten and
+    placed again as a fresh lab, said in one line. The configurations,
+    with what was forgotten dropped."""
+    pool = nodes.listed()
+    if not pool:
+        raise LabError("there is no cluster", hint="`foolab cluster up 2` (or join machines: "
+                       "README, A class over several machines)")
+    alive = {n.name for n in pool if n.usable and nodes.answers(n.engine)}
+    held: dict[str, int] = {}
+    todo = []
+    for cfg in cfgs:
+        where = placement(cfg)
+        if where and where.node in alive:
+            held[where.node] = held.get(where.node, 0) + 1
+            continue
+        if where:
+            progress(f"[{cfg.lab}] {where.node} is lost: the lab starts again elsewhere, "
+                     "fresh, with the same seed")
+            forget(cfg)
+        elif (cfg.state_dir / class_layout.RECORD_NAME).exists():
+            continue  # already a lab on this machine's engine: it stays there
+        todo.append(cfg.lab)
+    usable = [n for n in pool if n.name in alive]
+    chosen = cluster.place(todo, usable, held, class_layout.MEMORY_PER_LAB_MIB)
+    engines = {n.name: n.engine for n in usable}
+    for name, node in chosen.items():
+        cluster.Placement(name, node, engines[node]).save(cfgs[0].class_root / name)
+        progress(f"[{name}] placed on {node}")
+    images = sorted({h.image for h in cfgs[0].topology.hosts})
+    for node in sorted(set(chosen.values())):  # images rebuilt since `cluster up`
+        nodes.ship_images(images, engines[node], _prefixed(progress, node))
+    return [replace(c, wire_subnet="") if c.lab in chosen else c for c in cfgs]
+
+
 def up(cfgs: list[LabConfig], progress: Progress,
-       prepare: tuple[Callable[[Lab], None], ...] = ()) -> ClassUp:
-    """Start every lab not yet up, PARALLEL at a time, after checking that
-    the machine's memory holds them all (else LabError, nothing started)."""
+       prepare: tuple[Callable[[Lab], None], ...] = (), swarm: bool = False) -> ClassUp:
+    """Start every lab not yet up, PARALLEL at a time: on this machine after
+    checking that its memory holds them all (else LabError, nothing
+    started), or `swarm`, each on the node it is placed on."""
+    if swarm:
+        cfgs = place_on_nodes(cfgs, progress)
     known = set(labs(cfgs[0])) if cfgs else set()
-    new = [c for c in cfgs if c.lab not in known]
+    new = [c for c in cfgs if c.lab not in known and placement(c) is None]
     fit = how_many_fit(available_mib())
     if len(new) > fit:
         raise LabError(f"{len(new)} more labs do not fit in this machine's memory",
@@ -154,9 +213,10 @@ def up(cfgs: list[LabConfig], progress: Progress,
 
     def start(cfg: LabConfig) -> Outcome:
         say = _prefixed(progress, cfg.lab)
-        lab = Lab(cfg, progress=say, prepare=prepare)
         try:
-            seconds = max(lab.up().values(), default=0.0)
+            with nodes.on(placement(cfg)):
+                lab = Lab(cfg, progress=say, prepare=prepare)
+                seconds = max(lab.up().values(), default=0.0)
         except (LabError, TopologyError) as exc:
             say(f"failed: {exc}")
             return Outcome(cfg.lab, False, error=str(exc).splitlines()[0])
@@ -170,8 +230,13 @@ def up(cfgs: list[LabConfig], progress: Progress,
 def down(cfgs: list[LabConfig], progress: Progress) -> list[Outcome]:
     """Remove every lab in `cfgs`, in parallel."""
     def remove(cfg: LabConfig) -> Outcome:
+        if (node := lost_node(cfg)) is not None:  # nothing left to remove but its files
+            forget(cfg)
+            return Outcome(cfg.lab, True, error=f"{node} is lost: forgotten")
         try:
-            had = Lab(cfg, progress=_prefixed(progress, cfg.lab)).down()
+            with nodes.on(placement(cfg)):
+                had = Lab(cfg, progress=_prefixed(progress, cfg.lab)).down()
+            cluster.Placement.forget(cfg.state_dir)
         except LabError as exc:
             return Outcome(cfg.lab, False, error=str(exc).splitlines()[0])
         return Outcome(cfg.lab, had)
@@ -185,8 +250,25 @@ def _prefixed(progress: Progress, name: str) -> Progress:
 
 
 def lab_row(cfg: LabConfig) -> dict[str, Any]:
-    """One lab's line of `class status`: hosts healthy, db2's replication
-    and lag, faults. Read from the lab itself (inside its network)."""
+    """One lab's line of `class status`: its node, hosts healthy, db2's
+    replication and lag, faults. Read from the lab itself (inside its
+    network, through its node's engine); a lab whose node does not answer
+    is `lost`, with the node named."""
+    where = placement(cfg)
+    if where is not None and not nodes.answers(where.engine):
+        roster = roster_of(cfg)
+        student = roster.by_lab(cfg.lab) if roster else None
+        return {"lab": cfg.lab, "student": student.name if student else "", "node": where.node,
+                "lost": True, "subnet": cfg.subnet, "wire": cfg.wire_subnet, "healthy": 0,
+                "hosts": len(cfg.topology.hosts), "replicating": False, "lag_s": None,
+                "faults": [], "exercise": "", "error": f"lost: {where.node} does not answer"}
+    with nodes.on(where):
+        row = _row_here(cfg)
+    row.update(node=where.node if where else "", lost=False)
+    return row
+
+
+def _row_here(cfg: LabConfig) -> dict[str, Any]:
     lab = Lab(cfg)
     states = lab.states(probe=True)  # now, not Docker's last check
     roster = roster_of(cfg)

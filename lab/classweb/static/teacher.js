@@ -26,7 +26,10 @@
     const r = lab.replication;
     const repl = !r ? "none" : r.io ? `IO ${r.io}, SQL ${r.sql}` + (r.lag_s != null ? `, ${r.lag_s} s` : "") : r.error;
     const goals = lab.goals ? `${lab.goals.passed}/${lab.goals.of} (${lab.goals.points}/${lab.goals.out_of} pts)` : "-";
-    tr.append(cell(lab.lab), who, hosts, cell(`${lab.healthy}/${lab.of}`, lab.healthy === lab.of ? "yes" : "no"),
+    const where = lab.lost ? `${lab.lab}: lost (${lab.node} does not answer)`
+      : lab.node ? `${lab.lab} on ${lab.node}` : lab.lab;
+    tr.dataset.lost = lab.lost ? "yes" : "no";
+    tr.append(cell(where, lab.lost ? "no" : ""), who, hosts, cell(`${lab.healthy}/${lab.of}`, lab.healthy === lab.of ? "yes" : "no"),
       cell(repl, r && r.io === "Yes" && r.sql === "Yes" ? "yes" : "no"), cell(lab.exercise || "-"),
       cell(goals), cell(lab.faults.join("; ") || "-"), cell(ago(lab.activity), "activity"));
     tr.querySelector(".activity").dataset.t = lab.activity || "";
