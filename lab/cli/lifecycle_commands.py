@@ -14,6 +14,7 @@ from lab.admin.status import HostStatus, lab_status
 from lab.cli.command import Command
 from lab.cli.failover_commands import HA
 from lab.cli.output import say
+from lab.engine import client
 from lab.engine.lab import Lab
 from lab.model.article import WWW
 from lab.model.config import REPO
@@ -119,7 +120,9 @@ def add_shell(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_shell(lab: Lab, args: argparse.Namespace) -> int:
     host = lab.topology.host(args.host)  # unknown host: one-line error
     lab.require_up()
-    os.execvp("docker", ["docker", "exec", "-it", host.container, "bash", "-l"])
+    # the engine of the lab's node, for a lab on a cluster node
+    os.execvpe("docker", ["docker", "exec", "-it", host.container, "bash", "-l"],
+               client.command_env())
     return 0  # not reached
 
 

@@ -102,7 +102,8 @@ def _client_for(endpoint: str | None) -> docker.DockerClient:
         if endpoint is None:
             return docker.DockerClient.from_env(timeout=TIMEOUT, version="auto",
                                                 environment=_MACHINE_ENV)
-        return docker.DockerClient(base_url=endpoint, timeout=TIMEOUT, version="auto")
+        return docker.DockerClient(base_url=endpoint, timeout=TIMEOUT, version="auto",
+                                   use_ssh_client=endpoint.startswith("ssh://"))
     except (DockerException, requests.RequestException) as exc:
         where = "" if endpoint is None else f" at {endpoint}"
         raise LabError(UNREACHABLE + where, _observed(exc), START_HINT) from None

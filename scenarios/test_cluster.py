@@ -1,0 +1,193 @@
+"""Issue 22: a class over several machines on Docker Swarm.
+
+Two nodes (privileged containers with their own Docker engine, node1 the
+swarm's manager) and four labs of a class placed over them, in this
+module's own class state, so a teacher's class on this machine is left
+alone:
+- each lab whole on one node, two per node, seven healthy hosts answering
+  the article's addresses from inside the lab;
+- a kill in a lab on node1 leaves node2's labs whole;
+- a lab on node2 graded from here (the manager's side);
+- node2 stopped: its labs reported lost, with the node named, within 30 s,
+  while node1's labs keep taking writes; `class up --swarm` places them
+  again on node1, fresh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.engine import client, nodes
+from lab.engine.lab import Lab
+from lab.engine.process import require_engine
+from lab.engine.waiting import wait_for
+from lab.model.config import REPO, LabConfig
+from lab.model.errors import LabError
+
+LABS = ("w01", "w02", "w03", "w04")
+PORTS = {"dns": 53, "web": 80, "db": 3306}
+LOST_WITHIN_S = 30
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cluster-state")
+
+
+def foolab(state: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """The CLI as a teacher runs it, on this module's own class state."""
+    env = {**os.environ, "FOOLAB_STATE_DIR": str(state)}
+    return subprocess.run([sys.executable, "-m", "lab.cli", *args], cwd=REPO, text=True,
+                          capture_output=True, timeout=timeout, env=env)
+
+
+def rows(state: Path) -> dict[str, dict[str, Any]]:
+    out = foolab(state, "class", "status", "--json", timeout=120)
+    return {r["lab"]: r for r in json.loads(out.stdout)}
+
+
+@pytest.fixture(scope="module")
+def pool(state: Path) -> Iterator[Path]:
+    """Two nodes and four labs on them, removed again whatever happens."""
+    try:
+        require_engine()
+    except LabError as exc:
+        if os.environ.get("FOOLAB_REQUIRE_LAB"):
+            pytest.fail(f"no Docker: {exc}", pytrace=False)
+        pytest.skip(f"no Docker: {exc}")
+    try:
+        up = foolab(state, "cluster", "up", "2")
+        assert up.returncode == 0, up.stderr[-2000:] + up.stdout[-2000:]
+        up = foolab(state, "class", "up", str(len(LABS)), "--prefix", "w", "--swarm")
+        assert up.returncode == 0, up.stderr[-2000:] + up.stdout[-2000:]
+        yield state
+    finally:
+        foolab(state, "class", "down")
+        foolab(state, "cluster", "down")
+
+
+def config(state: Path, name: str) -> LabConfig:
+    base = replace(LabConfig.from_env(), state_dir=state, class_root=state / "class")
+    return base.for_lab(name)
+
+
+def containers_on(node: str) -> dict[str, set[str]]:
+    """lab -> its containers, as the node's own engine lists them."""
+    with client.engine(nodes.endpoint(node)):
+        listed = client.class_containers()
+    found: dict[str, set[str]] = {}
+    for c in listed:
+        found.setdefault(c["Labels"]["org.foolab.class"], set()).add(c["Names"][0].lstrip("/"))
+    return found
+
+
+def on(state: Path, node: str) -> list[str]:
+    return sorted(name for name, r in rows(state).items() if r["node"] == node)
+
+
+def write_through_web1(state: Path, lab: str, tag: str) -> bool:
+    """One order through the lab's own web1 (db.php answers 503 when the write fails)."""
+    with client.engine(Lab(config(state, lab)).engine):  # the node holding it
+        done = subprocess.run(
+            ["docker", "exec", f"foolab{lab}-web1", "curl", "-fsS", "-m", "5",
+             f"http://127.0.0.1/db.php?write=1&writer={tag}"],
+            text=True, capture_output=True, timeout=30, env=client.command_env())
+    return done.returncode == 0
+
+
+def test_labs_are_whole_on_one_node_each_two_per_node(pool: Path) -> None:
+    status = rows(pool)
+    assert sorted(status) == list(LABS)
+    assert len(on(pool, "node1")) == 2 and len(on(pool, "node2")) == 2, status
+    assert all(r["healthy"] == r["hosts"] == 7 and r["replicating"] for r in status.values())
+    listed = {n: containers_on(n) for n in ("node1", "node2")}
+    for name, r in status.items():
+        other = "node2" if r["node"] == "node1" else "node1"
+        assert len(listed[r["node"]][name]) == 8  # the seven and the console, on its node
+        assert name not in listed[other]  # and nothing of it on the other
+
+
+def test_each_lab_answers_the_article_addresses_from_inside(pool: Path) -> None:
+    for name in LABS:
+        lab = Lab(config(pool, name))
+        with lab.network():  # the console's namespace, through its node's engine
+            for h in lab.topology.hosts:
+                with socket.create_connection((h.address, PORTS[h.role.value]), timeout=3):
+                    pass
+        assert lab.topology.address("ns1") == "10.1.1.2"
+
+
+def test_a_kill_on_node1_leaves_node2_whole(pool: Path) -> None:
+    victim, other = on(pool, "node1")[0], on(pool, "node2")[0]
+    try:
+        assert foolab(pool, "--lab", victim, "fault", "kill", "db1").returncode == 0
+        status = rows(pool)
+        assert status[victim]["healthy"] == 6  # it did bite
+        assert status[other]["healthy"] == 7 and status[other]["replicating"], status[other]
+        assert write_through_web1(pool, other, "beside-a-kill")
+    finally:
+        assert foolab(pool, "--lab", victim, "heal").returncode == 0
+    wait_for(f"{victim} whole again", lambda: rows(pool)[victim]["healthy"] == 7, timeout=120)
+
+
+def test_a_lab_on_node2_is_graded_from_the_manager(pool: Path) -> None:
+    name = on(pool, "node2")[0]
+    start = foolab(pool, "--lab", name, "exercise", "start", "reads-from-dead-replica",
+                   "--seed", "bob@school")
+    assert start.returncode == 0, start.stderr
+    try:
+        out = foolab(pool, "--lab", name, "grade", "--format", "json")
+        assert out.returncode == 0, out.stderr
+        (grade,) = json.loads(out.stdout)
+        assert grade["exercise"] == "reads-from-dead-replica"
+        assert grade["points"] < grade["out_of"]  # read from the broken lab itself
+    finally:
+        assert foolab(pool, "--lab", name, "exercise", "stop").returncode == 0
+
+
+def test_a_lost_node_is_seen_and_its_labs_placed_again(pool: Path) -> None:
+    kept, gone = on(pool, "node1"), on(pool, "node2")
+    writes: list[bool] = []
+    stop = threading.Event()
+
+    def keep_writing() -> None:  # bounded: at most 120 orders
+        for i in range(120):
+            if stop.is_set():
+                return
+            writes.append(write_through_web1(pool, kept[0], f"while-node2-goes-{i}"))
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        t0 = time.monotonic()
+        with client.engine(client.MACHINE):
+            client.stop(nodes.container("node2"), grace=5)
+        seen = wait_for("node2's labs reported lost", lambda: all(
+            rows(pool)[n]["lost"] for n in gone), timeout=LOST_WITHIN_S)
+        took = time.monotonic() - t0
+        status = rows(pool)
+        assert seen and took <= LOST_WITHIN_S
+        assert all("node2" in status[n]["error"] for n in gone)
+        assert all(status[n]["healthy"] == 7 and not status[n]["lost"] for n in kept), status
+    finally:
+        stop.set()
+        writer.join(timeout=60)
+    assert writes and all(writes), f"node1's writes failed: {writes.count(False)} of {len(writes)}"
+    again = foolab(pool, "class", "up", str(len(LABS)), "--prefix", "w", "--swarm")
+    assert again.returncode == 0, again.stderr[-2000:]
+    for n in gone:
+        assert f"[{n}] node2 is lost" in again.stdout and f"[{n}] placed on node1" in again.stdout
+    status = rows(pool)
+    assert all(r["node"] == "node1" and r["healthy"] == 7 for r in status.values()), status
