@@ -23,7 +23,7 @@ FIRST, FULL = 8, 24  # the issue's class of 8 (timed), and a full class of 24
 IDLE_S = 20.0
 
 
-def _containers(cfgs: list[LabConfig]) -> list[str]:
+def lab_containers(cfgs: list[LabConfig]) -> list[str]:
     return [h.container for c in cfgs for h in c.topology.hosts] + \
         [f"{c.project}-console" for c in cfgs]
 
@@ -37,7 +37,7 @@ def _memory_mib(names: list[str]) -> float:
     return sum(client.call(f"docker stats {n}", partial(usage, n)) for n in names)
 
 
-def _idle_cpu_percent(names: list[str], seconds: float) -> float | None:
+def idle_cpu_percent(names: list[str], seconds: float) -> float | None:
     """CPU the containers used together over `seconds`, % of one core."""
     engine = engine_client()
     if engine is None:
@@ -78,9 +78,9 @@ def class_figures(lab: Lab, reps: int, progress: Progress) -> list[Figure]:
                 progress(f"failed: {', '.join(o.name for o in result.failed)}")
                 continue
             up8.runs.append(time.monotonic() - t0)
-        names = _containers(small)
+        names = lab_containers(small)
         per_lab_mem.runs.append(_memory_mib(names) / FIRST)
-        cpu = _idle_cpu_percent(names, IDLE_S)
+        cpu = idle_cpu_percent(names, IDLE_S)
         if cpu is not None:
             per_lab_cpu.runs.append(cpu / FIRST)
         progress(f"class of {FULL}: adding {FULL - FIRST} labs")

@@ -20,6 +20,7 @@ from typing import Any
 from lab.bench import failover_compare
 from lab.bench.classbench import class_figures
 from lab.bench.classroom_cost import classroom_figures
+from lab.bench.cluster_cost import cluster_figures
 from lab.bench.dashboard_cost import dashboard_figures
 from lab.bench.results_doc import machine
 from lab.bench.startup import lab_up_times, memory, startup_figures
@@ -221,6 +222,7 @@ PARTS: dict[str, Callable[[Lab, int, Progress], list[Figure]]] = {
     "dashboard": dashboard_figures,
     "class": class_figures,
     "classroom": classroom_figures,
+    "cluster": cluster_figures,
     "load": load_study_figures,
     "startup": startup_figures,
 }

@@ -11,8 +11,8 @@ engine. foolab drives a lab through that engine's API and CLI
 (`client.engine(...)`), never through a service: no agent with a Docker
 socket runs on a node, so nothing a student reaches holds one.
 
-For trying and testing, the nodes are privileged containers on this
-machine, each with Debian's docker.io (images/node), on an internal
+For trying and testing, the nodes are containers on this machine with
+what an engine needs (NODE_CAPS), each with Debian's docker.io (images/node), on an internal
 network of their own; node1 is the swarm's manager, so Swarm's ports
 listen only inside that network. Their engines answer on unix sockets in
 SOCKET_ROOT (root only). A node shares the machine's process numbers
@@ -43,7 +43,22 @@ SUBNET = "198.19.255.0/24"  # in the benchmarking range, never routed
 SOCKET_ROOT = Path(os.environ.get("FOOLAB_CLUSTER_RUN", "/run/foolab-cluster"))
 NODE_LABEL = "org.foolab.node"  # on a node container (this machine's engine)
 SOCKET = re.compile(r"unix://(?P<root>/.+)/(?P<node>node[0-9]+)/docker\.sock")
-HEARTBEAT_NS = 2_000_000_000  # Swarm's heartbeat: a lost node is "down" in seconds
+# Swarm's heartbeat (its default): with 2 s, a node busy starting labs on a
+# 2-core machine was seen "down" for a while although it answered. A lost
+# node is seen sooner anyway: its engine stops answering (nodes.answers).
+HEARTBEAT_NS = 5_000_000_000
+# What a Docker engine inside a container needs, instead of `privileged`
+# (which asks for every capability, and fails on a machine that lacks one,
+# as CAP_SYS_RESOURCE is missing here): Docker's defaults for its own
+# containers, plus SYS_ADMIN (mounts, namespaces), NET_ADMIN (bridges,
+# iptables, and the lab containers' own NET_ADMIN), SYS_PTRACE, IPC and NICE.
+NODE_CAPS = ("CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
+             "SETUID", "SETPCAP", "SETFCAP", "NET_BIND_SERVICE", "NET_ADMIN", "NET_RAW",
+             "IPC_LOCK", "IPC_OWNER", "SYS_CHROOT", "SYS_PTRACE", "SYS_ADMIN", "SYS_NICE",
+             "MKNOD", "AUDIT_WRITE")
+# No AppArmor or seccomp profile, and /proc and /sys unmasked, as the engine
+# inside sets sysctls and makes its containers' own profiles.
+NODE_SECURITY = ("apparmor=unconfined", "seccomp=unconfined")
 
 
 def node_image() -> str:
@@ -134,9 +149,13 @@ def _start_node(node: str) -> None:
     def create() -> None:
         api = client.api()
         host_config = api.create_host_config(
-            privileged=True, pid_mode="host", network_mode=NETWORK,
+            cap_add=list(NODE_CAPS), security_opt=list(NODE_SECURITY), pid_mode="host",
+            network_mode=NETWORK,
             binds={str(folder): {"bind": "/run/foolab-node", "mode": "rw"},
+                   # the engine's containers' cgroups, beside the node's own
+                   "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
                    f"foolab-{node}-engine": {"bind": "/var/lib/docker", "mode": "rw"}})
+        host_config.update(MaskedPaths=[], ReadonlyPaths=[])  # --security-opt systempaths=unconfined
         api.create_container(
             node_image(), name=container(node), hostname=node, labels={NODE_LABEL: node},
             host_config=host_config, networking_config={"EndpointsConfig": {
