@@ -155,7 +155,7 @@ def _start_node(node: str) -> None:
                    # the engine's containers' cgroups, beside the node's own
                    "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
                    f"foolab-{node}-engine": {"bind": "/var/lib/docker", "mode": "rw"}})
-        host_config.update(MaskedPaths=[], ReadonlyPaths=[])  # --security-opt systempaths=unconfined
+        host_config.update(MaskedPaths=[], ReadonlyPaths=[])  # systempaths=unconfined
         api.create_container(
             node_image(), name=container(node), hostname=node, labels={NODE_LABEL: node},
             host_config=host_config, networking_config={"EndpointsConfig": {
