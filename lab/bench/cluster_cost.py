@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import docker
 
-from lab.bench.classbench import idle_cpu_percent, lab_containers
+from lab.bench.classbench import lab_containers
 from lab.engine import client, nodes
 from lab.engine.lab import Lab
 from lab.exercises import classroom
@@ -94,9 +94,8 @@ def cluster_figures(lab: Lab, reps: int, progress: Progress) -> list[Figure]:
         result = classroom.up(cfgs, progress)
         if not result.failed:
             here.runs.append(time.monotonic() - t0)
-            cpu = idle_cpu_percent(lab_containers(cfgs), IDLE_S)
-            if cpu is not None:
-                cpu_here.runs.append(cpu / LABS)
+            cpu_here.runs.append(_cpu_percent(lab_containers(cfgs), client.MACHINE, IDLE_S)
+                                 / LABS)
     except docker.errors.DockerException as exc:
         progress(f"cluster bench stopped: {exc}")
     finally:

@@ -6,5 +6,8 @@ import sys
 
 
 def say(msg: str, err: bool = False) -> None:
-    """A line for the user; `err`: on stderr, beside output other tools read."""
-    print(f"foolab: {msg}", flush=True, file=sys.stderr if err else sys.stdout)
+    """A line for the user; `err`: on stderr, beside output other tools read.
+    One write per line: labs starting in parallel threads do not mix theirs."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(f"foolab: {msg}\n")
+    stream.flush()
