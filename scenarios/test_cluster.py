@@ -1,16 +1,18 @@
 """Issue 22: a class over several machines on Docker Swarm.
 
-Two nodes (privileged containers with their own Docker engine, node1 the
+Two nodes (containers, each with its own Docker engine, node1 the
 swarm's manager) and four labs of a class placed over them, in this
 module's own class state, so a teacher's class on this machine is left
 alone:
 - each lab whole on one node, two per node, seven healthy hosts answering
   the article's addresses from inside the lab;
 - a kill in a lab on node1 leaves node2's labs whole;
-- a lab on node2 graded from here (the manager's side);
+- the class's host rules inside each node, and no way out of a node;
+- a lab on node2 graded from here (the manager's side), and a load run in
+  it spread over its three web servers;
 - node2 stopped: its labs reported lost, with the node named, within 30 s,
-  while node1's labs keep taking writes; `class up --swarm` places them
-  again on node1, fresh.
+  in `class status` and on the teacher's grid, while node1's labs keep
+  taking writes; `class up --swarm` places them again on node1, fresh.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from typing import Any
 
 import pytest
 
+from lab.classweb.class_watch import ClassWatch
 from lab.engine import client, nodes
 from lab.engine.lab import Lab
-from lab.engine.process import require_engine
+from lab.engine.network import CLASS_TAG
+from lab.engine.process import require_engine, run
 from lab.engine.waiting import wait_for
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError
@@ -119,6 +123,19 @@ def test_labs_are_whole_on_one_node_each_two_per_node(pool: Path) -> None:
         assert name not in listed[other]  # and nothing of it on the other
 
 
+def test_each_node_has_the_class_rules_and_no_way_out(pool: Path) -> None:
+    """The class's rules are in each node's own network (where its labs'
+    bridges are), and a node has no default route: nothing of a lab can
+    leave the machine's own namespaces."""
+    for node in ("node1", "node2"):
+        with client.engine(nodes.endpoint(node)):
+            rules = run(nodes.machine_command(["iptables", "-S"]), timeout=20).stdout
+            routes = run(nodes.machine_command(["ip", "-4", "route", "show", "default"]),
+                         timeout=20)
+        assert CLASS_TAG in rules and "DOCKER-USER" in rules, node
+        assert routes.returncode == 0 and routes.stdout.strip() == "", (node, routes.stdout)
+
+
 def test_each_lab_answers_the_article_addresses_from_inside(pool: Path) -> None:
     for name in LABS:
         lab = Lab(config(pool, name))
@@ -157,6 +174,17 @@ def test_a_lab_on_node2_is_graded_from_the_manager(pool: Path) -> None:
         assert foolab(pool, "--lab", name, "exercise", "stop").returncode == 0
 
 
+def test_a_load_run_on_a_node2_lab_is_spread_over_its_three_webs(pool: Path) -> None:
+    name = on(pool, "node2")[-1]
+    out = REPO / "reports" / f"cluster-load-{name}"  # under the checkout: nodes see it
+    done = foolab(pool, "--lab", name, "load", "--users", "6", "--duration", "8s",
+                  "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:] + done.stdout[-2000:]
+    served = {line.split("|")[1].strip(): int(line.split("|")[3])
+              for line in done.stdout.splitlines() if line.startswith("| web")}
+    assert sorted(served) == ["web1", "web2", "web3"] and all(served.values()), served
+
+
 def test_a_lost_node_is_seen_and_its_labs_placed_again(pool: Path) -> None:
     kept, gone = on(pool, "node1"), on(pool, "node2")
     writes: list[bool] = []
@@ -168,6 +196,8 @@ def test_a_lost_node_is_seen_and_its_labs_placed_again(pool: Path) -> None:
                 return
             writes.append(write_through_web1(pool, kept[0], f"while-node2-goes-{i}"))
 
+    base = replace(LabConfig.from_env(), state_dir=pool, class_root=pool / "class")
+    watch = ClassWatch(base, {n: n for n in LABS})
     writer = threading.Thread(target=keep_writing)
     writer.start()
     try:
@@ -179,6 +209,10 @@ def test_a_lost_node_is_seen_and_its_labs_placed_again(pool: Path) -> None:
         took = time.monotonic() - t0
         status = rows(pool)
         assert seen and took <= LOST_WITHIN_S
+        watch.round()  # the teacher's grid: one round of the class server's watcher
+        grid = {r["lab"]: r for r in watch.rows()[1]}
+        assert all(grid[n]["lost"] and grid[n]["node"] == "node2" for n in gone), grid
+        assert all(not grid[n]["lost"] and grid[n]["healthy"] == 7 for n in kept), grid
         assert all("node2" in status[n]["error"] for n in gone)
         assert all(status[n]["healthy"] == 7 and not status[n]["lost"] for n in kept), status
     finally:

@@ -187,8 +187,7 @@ class Lab:
     def network(self) -> Iterator[None]:
         """Where this process reaches the lab's addresses: from this machine
         for the single lab; from inside the console's network namespace for
-        a class lab (this thread, and what it starts, until the block ends;
-        a lab on a node: its engine's too)."""
+        a class lab (this thread and what it starts, until the block ends)."""
         if not self.config.in_class:
             yield
             return
@@ -283,7 +282,13 @@ class Lab:
         """Build one image from a folder under images/ unless the image already
         carries that folder's digest; seconds it took, None if not built.
         Shared by the role images and extra ones (the load generator), so all
-        are built alike. `no_cache`: every layer again (a cold build)."""
+        are built alike. `no_cache`: every layer again (a cold build). A node
+        gets it built here."""
+        if (node := client.current_engine()) is not None:
+            with client.engine(client.MACHINE):
+                took = self.build_image(folder, image, no_cache)
+            nodes.ship_images([image], node, self.progress)
+            return took
         digest = context_digest(folder)
         if not no_cache and image_digest_label(image) == digest:
             self.progress(f"image {image}: up to date")

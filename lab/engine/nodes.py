@@ -34,6 +34,7 @@ from lab.engine import client
 from lab.engine.images import image_digest_label
 from lab.engine.waiting import wait_for
 from lab.model import cluster
+from lab.model.config import REPO
 from lab.model.errors import LabError
 from lab.model.figures import Progress
 
@@ -154,7 +155,11 @@ def _start_node(node: str) -> None:
             binds={str(folder): {"bind": "/run/foolab-node", "mode": "rw"},
                    # the engine's containers' cgroups, beside the node's own
                    "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
-                   f"foolab-{node}-engine": {"bind": "/var/lib/docker", "mode": "rw"}})
+                   f"foolab-{node}-engine": {"bind": "/var/lib/docker", "mode": "rw"},
+                   # the checkout at its own path: what a teacher-side container
+                   # of foolab mounts (the load generator's tests and report
+                   # folder) is there on the node as here; no lab host mounts it
+                   str(REPO): {"bind": str(REPO), "mode": "rw"}})
         host_config.update(MaskedPaths=[], ReadonlyPaths=[])  # systempaths=unconfined
         api.create_container(
             node_image(), name=container(node), hostname=node, labels={NODE_LABEL: node},

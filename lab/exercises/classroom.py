@@ -154,7 +154,6 @@ def forget(cfg: LabConfig) -> None:
     that `class up` makes it again."""
     for path in (*cfg.per_lab_files, cfg.state_dir / class_layout.RECORD_NAME):
         path.unlink(missing_ok=True)
-    cluster.Placement.forget(cfg.state_dir)
 
 
 def place_on_nodes(cfgs: list[LabConfig], progress: Progress) -> list[LabConfig]:
@@ -235,8 +234,7 @@ def down(cfgs: list[LabConfig], progress: Progress) -> list[Outcome]:
             return Outcome(cfg.lab, True, error=f"{node} is lost: forgotten")
         try:
             with nodes.on(placement(cfg)):
-                had = Lab(cfg, progress=_prefixed(progress, cfg.lab)).down()
-            cluster.Placement.forget(cfg.state_dir)
+                had = Lab(cfg, progress=_prefixed(progress, cfg.lab)).down()  # and its place
         except LabError as exc:
             return Outcome(cfg.lab, False, error=str(exc).splitlines()[0])
         return Outcome(cfg.lab, had)

@@ -16,6 +16,7 @@ import docker
 from docker.errors import APIError, DockerException
 from docker.utils import version_lt
 
+from lab.engine import client as engine
 from lab.load.summary import CpuSamples
 
 STATS_SOURCE = ("the Docker Engine API through the Docker SDK for Python (containers/NAME/"
@@ -26,9 +27,12 @@ ENGINE_TIMEOUT_S = 5
 
 def engine_client() -> docker.DockerClient | None:
     """A client of the Docker Engine, if one answers and can give one-shot
-    stats; None otherwise (the run then goes without CPU figures)."""
-    try:
-        client = docker.from_env(timeout=ENGINE_TIMEOUT_S)  # asks the engine its version
+    stats; None otherwise (the run then goes without CPU figures). The
+    engine of this block: a lab on a cluster node is read on its node."""
+    endpoint = engine.current_engine()
+    try:  # asks the engine its version
+        client = (docker.from_env(timeout=ENGINE_TIMEOUT_S) if endpoint is None else
+                  docker.DockerClient(base_url=endpoint, timeout=ENGINE_TIMEOUT_S))
     except DockerException:
         return None
     if version_lt(client.api.api_version, ONE_SHOT_API):

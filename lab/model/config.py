@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lab.model import article, class_layout, secrets
+from lab.model import article, class_layout, cluster, secrets
 from lab.model.errors import TopologyError
 from lab.model.topology import DEFAULT_SUBNET, Topology, image_tag, topology
 
@@ -87,9 +87,11 @@ class LabConfig:
 
     @property
     def per_lab_files(self) -> tuple[Path, ...]:
-        """Files made for one lab and forgotten by `down` (new secrets next time)."""
+        """Files made for one lab and forgotten by `down` (new secrets next
+        time; a class lab on a node: its place too)."""
         return (self.env_file, self.secrets_file, self.lb_dir / LB_CONFIG_NAME,
-                *(self.ha_marker(m) for m in HA_METHODS))
+                *(self.ha_marker(m) for m in HA_METHODS),
+                self.state_dir / cluster.PLACEMENT_NAME)
 
     def ha_marker(self, method: str) -> Path:
         """A file that marks a lab running MHA or keepalived (until `down`)."""
