@@ -12,7 +12,8 @@ alone:
   it spread over its three web servers;
 - node2 stopped: its labs reported lost, with the node named, within 30 s,
   in `class status` and on the teacher's grid, while node1's labs keep
-  taking writes; `class up --swarm` places them again on node1, fresh.
+  taking writes; `class up --swarm` places them again on node1, fresh, and
+  starts the exercise one of them ran again with its seed.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from lab.model.errors import LabError
 LABS = ("w01", "w02", "w03", "w04")
 PORTS = {"dns": 53, "web": 80, "db": 3306}
 LOST_WITHIN_S = 30
+EXERCISE, SEED = "reads-from-dead-replica", "ada@school"
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +200,8 @@ def test_a_lost_node_is_seen_and_its_labs_placed_again(pool: Path) -> None:
 
     base = replace(LabConfig.from_env(), state_dir=pool, class_root=pool / "class")
     watch = ClassWatch(base, {n: n for n in LABS})
+    start = foolab(pool, "--lab", gone[0], "exercise", "start", EXERCISE, "--seed", SEED)
+    assert start.returncode == 0, start.stderr
     writer = threading.Thread(target=keep_writing)
     writer.start()
     try:
@@ -223,5 +227,8 @@ def test_a_lost_node_is_seen_and_its_labs_placed_again(pool: Path) -> None:
     assert again.returncode == 0, again.stderr[-2000:]
     for n in gone:
         assert f"[{n}] node2 is lost" in again.stdout and f"[{n}] placed on node1" in again.stdout
+    assert f"[{gone[0]}] exercise {EXERCISE} started again (seed {SEED})" in again.stdout
     status = rows(pool)
-    assert all(r["node"] == "node1" and r["healthy"] == 7 for r in status.values()), status
+    assert all(r["node"] == "node1" for r in status.values()), status
+    assert all(status[n]["healthy"] == 7 for n in (*kept, gone[1])), status
+    assert status[gone[0]]["exercise"] == EXERCISE  # the fresh lab, broken the same way

@@ -96,3 +96,33 @@ def test_a_node_s_own_commands_run_inside_it_or_not_at_all() -> None:
     assert nodes.machine_command(["iptables", "-S"]) == ["iptables", "-S"]
     with client.engine("ssh://root@far-away"), pytest.raises(LabError, match="must run on"):
         nodes.machine_command(["iptables", "-S"])
+
+
+def test_class_up_swarm_places_new_labs_and_a_lost_node_s_labs_fresh(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from lab.exercises import classroom, grader
+    from lab.exercises.definitions import Started
+    from lab.model import class_layout
+    from lab.model.config import LabConfig
+
+    pool = [node("node1", engine="unix:///n1"), node("node2", engine="unix:///n2")]
+    monkeypatch.setattr(nodes, "listed", lambda: pool)
+    monkeypatch.setattr(nodes, "answers", lambda engine: engine != "unix:///n2")
+    monkeypatch.setattr(nodes, "ship_images", lambda *_a: None)
+    base = replace(LabConfig(), state_dir=tmp_path, class_root=tmp_path / "class")
+    lost = base.for_lab("s01")
+    cluster.Placement("s01", "node2", "unix:///n2").save(lost.state_dir)
+    class_layout.LabRecord("s01", wire="198.18.7.0/24").save(lost.state_dir)
+    Started("reads-from-dead-replica", "ada@school", {}).save(lost.state_dir / grader.RECORD)
+    said: list[str] = []
+    cfgs, ran = classroom.place_on_nodes([base.for_lab("s01"), base.for_lab("s02")], said.append)
+    assert [c.wire_subnet for c in cfgs] == ["", ""]  # s01's old wire is given up
+    assert ran["s01"].seed == "ada@school" and not (lost.state_dir / grader.RECORD).exists()
+    assert cluster.Placement.load(lost.state_dir) == cluster.Placement("s01", "node1",
+                                                                       "unix:///n1")
+    placed = cluster.Placement.load(base.for_lab("s02").state_dir)
+    assert placed is not None and placed.node == "node1"
+    assert said[0] == "[s01] node2 is lost: the lab starts again elsewhere, fresh, with the " \
+        "same seed"

@@ -23,6 +23,7 @@ from lab.drills import faults
 from lab.engine import client, nodes
 from lab.engine.lab import Lab
 from lab.exercises import grader
+from lab.exercises.definitions import Started
 from lab.hosts.mariadb import admin_password
 from lab.model import class_layout, cluster
 from lab.model import roster as roster_model
@@ -149,25 +150,29 @@ def lost_node(cfg: LabConfig) -> str | None:
     return where.node if where and not nodes.answers(where.engine) else None
 
 
-def forget(cfg: LabConfig) -> None:
+def forget(cfg: LabConfig) -> Started | None:
     """A lab whose node is gone: its files go (new secrets next time), so
-    that `class up` makes it again."""
-    for path in (*cfg.per_lab_files, cfg.state_dir / class_layout.RECORD_NAME):
+    that `class up` makes it again; the exercise it ran, if any."""
+    started = grader.running(Lab(cfg))
+    for path in (*cfg.per_lab_files, cfg.state_dir / class_layout.RECORD_NAME,
+                 cfg.state_dir / grader.RECORD):
         path.unlink(missing_ok=True)
+    return started
 
 
-def place_on_nodes(cfgs: list[LabConfig], progress: Progress) -> list[LabConfig]:
+def place_on_nodes(cfgs: list[LabConfig], progress: Progress,
+                   ) -> tuple[list[LabConfig], dict[str, Started]]:
     """`class up --swarm`: each lab with no live node placed on one, whole
     (lab.model.cluster.place); a lab whose node was lost is forgotten and
     placed again as a fresh lab, said in one line. The configurations,
-    with what was forgotten dropped."""
+    with what was forgotten dropped, and the exercises the lost labs ran."""
     pool = nodes.listed()
     if not pool:
         raise LabError("there is no cluster", hint="`foolab cluster up 2` (or join machines: "
                        "README, A class over several machines)")
     alive = {n.name for n in pool if n.usable and nodes.answers(n.engine)}
     held: dict[str, int] = {}
-    todo = []
+    todo, ran = [], {}
     for cfg in cfgs:
         where = placement(cfg)
         if where and where.node in alive:
@@ -176,7 +181,8 @@ def place_on_nodes(cfgs: list[LabConfig], progress: Progress) -> list[LabConfig]
         if where:
             progress(f"[{cfg.lab}] {where.node} is lost: the lab starts again elsewhere, "
                      "fresh, with the same seed")
-            forget(cfg)
+            if (started := forget(cfg)) is not None:
+                ran[cfg.lab] = started
         elif (cfg.state_dir / class_layout.RECORD_NAME).exists():
             continue  # already a lab on this machine's engine: it stays there
         todo.append(cfg.lab)
@@ -189,7 +195,7 @@ def place_on_nodes(cfgs: list[LabConfig], progress: Progress) -> list[LabConfig]
     images = sorted({h.image for h in cfgs[0].topology.hosts})
     for node in sorted(set(chosen.values())):  # images rebuilt since `cluster up`
         nodes.ship_images(images, engines[node], _prefixed(progress, node))
-    return [replace(c, wire_subnet="") if c.lab in chosen else c for c in cfgs]
+    return [replace(c, wire_subnet="") if c.lab in chosen else c for c in cfgs], ran
 
 
 def up(cfgs: list[LabConfig], progress: Progress,
@@ -197,8 +203,9 @@ def up(cfgs: list[LabConfig], progress: Progress,
     """Start every lab not yet up, PARALLEL at a time: on this machine after
     checking that its memory holds them all (else LabError, nothing
     started), or `swarm`, each on the node it is placed on."""
+    ran: dict[str, Started] = {}
     if swarm:
-        cfgs = place_on_nodes(cfgs, progress)
+        cfgs, ran = place_on_nodes(cfgs, progress)
     known = set(labs(cfgs[0])) if cfgs else set()
     new = [c for c in cfgs if c.lab not in known and placement(c) is None]
     fit = how_many_fit(available_mib())
@@ -223,6 +230,13 @@ def up(cfgs: list[LabConfig], progress: Progress,
 
     with cf.ThreadPoolExecutor(PARALLEL) as pool:
         result.outcomes = list(pool.map(client.carried(start), cfgs))
+    for o in result.outcomes:  # a lost lab's exercise, on its fresh lab: the same seed
+        if o.ok and o.name in ran:
+            lab = Lab(next(c for c in cfgs if c.lab == o.name))
+            with lab.network():
+                grader.start(lab, ran[o.name].exercise, ran[o.name].seed)
+            progress(f"[{o.name}] exercise {ran[o.name].exercise} started again "
+                     f"(seed {ran[o.name].seed})")
     return result
 
 
