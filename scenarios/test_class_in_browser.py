@@ -16,9 +16,7 @@ Screenshots go to reports/ (the README shows two of them).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -26,14 +24,14 @@ from typing import Any
 
 import pytest
 from browsing import REPORTS, until
+from teaching import foolab_in, require_docker
 
 from lab.classweb import access
 from lab.classweb.class_server import running
 from lab.engine import client
-from lab.engine.lab import Lab, require_engine
+from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
-from lab.model.config import REPO, LabConfig
-from lab.model.errors import LabError
+from lab.model.config import LabConfig
 from lab.model.roster import Roster
 
 LABS = ("r01", "r02")
@@ -46,22 +44,14 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def foolab(state: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """The CLI as a teacher runs it, on this module's own class state."""
-    env = {**os.environ, "FOOLAB_STATE_DIR": str(state)}
-    return subprocess.run([sys.executable, "-m", "lab.cli", *args], cwd=REPO, text=True,
-                          capture_output=True, timeout=timeout, env=env)
+    return foolab_in(state, *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def engine() -> None:
     """The engine and the lab's images (`make test` builds them first); the
     single lab itself is not needed."""
-    try:
-        require_engine()
-    except LabError as exc:
-        if os.environ.get("FOOLAB_REQUIRE_LAB"):
-            pytest.fail(f"no Docker: {exc}", pytrace=False)
-        pytest.skip(f"no Docker: {exc}")
+    require_docker()
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,8 @@ alone:
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,15 +29,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from teaching import foolab_in, require_docker
 
 from lab.classweb.class_watch import ClassWatch
 from lab.engine import client, nodes
 from lab.engine.lab import Lab
 from lab.engine.network import CLASS_TAG
-from lab.engine.process import require_engine, run
+from lab.engine.process import run
 from lab.engine.waiting import wait_for
 from lab.model.config import REPO, LabConfig
-from lab.model.errors import LabError
 
 LABS = ("w01", "w02", "w03", "w04")
 PORTS = {"dns": 53, "web": 80, "db": 3306}
@@ -53,10 +51,7 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def foolab(state: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    """The CLI as a teacher runs it, on this module's own class state."""
-    env = {**os.environ, "FOOLAB_STATE_DIR": str(state)}
-    return subprocess.run([sys.executable, "-m", "lab.cli", *args], cwd=REPO, text=True,
-                          capture_output=True, timeout=timeout, env=env)
+    return foolab_in(state, *args, timeout=timeout)
 
 
 def rows(state: Path) -> dict[str, dict[str, Any]]:
@@ -67,12 +62,7 @@ def rows(state: Path) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def pool(state: Path) -> Iterator[Path]:
     """Two nodes and four labs on them, removed again whatever happens."""
-    try:
-        require_engine()
-    except LabError as exc:
-        if os.environ.get("FOOLAB_REQUIRE_LAB"):
-            pytest.fail(f"no Docker: {exc}", pytrace=False)
-        pytest.skip(f"no Docker: {exc}")
+    require_docker()
     try:
         up = foolab(state, "cluster", "up", "2")
         assert up.returncode == 0, up.stderr[-2000:] + up.stdout[-2000:]
