@@ -74,8 +74,14 @@ def test_every_lab_has_the_article_addresses(two_labs: None) -> None:
         assert "default" not in sh(name, "web1", "ip route").stdout  # no way out
 
 
+# On web1 too: web1's cron pushes /var/www to web2 with --delete every
+# minute, so a file on web2 alone may vanish between the write and the read.
+MARKER = "/var/www/html/marker.txt"
+
+
 def test_labs_cannot_reach_each_other(two_labs: None) -> None:
-    assert sh("t02", "web2", "echo t02 > /var/www/html/marker.txt").returncode == 0
+    for host in ("web1", "web2"):
+        assert sh("t02", host, f"echo t02 > {MARKER}").returncode == 0
     try:
         # The same address, another lab: t01's web1 reaches t01's web2 only.
         mine = sh("t01", "web1", "curl -s -o /dev/null -w '%{http_code}' -m 5 "
@@ -92,7 +98,8 @@ def test_labs_cannot_reach_each_other(two_labs: None) -> None:
         probe = sh("t01", "web1", f"curl -s -m 3 http://{wire}/ || echo unreachable")
         assert "unreachable" in probe.stdout
     finally:
-        sh("t02", "web2", "rm -f /var/www/html/marker.txt")
+        for host in ("web1", "web2"):
+            sh("t02", host, f"rm -f {MARKER}")
 
 
 def test_kill_fault_and_runbook_in_one_lab_leave_the_other_alone(two_labs: None) -> None:
