@@ -49,6 +49,16 @@ if ! command -v dockerd >/dev/null 2>&1 && ! docker info >/dev/null 2>&1; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io iproute2 >/dev/null
 fi
 
+# The cluster's nodes are reached over SSH as real machines are
+# (lab/engine/node_ssh.py): Debian's ssh client and ssh-keygen.
+if ! command -v ssh >/dev/null 2>&1 || ! command -v ssh-keygen >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    apt_update
+    say "installing Debian's openssh-client (a cluster's nodes are reached over SSH)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-client >/dev/null
+  fi
+fi
+
 # 2. Compose: v2 plugin preferred, v1 docker-compose accepted.
 if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
   command -v apt-get >/dev/null 2>&1 || die "Docker Compose is missing: install the compose plugin, then retry"
