@@ -25,6 +25,7 @@ import docker
 import requests
 from docker.errors import APIError, DockerException, NotFound
 
+from lab.engine import node_ssh
 from lab.model.errors import LabError
 
 TIMEOUT = 60  # seconds for one API call; stop() adds the container's grace time
@@ -91,8 +92,14 @@ def command_env() -> dict[str, str]:
     to this block's engine."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
     endpoint = current_engine()
-    env.update(_MACHINE_ENV if endpoint is None else {"DOCKER_HOST": endpoint})
+    env.update(_MACHINE_ENV if endpoint is None else {"DOCKER_HOST": _reached(endpoint)})
     return env
+
+
+def _reached(endpoint: str) -> str:
+    """The DOCKER_HOST that reaches `endpoint` from this process: an engine
+    over SSH through its tunnel (lab.engine.node_ssh says why)."""
+    return node_ssh.tunnel(endpoint) if endpoint.startswith("ssh://") else endpoint
 
 
 @functools.cache
@@ -102,8 +109,7 @@ def _client_for(endpoint: str | None) -> docker.DockerClient:
         if endpoint is None:
             return docker.DockerClient.from_env(timeout=TIMEOUT, version="auto",
                                                 environment=_MACHINE_ENV)
-        return docker.DockerClient(base_url=endpoint, timeout=TIMEOUT, version="auto",
-                                   use_ssh_client=endpoint.startswith("ssh://"))
+        return docker.DockerClient(base_url=_reached(endpoint), timeout=TIMEOUT, version="auto")
     except (DockerException, requests.RequestException) as exc:
         where = "" if endpoint is None else f" at {endpoint}"
         raise LabError(UNREACHABLE + where, _observed(exc), START_HINT) from None
@@ -112,7 +118,10 @@ def _client_for(endpoint: str | None) -> docker.DockerClient:
 def client() -> docker.DockerClient:
     """The client of this block's engine, made once per engine and process
     (a failure is not cached: the next call tries again)."""
-    return _client_for(current_engine())
+    endpoint = current_engine()
+    if endpoint is not None:
+        _reached(endpoint)  # a tunnel gone (its node lost, then back) is made again
+    return _client_for(endpoint)
 
 
 def api() -> docker.APIClient:

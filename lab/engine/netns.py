@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from lab.model.errors import LabError
@@ -26,6 +26,8 @@ def _here() -> int:
 
 
 _STARTED_IN = _here()  # the machine's namespace: where this process began
+# ... kept open, so a command can be started there from any thread
+_MACHINE_FD = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
 
 
 def _setns(fd: int) -> None:
@@ -62,3 +64,11 @@ def in_other_namespace() -> bool:
     console, entered by `inside`): no packet sent from there can leave the
     machine."""
     return _here() != _STARTED_IN
+
+
+def on_machine(argv: Sequence[str]) -> list[str]:
+    """`argv` to start in the namespace this process began in, even from a
+    thread inside a lab's (nsenter, by this process's own handle on it)."""
+    if not in_other_namespace():
+        return list(argv)
+    return ["nsenter", f"--net=/proc/{os.getpid()}/fd/{_MACHINE_FD}", "--", *argv]

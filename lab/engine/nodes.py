@@ -15,7 +15,8 @@ For trying and testing, the nodes are containers on this machine with
 what an engine needs (NODE_CAPS), each with Debian's docker.io (images/node), on an internal
 network of their own; node1 is the swarm's manager, so Swarm's ports
 listen only inside that network. Their engines answer on unix sockets in
-SOCKET_ROOT (root only). A node shares the machine's process numbers
+SOCKET_ROOT (root only), and over SSH on that network as a real
+machine's does (lab.engine.node_ssh). A node shares the machine's process numbers
 (`pid: host`), so a lab on it is entered (netns) as a lab here is.
 """
 
@@ -30,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lab.engine import client
+from lab.engine import client, node_ssh
 from lab.engine.images import image_digest_label
 from lab.engine.waiting import wait_for
 from lab.model import cluster
@@ -41,7 +42,7 @@ from lab.model.figures import Progress
 NETWORK = "foolab-cluster"  # the nodes' own network: Swarm's traffic, nothing else
 BRIDGE = "fl-cluster0"  # not foolab-*: the class rules' bridge prefix
 SUBNET = "198.19.255.0/24"  # in the benchmarking range, never routed
-SOCKET_ROOT = Path(os.environ.get("FOOLAB_CLUSTER_RUN", "/run/foolab-cluster"))
+SOCKET_ROOT = node_ssh.RUN_ROOT
 NODE_LABEL = "org.foolab.node"  # on a node container (this machine's engine)
 SOCKET = re.compile(r"unix://(?P<root>/.+)/(?P<node>node[0-9]+)/docker\.sock")
 # Swarm's heartbeat (its default): with 2 s, a node busy starting labs on a
@@ -104,11 +105,25 @@ def local_node_pid(engine: str | None) -> int | None:
     """The main process of the node container whose engine is `engine`, if
     it is one on this machine (None: this machine's own engine, or a real
     machine's): where that node's own network commands run."""
-    m = SOCKET.fullmatch(engine or "")
-    if m is None or Path(m["root"]) != SOCKET_ROOT:
+    node = local_node(engine)
+    if node is None:
         return None
     with client.engine(client.MACHINE):
-        return client.pid(container(m["node"]))
+        return client.pid(container(node))
+
+
+def local_node(engine: str | None) -> str | None:
+    """The node container of this machine whose engine is `engine`: by its
+    socket, or by its address over SSH (ssh://root@198.19.255.12 is node2)."""
+    m = SOCKET.fullmatch(engine or "")
+    if m is not None:
+        return m["node"] if Path(m["root"]) == SOCKET_ROOT else None
+    over_ssh = node_ssh.ENGINE.fullmatch(engine or "")
+    prefix, _, last = (over_ssh["host"] if over_ssh else "").rpartition(".")
+    if prefix != SUBNET.rsplit(".", 1)[0] or not last.isdigit():
+        return None
+    number = int(last) - 10  # address(): node1 is .11
+    return f"node{number}" if 1 <= number <= cluster.MAX_NODES else None
 
 
 def machine_command(argv: Sequence[str]) -> list[str]:
@@ -136,16 +151,18 @@ def _ensure_network() -> None:
         options={"com.docker.network.bridge.name": BRIDGE}))
 
 
-def _start_node(node: str) -> None:
-    """Create (or start again) one node container."""
+def _start_node(node: str, key: Path) -> None:
+    """Create (or start again) one node container, which lets in `key`
+    over SSH."""
+    folder = SOCKET_ROOT / node
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(SOCKET_ROOT, 0o700)  # the engines' sockets: root's alone
+    node_ssh.authorize(key, folder)
     data = client.inspect_container(container(node))
     if data is not None:
         if (data.get("State") or {}).get("Status") != "running":
             client.start(container(node))
         return
-    folder = SOCKET_ROOT / node
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(SOCKET_ROOT, 0o700)  # the engines' sockets: root's alone
 
     def create() -> None:
         api = client.api()
@@ -168,6 +185,16 @@ def _start_node(node: str) -> None:
         api.start(container(node))
 
     client.call(f"docker run {container(node)}", create)
+
+
+def _host_key(node: str) -> str:
+    """The node's SSH host key, read in its own files through this
+    machine (its main process's root), never learnt from the network."""
+    with client.engine(client.MACHINE):
+        pid = client.pid(container(node))
+    if pid is None:
+        raise LabError(f"{node} is not running", hint=f"`docker logs {container(node)}`")
+    return Path(f"/proc/{pid}/root/etc/ssh/ssh_host_ed25519_key.pub").read_text()
 
 
 def _prefixed(progress: Progress, node: str) -> Progress:
@@ -259,14 +286,17 @@ def up(count: int, images: Sequence[str], progress: Progress) -> list[cluster.No
     """Nodes node1..nodeN on this machine, one swarm, the lab's images in
     each; idempotent. The node image must exist (Lab.build_image)."""
     nodes = cluster.node_names(count)
+    key = node_ssh.client_key()
     with client.engine(client.MACHINE):
         _ensure_network()
         for node in nodes:
-            _start_node(node)
+            _start_node(node, key)
     for node in nodes:
         wait_for(f"{node}'s Docker engine (`docker logs {container(node)}`)",
                  lambda n=node: answers(endpoint(n)), timeout=90)  # type: ignore[misc]
         progress(f"{node}: engine up ({endpoint(node)})")
+    node_ssh.write_client_side(key, SUBNET.rsplit(".", 1)[0] + ".*",
+                               {address(n): _host_key(n) for n in nodes})
     _join_swarm(nodes, progress)
     _label_engines()
     for node in nodes:
@@ -291,6 +321,7 @@ def down(progress: Progress) -> int:
         for leftover in (SOCKET_ROOT / node).glob("*"):
             leftover.unlink(missing_ok=True)
         (SOCKET_ROOT / node).rmdir() if (SOCKET_ROOT / node).exists() else None
+    node_ssh.remove_client_side()
     return len(nodes)
 
 
