@@ -10,6 +10,7 @@ alone:
 - the class's host rules inside each node, and no way out of a node;
 - a lab on node2 graded from here (the manager's side), and a load run in
   it spread over its three web servers;
+- the manager and node2 reached over SSH, as real machines are;
 - node2 stopped: its labs reported lost, with the node named, within 30 s,
   in `class status` and on the teacher's grid, while node1's labs keep
   taking writes; `class up --swarm` places them again on node1, fresh, and
@@ -19,8 +20,10 @@ alone:
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -32,11 +35,12 @@ import pytest
 from teaching import foolab_in, require_docker
 
 from lab.classweb.class_watch import ClassWatch
-from lab.engine import client, nodes
+from lab.engine import client, node_ssh, nodes
 from lab.engine.lab import Lab
 from lab.engine.network import CLASS_TAG
 from lab.engine.process import run
 from lab.engine.waiting import wait_for
+from lab.model import cluster
 from lab.model.config import REPO, LabConfig
 
 LABS = ("w01", "w02", "w03", "w04")
@@ -175,6 +179,38 @@ def test_a_load_run_on_a_node2_lab_is_spread_over_its_three_webs(pool: Path) -> 
     served = {line.split("|")[1].strip(): int(line.split("|")[3])
               for line in done.stdout.splitlines() if line.startswith("| web")}
     assert sorted(served) == ["web1", "web2", "web3"] and all(served.values()), served
+
+
+def test_the_nodes_are_reached_over_ssh_as_real_machines_are(pool: Path) -> None:
+    """The README's way for real machines: the manager's engine, and a
+    lab's node's, at ssh://root@ADDRESS with the key and known hosts that
+    `cluster up` made; each node's sshd takes a key only, on the cluster's
+    network only."""
+    env = {**os.environ, "FOOLAB_STATE_DIR": str(pool),
+           "FOOLAB_SWARM_MANAGER": node_ssh.engine(nodes.address("node1"))}
+    listed = subprocess.run([sys.executable, "-m", "lab.cli", "cluster", "status", "--json"],
+                            cwd=REPO, text=True, capture_output=True, timeout=120, env=env)
+    assert listed.returncode == 0, listed.stderr[-2000:] + listed.stdout[-2000:]
+    assert sorted(r["node"] for r in json.loads(listed.stdout)) == ["node1", "node2"]
+    name = on(pool, "node2")[0]
+    folder = config(pool, name).state_dir
+    placed = cluster.Placement.load(folder)
+    assert placed is not None
+    try:  # the lab's engine is node2's over SSH: status, the grid's row, a docker exec
+        replace(placed, engine=node_ssh.engine(nodes.address("node2"))).save(folder)
+        status = foolab(pool, "--lab", name, "status", timeout=180)
+        assert status.returncode == 0, status.stderr[-2000:] + status.stdout[-2000:]
+        assert rows(pool)[name]["healthy"] == 7
+        assert write_through_web1(pool, name, "over-ssh")
+    finally:
+        placed.save(folder)
+    password = run(["ssh", "-o", "PubkeyAuthentication=no", f"root@{nodes.address('node2')}",
+                    "true"], timeout=30)
+    assert password.returncode == 255 and "(publickey)" in password.stderr, password.stderr
+    with client.engine(nodes.endpoint("node2")):
+        listening = run(nodes.machine_command(["ss", "-ltnH", "sport = :22"]), timeout=30)
+    assert [line.split()[3] for line in listening.stdout.splitlines()] == [
+        f"{nodes.address('node2')}:22"], listening.stdout
 
 
 def test_a_lost_node_is_seen_and_its_labs_placed_again(pool: Path) -> None:
