@@ -12,6 +12,7 @@ import pytest
 from lab.engine import client, node_ssh, nodes
 from lab.model.errors import LabError
 
+REAL_CLIENT = client.client  # before conftest's guard: a tunnel refused comes first
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbuOQ1dwbZ3AJsz4CQTkhq4dK8S2yA5NqD4xM3QjG3x"
 
 
@@ -93,3 +94,17 @@ def test_a_tunnel_that_cannot_be_made_is_one_error_with_ssh_s_words(
         node_ssh.tunnel("ssh://root@far")
     assert "No route to host" in str(err.value)
     assert not (tmp_path / "ssh" / "engine-root@far.pid").exists()
+
+
+def test_a_manager_out_of_reach_is_one_line_with_one_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(endpoint: str) -> str:
+        raise LabError(f"no SSH tunnel to the engine at {endpoint}", "No route to host",
+                       "can this machine's root log in there with a key?")
+    monkeypatch.setattr(node_ssh, "tunnel", refused)
+    monkeypatch.setattr(client, "client", REAL_CLIENT)
+    monkeypatch.setenv("FOOLAB_SWARM_MANAGER", "ssh://root@far")
+    with pytest.raises(LabError) as err:
+        nodes.listed()
+    said = str(err.value)
+    assert said.startswith("the swarm's manager does not answer: no SSH tunnel") and \
+        said.count("(hint:") == 1 and "No route to host" in said, said

@@ -351,7 +351,8 @@ def listed() -> list[cluster.NodeInfo]:
         try:
             return sorted((_info(n) for n in client.api().nodes()), key=lambda i: i.name)
         except Exception as exc:  # noqa: BLE001 - any engine error: the pool is unknown
-            raise LabError("the swarm's manager does not answer", " ".join(str(exc).split())[:200],
+            said = f"{exc.what}: {exc.observed}" if isinstance(exc, LabError) else str(exc)
+            raise LabError("the swarm's manager does not answer", " ".join(said.split())[:200],
                            f"is {manager} up? (`foolab cluster status`)") from None
 
 
