@@ -126,3 +126,57 @@ def test_class_up_swarm_places_new_labs_and_a_lost_node_s_labs_fresh(
     assert placed is not None and placed.node == "node1"
     assert said[0] == "[s01] node2 is lost: the lab starts again elsewhere, fresh, with the " \
         "same seed"
+
+
+def test_no_new_lab_goes_to_a_real_machine_and_one_already_there_stays(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real machine's labs cannot be entered from here (lab.engine.netns):
+    placing one there would fail only after it started."""
+    from dataclasses import replace
+
+    from lab.exercises import classroom
+    from lab.model.config import LabConfig
+
+    far = "ssh://root@192.0.2.7"
+    pool = [node("node1", memory=2048, engine="ssh://root@198.19.255.11"),
+            node("teacher-pc", memory=64_000, engine=far)]
+    monkeypatch.setattr(nodes, "listed", lambda: pool)
+    monkeypatch.setattr(nodes, "answers", lambda engine: True)
+    monkeypatch.setattr(nodes, "ship_images", lambda *_a: None)
+    base = replace(LabConfig(), state_dir=tmp_path, class_root=tmp_path / "class")
+    there = base.for_lab("s01")
+    cluster.Placement("s01", "teacher-pc", far).save(there.state_dir)
+    said: list[str] = []
+    classroom.place_on_nodes([there, base.for_lab("s02")], said.append)
+    assert cluster.Placement.load(there.state_dir) == cluster.Placement("s01", "teacher-pc", far)
+    placed = cluster.Placement.load(base.for_lab("s02").state_dir)
+    assert placed is not None and placed.node == "node1"
+    assert said[0].startswith("teacher-pc: a real machine's node") and len(said) == 2
+
+
+def test_a_lab_on_a_real_machine_is_refused_in_one_line_not_waited_for(
+        tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from lab.engine.lab import Lab
+    from lab.model.config import LabConfig
+
+    base = replace(LabConfig(), state_dir=tmp_path, class_root=tmp_path / "class")
+    cfg = base.for_lab("s01")
+    cluster.Placement("s01", "teacher-pc", "ssh://root@192.0.2.7").save(cfg.state_dir)
+    with pytest.raises(LabError, match="s01 is on ssh://root@192.0.2.7, a real machine"), \
+            Lab(cfg).network():
+        pass
+    assert nodes.entered_from_here("unix:///run/foolab-cluster/node2/docker.sock")
+    assert nodes.entered_from_here("ssh://root@198.19.255.12")
+    assert not nodes.entered_from_here("tcp://192.0.2.7:2376")
+
+
+def test_cluster_status_says_a_real_machine_takes_no_lab() -> None:
+    from lab.cli.cluster_commands import render
+
+    row = {"node": "node1", "role": "manager", "state": "ready", "engine_answers": True,
+           "labs": [], "takes_labs": True}
+    far = {**row, "node": "teacher-pc", "role": "worker", "takes_labs": False}
+    lines = render([row, far]).splitlines()
+    assert lines[1].endswith("answers  -") and lines[2].endswith("none: a real machine")

@@ -59,7 +59,8 @@ def status_rows(lab: Lab) -> list[dict[str, Any]]:
             held.setdefault(where.node, []).append(name)
     return [{"node": n.name, "role": "manager" if n.manager else "worker", "state": n.state,
              "engine": n.engine, "engine_answers": bool(n.engine) and nodes.answers(n.engine),
-             "cpus": n.cpus, "memory_mib": n.memory_mib, "labs": held.get(n.name, [])}
+             "cpus": n.cpus, "memory_mib": n.memory_mib, "labs": held.get(n.name, []),
+             "takes_labs": bool(n.engine) and nodes.entered_from_here(n.engine)}
             for n in nodes.listed()]
 
 
@@ -69,7 +70,8 @@ def render(rows: list[dict[str, Any]]) -> str:
     head = ("NODE", "ROLE", "STATE", "ENGINE", "LABS")
     lines = [head] + [(r["node"], r["role"], r["state"],
                        "answers" if r["engine_answers"] else "no answer",
-                       ", ".join(r["labs"]) or "-") for r in rows]
+                       ", ".join(r["labs"]) or ("-" if r["takes_labs"] else
+                                                "none: a real machine")) for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
                      for line in lines)

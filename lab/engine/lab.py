@@ -191,7 +191,7 @@ class Lab:
         if not self.config.in_class:
             yield
             return
-        with client.engine(self.engine):
+        with client.engine(nodes.enterable(self.engine, self.config.lab)):
             pid = client.pid(self.console)
             if pid is None:
                 raise LabError(f"lab {self.config.lab} is not up (its console is not running)",

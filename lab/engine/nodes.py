@@ -126,6 +126,25 @@ def local_node(engine: str | None) -> str | None:
     return f"node{number}" if 1 <= number <= cluster.MAX_NODES else None
 
 
+def entered_from_here(engine: str) -> bool:
+    """Labs on this engine can be entered from here (their processes are
+    this machine's: a node container here, or an engine on a socket of this
+    machine). A real machine's are not, and foolab reaches a lab's
+    addresses only from inside its network namespace (lab.engine.netns),
+    so no lab is placed there (classroom.place_on_nodes)."""
+    return engine.startswith("unix://") or local_node(engine) is not None
+
+
+def enterable(engine: str | None, lab: str) -> str | None:
+    """`engine`, the engine of `lab`, if its labs are entered from here
+    (None: this machine's); one line saying why not for a real machine's."""
+    if engine is not None and not entered_from_here(engine):
+        raise LabError(f"lab {lab} is on {engine}, a real machine: foolab reaches a lab's "
+                       "addresses only from inside it, on this machine",
+                       hint="labs go to this machine's nodes (`foolab class up --swarm`)")
+    return engine
+
+
 def machine_command(argv: Sequence[str]) -> list[str]:
     """`argv` to run on the machine of this block's engine: as it is for
     this machine; inside the node container (its network and files, by

@@ -171,6 +171,10 @@ def place_on_nodes(cfgs: list[LabConfig], progress: Progress,
         raise LabError("there is no cluster", hint="`foolab cluster up 2` (or join machines: "
                        "README, A class over several machines)")
     alive = {n.name for n in pool if n.usable and nodes.answers(n.engine)}
+    far = sorted(n.name for n in pool if n.name in alive and not nodes.entered_from_here(n.engine))
+    for name in far:  # a lab already there stays (held); no new one goes there
+        progress(f"{name}: a real machine's node, whose labs foolab cannot enter from here: "
+                 "no lab is placed on it (README, Real machines join)")
     held: dict[str, int] = {}
     todo, ran = [], {}
     for cfg in cfgs:
@@ -186,7 +190,7 @@ def place_on_nodes(cfgs: list[LabConfig], progress: Progress,
         elif (cfg.state_dir / class_layout.RECORD_NAME).exists():
             continue  # already a lab on this machine's engine: it stays there
         todo.append(cfg.lab)
-    usable = [n for n in pool if n.name in alive]
+    usable = [n for n in pool if n.name in alive and n.name not in far]
     chosen = cluster.place(todo, usable, held, class_layout.MEMORY_PER_LAB_MIB)
     engines = {n.name: n.engine for n in usable}
     for name, node in chosen.items():
