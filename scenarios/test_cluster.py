@@ -191,9 +191,9 @@ def test_the_nodes_are_reached_over_ssh_as_real_machines_are(pool: Path) -> None
     listed = subprocess.run([sys.executable, "-m", "lab.cli", "cluster", "status", "--json"],
                             cwd=REPO, text=True, capture_output=True, timeout=120, env=env)
     assert listed.returncode == 0, listed.stderr[-2000:] + listed.stdout[-2000:]
-    rows = json.loads(listed.stdout)
-    assert sorted(r["node"] for r in rows) == ["node1", "node2"]
-    assert all(r["takes_labs"] for r in rows), rows  # nodes here: their labs are entered
+    nodes_listed = json.loads(listed.stdout)
+    assert sorted(r["node"] for r in nodes_listed) == ["node1", "node2"]
+    assert all(r["takes_labs"] for r in nodes_listed), nodes_listed  # entered from here
     name = on(pool, "node2")[0]
     folder = config(pool, name).state_dir
     placed = cluster.Placement.load(folder)
