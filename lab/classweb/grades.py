@@ -25,7 +25,7 @@ from lab.model import roster as roster_model
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError
 
-RECORD = "goals-met.json"  # in the lab's state folder
+RECORD = grader.GOALS_MET  # in the lab's state folder
 
 
 def _now() -> str:

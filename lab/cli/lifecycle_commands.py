@@ -16,6 +16,7 @@ from lab.cli.failover_commands import HA
 from lab.cli.output import say
 from lab.engine import client
 from lab.engine.lab import Lab
+from lab.exercises import classroom
 from lab.model.article import WWW
 from lab.model.config import REPO
 from lab.model.errors import LabError
@@ -78,6 +79,8 @@ def cmd_down(lab: Lab, args: argparse.Namespace) -> int:
         say(f"{args.only} removed; the web servers write to db1 again")
         return 0
     say("lab removed (containers, network, volumes)" if lab.down() else "no lab to remove")
+    if lab.config.in_class:  # and what it left here: its exercise, writer, place
+        classroom.clear(lab.config, say)
     return 0
 
 

@@ -12,6 +12,8 @@ class's status reads faults and the running exercise of each lab.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,12 +24,12 @@ import pymysql
 from lab.drills import faults
 from lab.engine import client, nodes
 from lab.engine.lab import Lab
-from lab.exercises import grader
+from lab.exercises import grader, writer
 from lab.exercises.definitions import Started
 from lab.hosts.mariadb import admin_password
 from lab.model import class_layout, cluster
 from lab.model import roster as roster_model
-from lab.model.config import LabConfig
+from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError, TopologyError
 from lab.model.figures import Progress
 from lab.probes import mysql
@@ -244,17 +246,51 @@ def up(cfgs: list[LabConfig], progress: Progress,
     return result
 
 
+# What a teacher keeps of a removed lab: its grades (goals first met) and
+# the writer's logs, the evidence behind the data goals.
+KEPT = REPO / "reports" / "exercises" / "kept"
+
+
+def clear(cfg: LabConfig, progress: Progress) -> Path | None:
+    """A removed class lab leaves nothing behind: its writer stopped, its
+    grades and writer logs kept under reports/exercises/kept/ (said in one
+    line), then its whole state folder gone, so a new lab of the same name
+    starts with no exercise, secrets or place. Where they were kept, or None."""
+    folder = cfg.state_dir
+    if not cfg.lab or not folder.is_dir():
+        return None
+    started = Started.load(folder / grader.RECORD)
+    if started is not None and started.writer:
+        writer.stop(Lab(cfg), started.writer)
+    evidence = [p for p in (folder / grader.GOALS_MET, folder / grader.RECORD) if p.exists()]
+    logs = folder / "writer"
+    kept = None
+    if evidence or logs.is_dir():
+        kept = KEPT / f"{cfg.lab}-{time.strftime('%Y%m%d-%H%M%S')}"
+        kept.mkdir(parents=True, exist_ok=True)
+        for path in evidence:
+            shutil.copy2(path, kept / path.name)
+        if logs.is_dir():
+            shutil.copytree(logs, kept / "writer", dirs_exist_ok=True)
+        progress(f"[{cfg.lab}] grades and the writer's log kept in {kept}")
+    shutil.rmtree(folder, ignore_errors=True)
+    return kept
+
+
 def down(cfgs: list[LabConfig], progress: Progress) -> list[Outcome]:
-    """Remove every lab in `cfgs`, in parallel."""
+    """Remove every lab in `cfgs`, in parallel, and what each left on this
+    machine (clear)."""
     def remove(cfg: LabConfig) -> Outcome:
         if (node := lost_node(cfg)) is not None:  # nothing left to remove but its files
             forget(cfg)
+            clear(cfg, progress)
             return Outcome(cfg.lab, True, error=f"{node} is lost: forgotten")
         try:
             with nodes.on(placement(cfg)):
                 had = Lab(cfg, progress=_prefixed(progress, cfg.lab)).down()  # and its place
         except LabError as exc:
             return Outcome(cfg.lab, False, error=str(exc).splitlines()[0])
+        clear(cfg, progress)
         return Outcome(cfg.lab, had)
 
     with cf.ThreadPoolExecutor(PARALLEL) as pool:

@@ -16,6 +16,7 @@ from lab.model import events
 from lab.model.errors import LabError
 
 RECORD = "exercise.json"
+GOALS_MET = "goals-met.json"  # each goal with when it was first met (lab.classweb.grades)
 
 
 def _record(lab: Lab) -> Path:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from lab.engine import client
+from lab.engine import client, netns
 from lab.engine.lab import Lab
 from lab.engine.netns import inside
 from lab.engine.waiting import wait_for
@@ -62,8 +62,11 @@ def start(lab: Lab, tag: str, seconds: int = MAX_SECONDS) -> None:
             raise LabError(f"lab {lab.config.lab}'s console is not running",
                            hint=f"`foolab --lab {lab.config.lab} up`")
         argv += ["--netns-pid", str(console)]
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=open(log.with_suffix(".err"), "w"),  # noqa: SIM115
+    # Started from this machine's namespace even when the caller's thread is
+    # inside the lab's (`lab.network()`): the child enters the console's
+    # namespace itself, and takes where it began for the machine's.
+    proc = subprocess.Popen(netns.on_machine(argv), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=open(log.with_suffix(".err"), "w"),  # noqa: SIM115
                             start_new_session=True, cwd=Path(__file__).resolve().parents[2])
     log.with_suffix(".pid").write_text(str(proc.pid))
 
