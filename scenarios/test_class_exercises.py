@@ -1,0 +1,153 @@
+"""Issue 31: every exercise in a class lab, as a teacher runs a lesson.
+
+Two students from a roster (labs x01 and x02, their own state folder). A
+writer exercise is started in both by `foolab class exercise` (each
+student's own seed; the writer runs inside each lab's namespace and its
+orders are acknowledged), then every exercise of the catalogue is started,
+judged broken, repaired by the project's own solution (the runbooks), graded
+full marks and stopped, in both labs side by side. `class down` then leaves
+no exercise, writer or state folder behind, and the next class of the same
+names starts clean.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from teaching import foolab_in, require_docker
+
+from lab.engine.lab import Lab
+from lab.exercises import grader, writer
+from lab.exercises.catalog import EXERCISES
+from lab.exercises.definitions import SYMPTOM, Exercise
+from lab.model.config import LabConfig
+from lab.model.roster import Roster
+
+pytestmark = [pytest.mark.destructive, pytest.mark.slow]
+
+LABS = ("x01", "x02")
+ROSTER = "name,email\nGrace Hopper,grace@school.example\nEdsger Dijkstra,edsger@school.example\n"
+WRITER_EXERCISE = next(e for e in EXERCISES if e.uses_writer)
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("class-exercises")
+
+
+@pytest.fixture(scope="module")
+def school(state: Path) -> Iterator[tuple[LabConfig, Roster]]:
+    """Two students' labs from a roster, removed again whatever happens."""
+    require_docker()
+    csv = state / "students.csv"
+    csv.write_text(ROSTER)
+    try:
+        up = foolab_in(state, "class", "up", "--roster", str(csv), "--prefix", "x")
+        assert up.returncode == 0, up.stderr[-2000:] + up.stdout[-2000:]
+        base = replace(LabConfig.from_env(), state_dir=state, class_root=state / "class")
+        roster = Roster.load(base.class_root)
+        assert roster is not None and [s.lab for s in roster.students] == list(LABS)
+        yield base, roster
+    finally:
+        foolab_in(state, "class", "down")
+
+
+def class_lab(base: LabConfig, name: str) -> Lab:
+    return Lab(base.for_lab(name))
+
+
+def test_class_exercise_starts_a_writer_exercise_in_every_lab(
+        school: tuple[LabConfig, Roster], state: Path) -> None:
+    """The roster's way: one command, each student's seed, a writer whose
+    orders are acknowledged in each lab (it logged '1 gone' before)."""
+    base, roster = school
+    out = foolab_in(state, "class", "exercise", WRITER_EXERCISE.name)
+    try:
+        assert out.returncode == 0, out.stderr[-2000:]
+        for name in LABS:
+            lab = class_lab(base, name)
+            started = grader.running(lab)
+            assert started is not None and started.seed == roster.seed(name)
+            acked, tried = writer.history(lab, started.writer)
+            assert len(acked) >= writer.MIN_ACKNOWLEDGED, (name, tried)
+    finally:
+        for name in LABS:
+            lab = class_lab(base, name)
+            if grader.running(lab) is not None:
+                with lab.network():
+                    grader.stop(lab)
+
+
+def _run_all(lab: Lab, seed: str, exercises: list[Exercise]) -> dict[str, str]:
+    """Each exercise on one lab in turn: '' when broken, solved to full
+    marks and healed, else what went wrong. Always stopped (healed)."""
+    outcome = {}
+    for exercise in exercises:
+        try:
+            with lab.network():
+                grader.start(lab, exercise.name, seed)
+                try:
+                    broken = {g.name: g.passed for g in grader.grade(lab).goals}
+                    held = [g.name for g in exercise.goals if g.kind == SYMPTOM
+                            and broken[g.name]]
+                    _, started = grader.require(lab)
+                    exercise.solve(lab, started)
+                    solved = grader.grade(lab)
+                    missed = [(g.name, g.seen) for g in solved.goals if not g.passed]
+                    outcome[exercise.name] = (
+                        f"the broken lab already passes {held}" if held
+                        else f"solved but not met: {missed}" if missed else "")
+                finally:
+                    grader.stop(lab)
+        except Exception as exc:  # noqa: BLE001 - reported per exercise below
+            outcome[exercise.name] = f"{type(exc).__name__}: {exc}"
+    return outcome
+
+
+@pytest.fixture(scope="module")
+def matrix(school: tuple[LabConfig, Roster]) -> dict[str, str]:
+    """Every exercise once, the catalogue shared between the two labs,
+    which work side by side (each thread inside its own lab's namespace)."""
+    base, roster = school
+    shares = {name: list(EXERCISES[i::len(LABS)]) for i, name in enumerate(LABS)}
+    with cf.ThreadPoolExecutor(len(LABS)) as pool:
+        jobs = [pool.submit(_run_all, class_lab(base, name), roster.seed(name) or name, share)
+                for name, share in shares.items()]
+        results: dict[str, str] = {}
+        for job in jobs:
+            results.update(job.result())
+    return results
+
+
+@pytest.mark.parametrize("exercise", [e.name for e in EXERCISES])
+def test_every_exercise_breaks_and_is_repaired_in_a_class_lab(
+        matrix: dict[str, str], exercise: str) -> None:
+    assert exercise in matrix and matrix[exercise] == "", matrix.get(exercise)
+
+
+def test_class_down_leaves_no_lab_state_and_a_new_class_starts_clean(
+        school: tuple[LabConfig, Roster], state: Path, matrix: dict[str, str]) -> None:
+    """With an exercise (and its writer) running, `class down` stops the
+    writer, keeps the grades aside and removes each lab's folder; the same
+    roster again starts the same exercise without 'already running'."""
+    base, _ = school
+    assert foolab_in(state, "class", "exercise", WRITER_EXERCISE.name).returncode == 0
+    lab = class_lab(base, LABS[0])
+    started = grader.running(lab)
+    assert started is not None
+    pid = int((writer.folder(lab) / f"{started.writer}.pid").read_text())
+    down = foolab_in(state, "class", "down")
+    assert down.returncode == 0, down.stderr[-2000:]
+    assert "kept in" in down.stdout
+    assert not any((base.class_root / n).exists() for n in LABS)
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
+        f"/proc/{pid}/status").read_text().lower()
+    csv = state / "students.csv"
+    up = foolab_in(state, "class", "up", "--roster", str(csv), "--prefix", "x")
+    assert up.returncode == 0, up.stderr[-2000:]
+    again = foolab_in(state, "--lab", LABS[0], "exercise", "start", "ns2-stale")
+    assert again.returncode == 0, again.stderr[-2000:]
