@@ -1,4 +1,4 @@
-from lab.drills.verdicts import consistency, content, ledger
+from lab.drills.verdicts import PROBE, claims_an_order, consistency, content, ledger, mark, orders
 from lab.probes.mysql import TableState
 
 
@@ -42,3 +42,69 @@ def test_ledger_tells_failed_from_indeterminate_writes():
     assert v.ok and v.indeterminate == 2 and v.unacknowledged_found == [5]
     landed = ledger(range(1, 7), [1, 2, 3], stored=[1, 2, 3, 4], failed=[4])
     assert not landed.ok and landed.failed_found == [4]  # a "failed" write that happened
+
+
+# --- the exercises' marked orders: only the teacher's side can make one ------------------------
+
+KEY, TAG = bytes(range(32)), "ex0badc0de"
+
+
+def marked(*seqs: int) -> list[tuple[int | None, str]]:
+    """The writer's rows for these numbers, as the database holds them."""
+    return [(s, mark(KEY, TAG, s)) for s in seqs]
+
+
+def test_a_mark_verifies_only_under_its_key_tag_and_number():
+    m = mark(KEY, TAG, 7)
+    assert claims_an_order(m) and m == mark(KEY, TAG, 7)
+    assert m not in {mark(KEY, TAG, 8), mark(KEY, "ex00000000", 7), mark(bytes(32), TAG, 7)}
+    assert not claims_an_order("typed on db2") and not claims_an_order(m[:-1])
+
+
+def test_the_honest_history_passes():
+    # 1-5 acknowledged, 6 timed out and landed, 7 timed out and did not
+    # (Jepsen: an indeterminate order may or may not be there); other
+    # visitors' rows, whatever their number, count for nothing.
+    v = orders(KEY, TAG, range(1, 8), range(1, 6),
+               [*marked(1, 2, 3, 4, 5, 6), (3, ""), (None, "typed on db2"), (9, "x" * 64)])
+    assert v.ok and v.problems() == "" and not v.forged and not v.unsent
+    assert v.ledger.indeterminate == 2 and v.ledger.unacknowledged_found == [6]
+
+
+def test_a_forged_mark_fails():
+    # Order 3 acknowledged, deleted, and typed in again by hand with a note
+    # copied from order 2 (it does not verify for 3), or made up.
+    for note in (mark(KEY, TAG, 2), "0" * 64, mark(KEY, TAG, 3).upper()):
+        v = orders(KEY, TAG, range(1, 5), range(1, 5), [*marked(1, 2, 4), (3, note)])
+        assert not v.ok and v.forged == [3] and v.ledger.lost == [3], note
+        assert "forged" in v.problems()
+
+
+def test_tampered_a_hand_inserted_order_with_a_missing_number_fails():
+    """Gold test, tampered: the student types in order 3 the writer saw
+    acknowledged and is gone. Without a mark it is a visitor's row and 3 is
+    lost; with a mark-shaped note it is a forgery; either way, no pass."""
+    plain = orders(KEY, TAG, range(1, 5), range(1, 5), [*marked(1, 2, 4), (3, "order 3")])
+    assert not plain.ok and plain.ledger.lost == [3] and "lost [3]" in plain.problems()
+    shaped = orders(KEY, TAG, range(1, 5), range(1, 5), [*marked(1, 2, 4), (3, "ab" * 32)])
+    assert not shaped.ok and shaped.forged == [3]
+    nameless = orders(KEY, TAG, range(1, 5), range(1, 5), [*marked(1, 2, 3, 4), (None, "f" * 64)])
+    assert not nameless.ok and nameless.forged == [None]
+
+
+def test_an_acknowledged_then_deleted_order_fails():
+    v = orders(KEY, TAG, range(1, 6), range(1, 6), marked(1, 2, 4, 5))
+    assert not v.ok and v.ledger.lost == [3] and not v.forged
+
+
+def test_an_order_never_sent_fails_and_a_duplicate_fails():
+    unsent = orders(KEY, TAG, range(1, 4), range(1, 4), marked(1, 2, 3, 9))
+    assert not unsent.ok and unsent.unsent == [9] and "never sent" in unsent.problems()
+    twice = orders(KEY, TAG, range(1, 4), range(1, 4), marked(1, 2, 2, 3))
+    assert not twice.ok and twice.ledger.duplicated == [2]
+
+
+def test_the_graders_own_test_orders_are_set_aside():
+    probe = (2, mark(KEY, TAG + PROBE, 2))  # the grader's test order number 2
+    v = orders(KEY, TAG, range(1, 4), range(1, 4), [*marked(1, 2, 3), probe])
+    assert v.ok and v.probes == 1 and v.ledger.duplicated == []

@@ -3,6 +3,9 @@ means, as data. The CLI and the scenarios render or assert on them."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -73,6 +76,90 @@ def ledger(attempted: Iterable[int], acknowledged: Iterable[int], stored: Iterab
         indeterminate=len(tried - acked - nope),
         failed_found=sorted(nope & found),
     )
+
+
+# --- the exercises' marked orders ---------------------------------------------------------
+#
+# A student is root in every host of their lab: any row they can write, and any
+# field of an order they can read. A mark is the one part of an order they
+# cannot make: HMAC-SHA256 under a key that never leaves the teacher's side.
+
+MARK_SHAPE = re.compile(r"[0-9a-fA-F]{64}")  # what a row claiming to be an order carries
+PROBE = "/probe"  # suffix of the tag the grader's own test orders are marked under
+
+
+def mark(key: bytes, tag: str, seq: int) -> str:
+    """The mark of order `seq` of the writer tagged `tag`: the one
+    definition, used by the writer to make it and the grader to check it."""
+    return hmac.new(key, f"{tag}:{seq}".encode(), hashlib.sha256).hexdigest()
+
+
+def claims_an_order(note: str) -> bool:
+    """A note shaped like a mark: the row claims to be one of our orders,
+    so a mark that does not verify is a forgery, not a visitor's row."""
+    return MARK_SHAPE.fullmatch(note) is not None
+
+
+@dataclass(frozen=True)
+class Orders:
+    """The writer's orders as found in one database, told from forgeries by
+    their marks (only the teacher's side can make one), then judged as a
+    Ledger. A row whose note is not mark-shaped is some other visitor's and
+    counts for nothing, so a student's hand-typed order with a missing
+    number does not fill the gap; one that is mark-shaped and does not
+    verify is a forged order; a verified one whose number was never sent
+    means the log and the database disagree. The grader's own test orders
+    (marked under tag + PROBE) are known and set aside."""
+
+    ledger: Ledger
+    forged: list[int | None] = field(default_factory=list)  # seq of each forged row
+    unsent: list[int] = field(default_factory=list)  # verified mark, never sent
+    probes: int = 0  # the grader's own test orders found, set aside
+
+    @property
+    def ok(self) -> bool:
+        return self.ledger.ok and not self.forged and not self.unsent
+
+    def problems(self) -> str:
+        """What is wrong, a few numbers of each kind; "" when ok."""
+        v, parts = self.ledger, []
+        if self.forged:
+            parts.append(f"forged orders (mark does not verify), seq "
+                         f"{self.forged[:10]}")
+        if self.unsent:
+            parts.append(f"orders never sent, seq {self.unsent[:10]}")
+        if v.lost:
+            parts.append(f"lost {v.lost[:10]}")
+        if v.duplicated:
+            parts.append(f"duplicated {v.duplicated[:10]}")
+        if v.failed_found:
+            parts.append(f"failed yet found {v.failed_found[:10]}")
+        return ", ".join(parts)
+
+
+def orders(key: bytes, tag: str, attempted: Iterable[int], acknowledged: Iterable[int],
+           rows: Iterable[tuple[int | None, str]]) -> Orders:
+    """Judge the (seq, note) rows of a ledger table against the writer's log
+    of orders `attempted` and `acknowledged`: only rows whose mark verifies
+    for their own number count as the writer's."""
+    tried = set(attempted)
+    genuine: list[int] = []
+    forged: list[int | None] = []
+    unsent: set[int] = set()
+    probes = 0
+    for seq, note in rows:
+        if not claims_an_order(note):
+            continue
+        if seq is not None and hmac.compare_digest(note, mark(key, tag, seq)):
+            genuine.append(seq)
+            if seq not in tried:
+                unsent.add(seq)
+        elif seq is not None and hmac.compare_digest(note, mark(key, tag + PROBE, seq)):
+            probes += 1
+        else:
+            forged.append(seq)
+    return Orders(ledger(tried, acknowledged, genuine),
+                  sorted(forged, key=lambda s: (s is None, s or 0)), sorted(unsent), probes)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ present exactly once, the same content on the web servers."""
 
 from __future__ import annotations
 
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -105,33 +106,37 @@ def identical(master: str, replica: str) -> Check:
     return check
 
 
+# The rows that may be orders: mark-sized notes (verdicts.orders says which are).
+MARKED_ROWS = "SELECT seq, note FROM foo.ledger WHERE CHAR_LENGTH(note) = 64"
+
+
 def writes_kept(*hosts: str) -> Check:
-    """Every order the writer saw acknowledged is on `hosts`, once, and
-    there were at least writer.MIN_ACKNOWLEDGED of them: the writer's log is
-    on the teacher's side, out of the student's reach."""
+    """Every order the writer saw acknowledged is on `hosts`, once, no
+    forged or never-sent order is, and there were at least
+    writer.MIN_ACKNOWLEDGED of them: the writer's log and key are on the
+    teacher's side, out of the student's reach; its rows are found by their
+    marks (verdicts.orders), not by any column a student can fill."""
 
     def check(lab: Lab, s: Started) -> tuple[bool, str]:
         acked, tried = writer.history(lab, s.writer)
         if len(acked) < writer.MIN_ACKNOWLEDGED:
             return False, (f"only {len(acked)} orders acknowledged of {len(tried)} sent "
                            f"(at least {writer.MIN_ACKNOWLEDGED} needed to judge)")
-        pw = admin_password(lab)
+        pw, key = admin_password(lab), writer.exercise_key(lab, s.writer)
         seen = []
         for host in hosts:
             if not _running(lab, host):
                 return False, f"{host} is not running"
-            last: list[verdicts.Ledger] = []
+            last: list[verdicts.Orders] = []
 
-            def whole(h: str = host, last: list[verdicts.Ledger] = last) -> bool:
-                rows = mysql.query(lab.address_of(h), pw, "SELECT seq FROM foo.ledger "
-                                   f"WHERE writer = '{s.writer}'")
-                last[:] = [verdicts.ledger(tried, acked, [int(r["seq"]) for r in rows])]
+            def whole(h: str = host, last: list[verdicts.Orders] = last) -> bool:
+                rows = [(None if r["seq"] is None else int(r["seq"]), str(r["note"]))
+                        for r in mysql.query(lab.address_of(h), pw, MARKED_ROWS)]
+                last[:] = [verdicts.orders(key, s.writer, tried, acked, rows)]
                 return last[0].ok
 
             if not _settled(lab, (host,), whole):
-                v = last[0] if last else None
-                return False, (f"{host}: lost {v.lost[:10]}, duplicated {v.duplicated[:10]}"
-                               if v else f"{host}: unreadable")
+                return False, f"{host}: " + (last[0].problems() if last else "unreadable")
             seen.append(f"{host}: {len(acked)} acknowledged, all there once")
         return True, "; ".join(seen)
 
@@ -155,12 +160,17 @@ def writes_kept_where_written() -> Check:
     return check
 
 
-def writes_through_every_web(lab: Lab, _s: Started) -> tuple[bool, str]:
-    """A write through each web server's /db.php is acknowledged."""
+def writes_through_every_web(lab: Lab, s: Started) -> tuple[bool, str]:
+    """A write through each web server's /db.php is acknowledged. Each is
+    an order shaped like the writer's (writer.probe: no tag, a marked
+    note), so a web server cannot take the grader's and refuse the
+    writer's; without a writer, a plain order."""
     failed = []
     for web in lab.topology.webs:
+        path = (writer.probe(lab, s.writer) if s.writer
+                else f"/db.php?write=1&seq=1&note={secrets.token_hex(32)}")
         try:
-            r = pages.fetch(lab.address_of(web), "/db.php?write=1&writer=grader", timeout=4)
+            r = pages.fetch(lab.address_of(web), path, timeout=4)
             if r.status != 200:
                 failed.append(f"{web}: HTTP {r.status}")
         except OSError as exc:

@@ -4,22 +4,27 @@
 A student has root in every host of their lab, so nothing the grader
 trusts may live in one: this loop runs as a process on this machine (for a
 class lab, inside the lab's console namespace, which has no student shell),
-and its log of answers is a file under the lab's state folder. It keeps
-writing after `foolab exercise start` returns, bounded in time, ends when
-asked, and ends by itself when the lab is gone (no packet to a lab address
-that does not route to the lab).
+and its log of answers is a file under the lab's state folder. Each order
+carries a mark (lab.drills.verdicts.mark) under a key made here for the
+exercise and kept next to the log: a student can neither tell the orders
+from any visitor's by a tag in the URL nor type in one the grader would
+count. It keeps writing after `foolab exercise start` returns, bounded in
+time, ends when asked, and ends by itself when the lab is gone (no packet
+to a lab address that does not route to the lab).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from lab.drills import verdicts
 from lab.engine import client, netns
 from lab.engine.lab import Lab
 from lab.engine.netns import inside
@@ -43,6 +48,51 @@ def log_path(lab: Lab, tag: str) -> Path:
     return folder(lab) / f"{tag}.log"
 
 
+def key_path(lab: Lab, tag: str) -> Path:
+    return folder(lab) / f"{tag}.key"
+
+
+def make_key(lab: Lab, tag: str) -> Path:
+    """A new secret key for the exercise's marks, readable by this user
+    only (0600 from its creation, never a moment wider), refused if one is
+    there: a key is made once per exercise."""
+    path = key_path(lab, tag)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(32))
+    return path
+
+
+def read_key(path: Path) -> bytes:
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError) as exc:
+        raise LabError(f"the writer's key {path} is unreadable", str(exc)) from None
+
+
+def exercise_key(lab: Lab, tag: str) -> bytes:
+    """The exercise's key, from the teacher's side: what the grader checks
+    the marks with."""
+    return read_key(key_path(lab, tag))
+
+
+def order(key: bytes, tag: str, seq: int) -> str:
+    """The path of order `seq`: what any visitor's order looks like, with a
+    mark as its note and no writer tag (db.php stores writer '')."""
+    return f"/db.php?write=1&seq={seq}&note={verdicts.mark(key, tag, seq)}"
+
+
+def probe(lab: Lab, tag: str) -> str:
+    """A path for one of the grader's own test orders: shaped like the
+    writer's, a number it may well have sent, marked under tag + PROBE so
+    the data goal sets it aside (and a student cannot tell it from an order
+    of the writer's by its form)."""
+    tried = history(lab, tag)[1]
+    seq = secrets.randbelow(max(tried, default=0) + 1) + 1
+    return order(exercise_key(lab, tag), tag + verdicts.PROBE, seq)
+
+
 def writer_host(lab: Lab) -> str:
     """The web server the writer sends its orders to (the topology's role)."""
     return lab.topology.writer_host
@@ -54,8 +104,10 @@ def start(lab: Lab, tag: str, seconds: int = MAX_SECONDS) -> None:
     log = log_path(lab, tag)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
+    key_file = make_key(lab, tag)  # by path: argv is readable by every user of this machine
     argv = [sys.executable, "-m", "lab.exercises.writer", "--log", str(log), "--tag", tag,
-            "--address", lab.address_of(writer_host(lab)), "--seconds", str(seconds)]
+            "--address", lab.address_of(writer_host(lab)), "--seconds", str(seconds),
+            "--key-file", str(key_file)]
     if lab.config.in_class:
         console = client.pid(lab.console)
         if console is None:
@@ -136,7 +188,8 @@ def parse(text: str) -> tuple[list[int], list[int]]:
 # --- the loop (its own process) ------------------------------------------------------
 
 
-def _loop(log: Path, tag: str, address: str, seconds: float, console: int = 0) -> None:
+def _loop(log: Path, tag: str, key: bytes, address: str, seconds: float,
+          console: int = 0) -> None:
     end, seq = time.monotonic() + seconds, 0
     stop_file = log.with_suffix(".stop")
     with log.open("a") as out:
@@ -147,8 +200,7 @@ def _loop(log: Path, tag: str, address: str, seconds: float, console: int = 0) -
             seq += 1
             t0 = time.monotonic()
             try:
-                code = str(pages.fetch(address, f"/db.php?write=1&seq={seq}&writer={tag}",
-                                       timeout=3).status)
+                code = str(pages.fetch(address, order(key, tag, seq), timeout=3).status)
             except LabError:  # the lab is gone: nothing more to send anywhere
                 out.write(f"{seq} gone\n")
                 return
@@ -166,13 +218,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--address", required=True)
     p.add_argument("--seconds", type=float, default=MAX_SECONDS)
     p.add_argument("--netns-pid", type=int, default=0)
+    p.add_argument("--key-file", type=Path, required=True)
     a = p.parse_args(argv)
+    key = read_key(a.key_file)  # read here, before any namespace is entered
     if a.netns_pid:
         # The console's namespace: the lab's addresses, and no way out of it.
         with inside(a.netns_pid):
-            _loop(a.log, a.tag, a.address, a.seconds, a.netns_pid)
+            _loop(a.log, a.tag, key, a.address, a.seconds, a.netns_pid)
     else:
-        _loop(a.log, a.tag, a.address, a.seconds)
+        _loop(a.log, a.tag, key, a.address, a.seconds)
 
 
 if __name__ == "__main__":
