@@ -112,7 +112,7 @@ def test_tampered_the_data_goal_fails_a_hand_typed_order(lab: Lab,
     types in a row numbered 3 that looks like the others."""
     ok, seen = kept(lab, monkeypatch, 4, lambda key: [
         *marked(key, 1, 2, 4), {"seq": 3, "note": verdicts.mark(bytes(32), TAG, 3)}])
-    assert not ok and "forged orders (mark does not verify), seq [3]" in seen, seen
+    assert not ok and "rows whose mark does not verify (not counted), seq [3]" in seen, seen
     assert "lost [3]" in seen
 
 

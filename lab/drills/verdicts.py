@@ -102,29 +102,31 @@ def claims_an_order(note: str) -> bool:
 
 @dataclass(frozen=True)
 class Orders:
-    """The writer's orders as found in one database, told from forgeries by
-    their marks (only the teacher's side can make one), then judged as a
-    Ledger. A row whose note is not mark-shaped is some other visitor's and
-    counts for nothing, so a student's hand-typed order with a missing
-    number does not fill the gap; one that is mark-shaped and does not
-    verify is a forged order; a verified one whose number was never sent
-    means the log and the database disagree. The grader's own test orders
-    (marked under tag + PROBE) are known and set aside."""
+    """The writer's orders as found in one database, told from any other
+    row by their marks (only the teacher's side can make one), then judged
+    as a Ledger. A row whose mark does not verify under this exercise's key
+    counts for nothing: a visitor's, an earlier exercise's writer's (its
+    rows stay in the ledger), or a student's forgery, so a hand-typed order
+    with a missing number leaves that number lost. A verified one whose
+    number the writer passed without sending means the log and the database
+    disagree (one past the last logged is the order in flight while the
+    grader reads). The grader's own test orders (marked under tag + PROBE)
+    are known and set aside."""
 
     ledger: Ledger
-    forged: list[int | None] = field(default_factory=list)  # seq of each forged row
+    forged: list[int | None] = field(default_factory=list)  # mark-shaped, not ours: seq
     unsent: list[int] = field(default_factory=list)  # verified mark, never sent
     probes: int = 0  # the grader's own test orders found, set aside
 
     @property
     def ok(self) -> bool:
-        return self.ledger.ok and not self.forged and not self.unsent
+        return self.ledger.ok and not self.unsent
 
     def problems(self) -> str:
         """What is wrong, a few numbers of each kind; "" when ok."""
         v, parts = self.ledger, []
-        if self.forged:
-            parts.append(f"forged orders (mark does not verify), seq "
+        if self.forged and not self.ledger.ok:  # what may have been typed in to fill a gap
+            parts.append(f"rows whose mark does not verify (not counted), seq "
                          f"{self.forged[:10]}")
         if self.unsent:
             parts.append(f"orders never sent, seq {self.unsent[:10]}")
@@ -152,7 +154,7 @@ def orders(key: bytes, tag: str, attempted: Iterable[int], acknowledged: Iterabl
             continue
         if seq is not None and hmac.compare_digest(note, mark(key, tag, seq)):
             genuine.append(seq)
-            if seq not in tried:
+            if seq not in tried and seq < max(tried, default=0):
                 unsent.add(seq)
         elif seq is not None and hmac.compare_digest(note, mark(key, tag + PROBE, seq)):
             probes += 1

@@ -112,7 +112,7 @@ MARKED_ROWS = "SELECT seq, note FROM foo.ledger WHERE CHAR_LENGTH(note) = 64"
 
 def writes_kept(*hosts: str) -> Check:
     """Every order the writer saw acknowledged is on `hosts`, once, no
-    forged or never-sent order is, and there were at least
+    order it passed over without sending is, and there were at least
     writer.MIN_ACKNOWLEDGED of them: the writer's log and key are on the
     teacher's side, out of the student's reach; its rows are found by their
     marks (verdicts.orders), not by any column a student can fill."""
