@@ -6,6 +6,8 @@ a real server in a real browser.)"""
 from __future__ import annotations
 
 import stat
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +255,83 @@ def test_the_grade_table_has_a_row_per_student_and_a_column_per_goal(tmp_path: P
     assert lines[0].endswith("db2 replicates first met,no write lost first met")
     assert lines[1].startswith("Ada Lovelace,ada@school.example,s01,replica-broken,2,4,")
     assert lines[2].startswith("Alan Turing,alan@school.example,s02,,")
+
+
+# --- a stalled lab's Check ---------------------------------------------------------------
+
+SITE = {"Origin": "http://127.0.0.1:8080"}
+
+
+def _in_background(c: TestClient, path: str) -> tuple[threading.Thread, list[Any]]:
+    """POST `path` on a thread of its own: its answer in the list, once there."""
+    answer: list[Any] = []
+    thread = threading.Thread(target=lambda: answer.append(c.post(path, headers=SITE)),
+                              daemon=True)
+    thread.start()
+    return thread, answer
+
+
+def _stalling_checks(monkeypatch: pytest.MonkeyPatch, stalled: str, hung: threading.Event,
+                     ) -> list[str]:
+    """self_check for every lab: `stalled`'s waits for `hung`. Returns the
+    threads each check ran on, in order."""
+    from lab.classweb import grades
+
+    ran_on: list[str] = []
+
+    def self_check(cfg: LabConfig) -> dict[str, Any]:
+        ran_on.append(threading.current_thread().name)
+        if cfg.lab == stalled:
+            hung.wait(30)
+        return {"exercise": "ns2-stale", "points": 1, "out_of": 1, "goals": [], "lab": cfg.lab}
+
+    monkeypatch.setattr(grades, "self_check", self_check)
+    return ran_on
+
+
+def test_a_stalled_check_holds_up_no_other_lab_and_a_second_click_joins_it(
+        server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    app, roster = server
+    hung = threading.Event()
+    ran_on = _stalling_checks(monkeypatch, "s01", hung)
+    try:
+        with TestClient(app.app, base_url="http://127.0.0.1:8080") as c:
+            assert c.get(f"/join/{roster.teacher_token}").status_code == 200
+            first, first_answer = _in_background(c, "/lab/s01/check")
+            waited = time.monotonic() + 5
+            while not ran_on and time.monotonic() < waited:
+                time.sleep(0.02)
+            second, second_answer = _in_background(c, "/lab/s01/check")
+            t0 = time.monotonic()
+            other = c.post("/lab/s02/check", headers=SITE)
+            assert (other.status_code, other.json()["lab"]) == (200, "s02")
+            assert time.monotonic() - t0 < 2
+            assert not first_answer and not second_answer  # s01's still runs
+            hung.set()
+            first.join(5)
+            second.join(5)
+    finally:
+        hung.set()
+    assert [r.json()["lab"] for r in first_answer + second_answer] == ["s01", "s01"]
+    assert len(ran_on) == 2  # s01 once (the second click joined it), s02 once
+    assert all(name.startswith("check") for name in ran_on)  # not asyncio's default pool
+
+
+def test_the_teachers_collect_does_not_block_a_students_check(
+        server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab.classweb import grades
+
+    app, roster = server
+    hung = threading.Event()
+    _stalling_checks(monkeypatch, "nobody", hung)
+    monkeypatch.setattr(grades, "collect", lambda _base, _say: hung.wait(30))
+    try:
+        teacher = signed_in(app, roster.teacher_token)
+        assert teacher.post("/teacher/collect", headers=SITE).status_code == 202
+        assert teacher.post("/teacher/collect", headers=SITE).status_code == 409  # one at once
+        student = signed_in(app, roster.students[1].token)
+        t0 = time.monotonic()
+        assert student.post("/lab/s02/check", headers=SITE).status_code == 200
+        assert time.monotonic() - t0 < 2
+    finally:
+        hung.set()

@@ -13,13 +13,19 @@ Cookies are HttpOnly and SameSite=Strict (Secure with TLS); a POST and a
 WebSocket must come from this site's own pages (Origin); wrong tokens are
 counted per address (access.LoginLimit). It listens on 127.0.0.1 unless
 told otherwise (`foolab class serve --listen`).
+
+A Check runs on the server's own pool, one thread per lab at most (not
+asyncio's default pool, which the terminals use): a student's lab that
+stalls its grading holds no thread another lab's Check or terminal needs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,6 +50,7 @@ from starlette.websockets import WebSocket
 from lab.classweb import access, class_pages, grades, terminal
 from lab.classweb.class_watch import ClassWatch
 from lab.dashboard.server import bind, event_stream, on_thread, pushed
+from lab.engine import client
 from lab.engine.lab import Lab
 from lab.exercises import grader
 from lab.exercises.catalog import EXERCISES
@@ -63,6 +70,9 @@ HEADERS = {  # on every answer: nothing framed, sent elsewhere or loaded from el
     "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 POLL_S = 0.5  # how often an event stream looks for a newer document (24 pages: 48 looks/s)
+# How long a Check's page waits for the grade: the same bound as a lab's in
+# `class collect`; the check goes on past it, and a new click joins it.
+CHECK_WAIT_S = grades.LAB_DEADLINE_S
 
 
 class ClassServer:
@@ -77,7 +87,12 @@ class ClassServer:
         self.sessions = access.Sessions()
         self.limit = access.LoginLimit()
         self.stopping = threading.Event()
-        self._checking: set[str] = set()
+        # one worker per lab: with at most one Check per lab running, a
+        # stalled lab's Check takes no other lab's place
+        self._check_pool = ThreadPoolExecutor(max_workers=max(len(self.labs), 1),
+                                              thread_name_prefix="check")
+        self._checks: dict[str, asyncio.Future[dict[str, Any]]] = {}  # running, by lab
+        self._collecting = threading.Event()
         self.app = Starlette(routes=[
             Route("/", self.home), Route("/login", self.login, methods=["POST"]),
             Route("/join/{token}", self.join), Route("/logout", self.logout, methods=["POST"]),
@@ -102,6 +117,7 @@ class ClassServer:
             yield
         finally:
             self.stopping.set()
+            self._check_pool.shutdown(wait=False, cancel_futures=True)
             await asyncio.to_thread(self.watch.stop)
 
     # -- who asks --
@@ -204,20 +220,26 @@ class ClassServer:
         return self._stream(lambda: self.watch.doc(name))
 
     async def check(self, request: Request) -> Response:
+        """The lab's grade; a click while one runs gets that one's answer."""
         name = self._allowed(request)
         if name is None or not self._origin_ok(request):
             return self.forbidden()
-        if name in self._checking:
-            return JSONResponse({"error": "a check of this lab is running"}, status_code=409)
-        self._checking.add(name)
         if self.principal(request) == name:
             self.watch.note_activity(name)
+        running = self._checks.get(name)
+        if running is None:
+            running = asyncio.get_running_loop().run_in_executor(
+                self._check_pool, client.carried(functools.partial(
+                    grades.self_check, self.labs[name].config)))
+            self._checks[name] = running
+            running.add_done_callback(lambda _f: self._checks.pop(name, None))
         try:
-            result = await asyncio.to_thread(grades.self_check, self.labs[name].config)
+            result = await asyncio.wait_for(asyncio.shield(running), CHECK_WAIT_S)
+        except TimeoutError:
+            return JSONResponse({"error": f"{grader.no_answer(CHECK_WAIT_S)}: the lab's "
+                                          "check goes on, click again later"}, status_code=504)
         except LabError as exc:
             return JSONResponse({"error": str(exc)}, status_code=409)
-        finally:
-            self._checking.discard(name)
         return JSONResponse(result)
 
     async def terminal(self, ws: WebSocket) -> None:
@@ -256,15 +278,15 @@ class ClassServer:
     async def collect(self, request: Request) -> Response:
         if not self._teacher(request) or not self._origin_ok(request):
             return self.forbidden()
-        if "*" in self._checking:
+        if self._collecting.is_set():
             return JSONResponse({"error": "grading is running"}, status_code=409)
-        self._checking.add("*")
+        self._collecting.set()  # only collect looks: a student's Check never waits on it
 
         def run() -> None:
             try:
                 grades.collect(self.base, lambda _m: None)
             finally:
-                self._checking.discard("*")
+                self._collecting.clear()
 
         threading.Thread(target=run, name="class-collect", daemon=True).start()
         return JSONResponse({"started": "grading every lab"}, status_code=202)

@@ -4,7 +4,9 @@ time each goal was first met (for a school's learning platform).
 Each check (a student's Check button, or `foolab class collect` for every
 lab) grades the lab from inside it and is kept in the lab's state folder,
 on this machine (out of every student's reach): which goals hold now, and
-since when each was first seen holding during this exercise.
+since when each was first seen holding during this exercise. `collect`
+grades the labs side by side, each within LAB_DEADLINE_S: a student's lab
+that stalls its grading fails its own goals and holds up no other lab.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.engine import client
 from lab.engine.lab import Lab
 from lab.exercises import classroom, grader
 from lab.exercises.definitions import Grade, Started
@@ -26,6 +32,12 @@ from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError
 
 RECORD = grader.GOALS_MET  # in the lab's state folder
+# A lab whose grading has not ended by then gets every goal failed, saying
+# so; its thread is left to end by itself. One goal at the grader's own
+# deadline (grader.GOAL_DEADLINE_S) still fits, and `class collect` ends
+# within two minutes whatever a lab does.
+LAB_DEADLINE_S = grader.GOAL_DEADLINE_S + 10
+COLLECT_WORKERS = 8  # labs graded at once by `collect` (each runs docker exec, probes)
 
 
 def _now() -> str:
@@ -45,9 +57,14 @@ def record(cfg: LabConfig, grade: Grade) -> dict[str, Any]:
     doc = {"lab": cfg.lab, "exercise": grade.exercise, "seed": grade.seed, "checked_at": now,
            "points": grade.points, "out_of": grade.out_of,
            "goals": [{"name": g.name, "passed": g.passed, "points": g.points, "hint": g.hint,
-                      "first_met": first.get(g.name) or (now if g.passed else None)}
+                      "first_met": first.get(g.name) or (now if g.passed else None),
+                      "seen": g.seen}
                      for g in grade.goals]}
-    path.write_text(json.dumps(doc, indent=1) + "\n")
+    # whole or not at all: a student's Check and the teacher's collect may
+    # write the same lab's record at once
+    part = path.with_name(f".{RECORD}.{os.getpid()}.{threading.get_ident()}")
+    part.write_text(json.dumps(doc, indent=1) + "\n")
+    os.replace(part, path)
     return doc
 
 
@@ -67,13 +84,18 @@ def last_check(cfg: LabConfig, started: Started) -> dict[str, Any] | None:
 def self_check(cfg: LabConfig) -> dict[str, Any]:
     """The student's Check: every goal, held or not, the hint of each that is
     not (never the fix, never what the grader saw: that is the teacher's)."""
-    lab = Lab(cfg)
-    with lab.network():
-        grade = grader.grade(lab, cfg.lab)
+    grade = graded(cfg)
     doc = record(cfg, grade)
     return {"exercise": grade.exercise, "points": grade.points, "out_of": grade.out_of,
             "goals": [{"name": g["name"], "passed": g["passed"], "points": g["points"],
                        "hint": "" if g["passed"] else g["hint"]} for g in doc["goals"]]}
+
+
+def graded(cfg: LabConfig) -> Grade:
+    """The lab's grade, read from inside its network (nothing recorded)."""
+    lab = Lab(cfg)
+    with lab.network():
+        return grader.grade(lab, cfg.lab)
 
 
 @dataclass(frozen=True)
@@ -120,19 +142,31 @@ def table(base: LabConfig) -> ClassTable:
 
 
 def collect(base: LabConfig, progress: Callable[[str], None]) -> ClassTable:
-    """`foolab class collect`: every student's lab graded now, then the
-    table written under reports/exercises/ (CSV and JSON)."""
+    """`foolab class collect`: every student's lab graded now, side by side,
+    each within LAB_DEADLINE_S, then the table written under
+    reports/exercises/ (CSV and JSON). Returns even while a lab's grading
+    thread is stuck: that lab's row says what did not answer."""
     roster = classroom.require_roster(base)
+    names: dict[str, str] = {}
     for s in roster.students:
-        cfg = base.for_lab(s.lab)
-        if grader.running(Lab(cfg)) is None:
+        if grader.running(Lab(base.for_lab(s.lab))) is None:
             progress(f"lab {s.lab} ({s.name}): no exercise running, not graded")
-            continue
-        try:
-            self_check(cfg)
-            progress(f"lab {s.lab} ({s.name}): graded")
-        except LabError as exc:
-            progress(f"lab {s.lab} ({s.name}): not graded: {exc}")
+        else:
+            names[s.lab] = s.name
+    for lab, outcome in _side_by_side(base, list(names)):
+        cfg, who = base.for_lab(lab), f"lab {lab} ({names[lab]})"
+        if isinstance(outcome, Grade):
+            record(cfg, outcome)
+            progress(f"{who}: graded")
+        elif outcome is None:
+            try:
+                record(cfg, grader.unanswered(Lab(cfg), LAB_DEADLINE_S, lab))
+            except LabError as exc:  # its exercise stopped meanwhile
+                progress(f"{who}: not graded: {grader.no_answer(LAB_DEADLINE_S)}; {exc}")
+                continue
+            progress(f"{who}: {grader.no_answer(LAB_DEADLINE_S)}, its goals failed")
+        else:
+            progress(f"{who}: not graded: {outcome}")
     result = table(base)
     folder = REPO / "reports" / "exercises"
     folder.mkdir(parents=True, exist_ok=True)
@@ -140,6 +174,44 @@ def collect(base: LabConfig, progress: Callable[[str], None]) -> ClassTable:
     stem.with_suffix(".json").write_text(result.render("json"))
     stem.with_suffix(".csv").write_text(result.render("csv"))
     return ClassTable(result.rows, stem.with_suffix(".csv"))
+
+
+Outcome = Grade | str | None  # a grade, why there is none, or no answer in time
+
+
+def _side_by_side(base: LabConfig, labs: list[str]) -> list[tuple[str, Outcome]]:
+    """Each lab graded on a daemon thread of its own, at most COLLECT_WORKERS
+    at once, each waited for LAB_DEADLINE_S from its start: a lab past it
+    is given up (None) and frees its place, its thread never joined."""
+    answers: queue.Queue[tuple[str, Outcome]] = queue.Queue()
+    waiting, started, out = list(labs), dict[str, float](), dict[str, Outcome]()
+
+    def run(lab: str) -> None:
+        try:
+            answers.put((lab, graded(base.for_lab(lab))))
+        except LabError as exc:
+            answers.put((lab, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - one lab's bug is that lab's row
+            answers.put((lab, f"{type(exc).__name__}: {exc}"[:200]))
+
+    while waiting or started:  # each turn ends a lab, or waits until one's deadline
+        while waiting and len(started) < COLLECT_WORKERS:
+            lab = waiting.pop(0)
+            started[lab] = time.monotonic()
+            threading.Thread(target=client.carried(run), args=(lab,), name=f"grade {lab}",
+                             daemon=True).start()
+        first_end = min(started.values()) + LAB_DEADLINE_S
+        try:
+            lab, outcome = answers.get(timeout=max(first_end - time.monotonic(), 0))
+            if started.pop(lab, None) is not None:  # not a lab already given up
+                out[lab] = outcome
+        except queue.Empty:
+            pass
+        now = time.monotonic()
+        for lab in [lab for lab, t0 in started.items() if now - t0 >= LAB_DEADLINE_S]:
+            del started[lab]
+            out[lab] = None
+    return [(lab, out[lab]) for lab in labs]
 
 
 def students(base: LabConfig) -> dict[str, str]:

@@ -4,19 +4,32 @@ written under reports/ (Markdown, CSV for a spreadsheet, JSON)."""
 
 from __future__ import annotations
 
+import queue
+import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from lab.engine import client
 from lab.engine.lab import Lab
 from lab.exercises import grade_text, writer
 from lab.exercises.catalog import EXERCISES
-from lab.exercises.definitions import Exercise, GoalResult, Grade, Started, find
+from lab.exercises.definitions import Exercise, Goal, GoalResult, Grade, Started, find
 from lab.model import events
 from lab.model.errors import LabError
 
 RECORD = "exercise.json"
 GOALS_MET = "goals-met.json"  # each goal with when it was first met (lab.classweb.grades)
+# A goal's check that has not answered by then is failed, and the grade goes
+# on: the student's servers may stall a probe. The slowest check that still
+# answers (goals.writes_kept on two servers, each judged RETRIES+1 times
+# after a MASTER_GTID_WAIT of up to 10 s) takes about a minute.
+GOAL_DEADLINE_S = 90.0
+
+
+def no_answer(seconds: float) -> str:
+    """What a check or a lab that did not answer is recorded with."""
+    return f"no answer within {seconds:g} s"
 
 
 def _record(lab: Lab) -> Path:
@@ -69,16 +82,43 @@ def grade(lab: Lab, name: str = "") -> Grade:
     exercise, started = require(lab)
     results = []
     for goal in exercise.goals:
-        try:
-            passed, seen = goal.check(lab, started)
-        except Exception as exc:  # noqa: BLE001 - a probe that fails is a goal not met
-            passed, seen = False, f"{type(exc).__name__}: {exc}"[:200]
+        passed, seen = _answer(goal, lab, started, GOAL_DEADLINE_S)
         results.append(GoalResult(goal.name, passed, goal.points, goal.hint, goal.kind, seen))
     result = Grade(name or lab.config.project, exercise.name, started.seed, tuple(results))
     events.record(lab.config.state_dir, events.EXERCISE_GRADED,
                   f"exercise {exercise.name} graded: {result.points}/{result.out_of}",
                   ok=result.points == result.out_of)
     return result
+
+
+def _answer(goal: Goal, lab: Lab, started: Started, seconds: float) -> tuple[bool, str]:
+    """`goal`'s check on a daemon thread of its own, waited for `seconds`:
+    one that does not answer is left to end by itself (a thread cannot be
+    stopped) and the goal is failed. Started from this thread, it is in the
+    same lab network namespace and engine."""
+    answers: queue.Queue[tuple[bool, str]] = queue.Queue(maxsize=1)
+
+    def run() -> None:
+        try:
+            answers.put(goal.check(lab, started))
+        except Exception as exc:  # noqa: BLE001 - a probe that fails is a goal not met
+            answers.put((False, f"{type(exc).__name__}: {exc}"[:200]))
+
+    threading.Thread(target=client.carried(run), name=f"goal {goal.name}"[:60],
+                     daemon=True).start()
+    try:
+        return answers.get(timeout=seconds)
+    except queue.Empty:
+        return False, no_answer(seconds)
+
+
+def unanswered(lab: Lab, seconds: float, name: str = "") -> Grade:
+    """The grade of a lab whose grading did not end within `seconds`: every
+    goal of its running exercise failed, saying so."""
+    exercise, started = require(lab)
+    seen = f"the lab's grading: {no_answer(seconds)}"
+    return Grade(name or lab.config.project, exercise.name, started.seed, tuple(
+        GoalResult(g.name, False, g.points, g.hint, g.kind, seen) for g in exercise.goals))
 
 
 def stop(lab: Lab) -> str:

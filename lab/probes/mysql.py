@@ -3,6 +3,10 @@ checksums; from this machine after the route check, or inside a host."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,29 +17,68 @@ from lab.engine.network import require_lab_route
 from lab.model.article import SYSTEM_SCHEMAS
 from lab.model.errors import LabError
 
+PORT = 3306
+# A probe's whole conversation (connect, greeting, statements, answers) ends
+# within this: PyMySQL's timeouts are per read, so a server that answers a
+# byte at a time would hold a probe forever. Above MASTER_GTID_WAIT's 10 s
+# (goals.caught_up) and a CHECKSUM TABLE of every table of a lab's data.
+PROBE_DEADLINE_S = 30.0
+
 
 def connect(address: str, user: str, password: str, database: str | None = None,
-            timeout: float = 3.0, read_timeout: float = 10.0,
+            timeout: float = 3.0, read_timeout: float = 10.0, *, defer: bool = False,
             ) -> pymysql.connections.Connection[Any]:
+    """A connection to `address` (`defer`: made, not yet connected; `probe`
+    connects it under its deadline)."""
     require_lab_route(address)
     # The lab's servers have no TLS (have_ssl DISABLED); without ssl_disabled
     # PyMySQL 1.2 builds a TLS context for every connection anyway (~0.1 s of CPU).
     return pymysql.connect(
-        host=address, user=user, password=password, database=database,
+        host=address, port=PORT, user=user, password=password, database=database,
         connect_timeout=timeout, read_timeout=read_timeout, write_timeout=read_timeout,
         cursorclass=pymysql.cursors.DictCursor, autocommit=True, ssl_disabled=True,
+        defer_connect=defer,
     )
+
+
+@contextlib.contextmanager
+def probe(address: str, user: str, password: str,
+          ) -> Iterator[pymysql.connections.Connection[Any]]:
+    """A connection whose whole use, from connecting to closing, ends within
+    PROBE_DEADLINE_S: then its socket is shut from a timer, the read blocked
+    on it fails and TimeoutError says so (threads cannot be interrupted)."""
+    allowed = PROBE_DEADLINE_S
+    conn = connect(address, user, password, defer=True)
+    cut = threading.Event()
+
+    def shut() -> None:
+        cut.set()
+        sock = getattr(conn, "_sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(allowed, shut)
+    timer.daemon = True
+    timer.start()
+    try:
+        conn.connect()
+        yield conn
+    except (pymysql.err.Error, OSError) as exc:
+        if cut.is_set():
+            raise TimeoutError(f"{address}: no whole answer within {allowed:g} s") from exc
+        raise
+    finally:
+        timer.cancel()
+        with contextlib.suppress(pymysql.err.Error, OSError):
+            conn.close()
 
 
 def query(address: str, password: str, sql: str, user: str = "admin") -> list[dict[str, Any]]:
     """Rows of one statement, run as the lab's admin account."""
-    conn = connect(address, user, password)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
+    with probe(address, user, password) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return list(cur.fetchall())
 
 
 @dataclass(frozen=True)
@@ -104,23 +147,19 @@ def table_states(address: str, password: str) -> dict[str, TableState]:
     """Row count and CHECKSUM TABLE of every table of every user database,
     keyed `database.table`: a proof of "nothing lost" covers all the data a
     user may have, not only the lab's own foo."""
-    conn = connect(address, "admin", password)
-    try:
-        with conn.cursor() as cur:
-            names = ", ".join(f"'{n}'" for n in SYSTEM_SCHEMAS)
-            cur.execute("SELECT table_schema AS db, table_name AS t FROM information_schema.tables"
-                        f" WHERE table_schema NOT IN ({names}) AND table_type = 'BASE TABLE'"
-                        " ORDER BY 1, 2")
-            tables = [(str(r["db"]), str(r["t"])) for r in cur.fetchall()]
-            result = {}
-            for db, t in tables:
-                cur.execute(f"SELECT COUNT(*) AS n FROM `{db}`.`{t}`")
-                rows = int(cur.fetchone()["n"])
-                cur.execute(f"CHECKSUM TABLE `{db}`.`{t}`")
-                result[f"{db}.{t}"] = TableState(rows, int(cur.fetchone()["Checksum"] or 0))
-            return result
-    finally:
-        conn.close()
+    with probe(address, "admin", password) as conn, conn.cursor() as cur:
+        names = ", ".join(f"'{n}'" for n in SYSTEM_SCHEMAS)
+        cur.execute("SELECT table_schema AS db, table_name AS t FROM information_schema.tables"
+                    f" WHERE table_schema NOT IN ({names}) AND table_type = 'BASE TABLE'"
+                    " ORDER BY 1, 2")
+        tables = [(str(r["db"]), str(r["t"])) for r in cur.fetchall()]
+        result = {}
+        for db, t in tables:
+            cur.execute(f"SELECT COUNT(*) AS n FROM `{db}`.`{t}`")
+            rows = int(cur.fetchone()["n"])
+            cur.execute(f"CHECKSUM TABLE `{db}`.`{t}`")
+            result[f"{db}.{t}"] = TableState(rows, int(cur.fetchone()["Checksum"] or 0))
+        return result
 
 
 def replica_status_inside(lab: Any, host: str) -> dict[str, str]:

@@ -1,5 +1,9 @@
 """DNS facts through dnspython, asked like `dig +norec`, only after the
-address was checked to route to the lab's bridge."""
+address was checked to route to the lab's bridge.
+
+Every timeout here bounds the whole answer, not each read: dnspython fixes
+one expiration per query (udp, tcp), and a DNS message is at most 64 KiB,
+so a student's name server cannot stall a probe by trickling."""
 
 from __future__ import annotations
 
