@@ -455,3 +455,64 @@ def test_class_serve_believes_proxy_headers_only_when_told(
     base = LabConfig(state_dir=tmp_path, class_root=tmp_path / "state" / "class")
     app = ClassServer(base, watch=StillWatch([]))  # type: ignore[arg-type]
     assert class_server._server(app).config.proxy_headers is False  # uvicorn's own: off
+
+
+SEED = "5eed5eed5eed5eed"  # a student's seed, as roster.seed gives it
+
+
+def _stream_doc(c: TestClient, path: str) -> Any:
+    """The first document an event stream sends."""
+    import json
+
+    with c.stream("GET", path) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                return json.loads(line[len("data: "):])
+    raise AssertionError(f"{path} sent no document")
+
+
+def test_a_student_is_sent_neither_the_seed_nor_the_variant(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """master-dead started with the variant `kill`: db1's fault says how,
+    the event line says the seed. The student's page, stream and check show
+    neither; the teacher's grid keeps both."""
+    import contextlib
+
+    from lab.classweb import grades
+    from lab.classweb.class_watch import ClassWatch
+    from lab.drills import faults
+    from lab.engine.lab import Lab
+    from lab.exercises import grader
+    from lab.exercises.catalog import EXERCISES
+    from lab.exercises.definitions import GoalResult, Grade, Started, find
+    from lab.model import events
+
+    base = LabConfig(state_dir=tmp_path, class_root=tmp_path / "class")
+    roster = roster_model.Roster().merged(roster_model.parse(CSV))
+    roster.save(base.class_root)
+    lab = Lab(base.for_lab("s01"))
+    state = lab.config.state_dir
+    Started("master-dead", SEED, {"variant": "kill"}).save(state / grader.RECORD)
+    events.record(state, events.EXERCISE_STARTED, f"exercise master-dead started (seed {SEED})")
+    fault = faults.Fault("kill", "db1")
+    faults._save(lab, [fault])
+    events.record(state, events.FAULT_INJECTED, fault.describe(), "db1", key=fault.key)
+    exercise = find(EXERCISES, "master-dead")
+    monkeypatch.setattr(Lab, "network", lambda self: contextlib.nullcontext())
+    monkeypatch.setattr(grades.grader, "grade", lambda lab, name: Grade(
+        name, exercise.name, SEED, tuple(GoalResult(g.name, False, g.points, g.hint, g.kind,
+                                                    f"db1 killed, seed {SEED}")
+                                         for g in exercise.goals)))
+    app = ClassServer(base, watch=ClassWatch(base, {"s01": "Ada", "s02": "Alan"}))
+    teacher = signed_in(app, roster.teacher_token)
+    grid = str(_stream_doc(teacher, "/teacher/events"))
+    assert "kill" in grid  # the teacher's grid keeps the fault (so the data is there)
+    c = signed_in(app, roster.students[0].token)
+    page = c.get("/lab/s01").text
+    doc = _stream_doc(c, "/lab/s01/events")
+    check = c.post("/lab/s01/check", headers={"Origin": "http://127.0.0.1:8080"})
+    assert check.status_code == 200 and check.json()["goals"]
+    assert "master-dead started" in str(doc["events"])  # the line is there, not its seed
+    for shown in (page, str(doc), check.text):
+        assert SEED not in shown and "kill" not in shown.lower()

@@ -253,7 +253,8 @@ class ClassServer:
         name = self._allowed(request)
         if name is None:
             return self.forbidden()
-        return self._stream(lambda: self.watch.doc(name),
+        # the student's view, whoever opens it: the teacher's grid has the rest
+        return self._stream(lambda: self.watch.student_doc(name),
                             lambda: self._allowed(request, touch=False) == name)
 
     async def check(self, request: Request) -> Response:
