@@ -226,19 +226,60 @@ def test_the_teacher_opens_every_lab_and_the_grid(server: Any) -> None:
     assert [c.get(p).status_code for p in ("/lab/s01", "/lab/s02", "/teacher")] == [200] * 3
 
 
+# The TestClient's sockets go to Host: testserver, whatever its base_url: a
+# page of this site opening one sends this Origin.
+WS_ORIGIN = "http://testserver"
+
+
 def test_a_terminal_socket_of_another_lab_or_site_is_refused(server: Any) -> None:
     app, roster = server
     c = signed_in(app, roster.students[0].token)
     session = {"Cookie": f"{access.COOKIE}={c.cookies[access.COOKIE]}"}  # not sent by itself
-    for path, origin in (("/lab/s02/terminal?host=web1", "http://127.0.0.1:8080"),
+    for path, origin in (("/lab/s02/terminal?host=web1", WS_ORIGIN),
                          ("/lab/s01/terminal?host=web1", "http://evil.example"),
-                         ("/lab/s01/terminal?host=console", "http://127.0.0.1:8080"),
+                         ("/lab/s01/terminal?host=console", WS_ORIGIN),
+                         ("/lab/s01/terminal?host=web1", "http://127.0.0.1:8080"),
                          ("/lab/s01/terminal?host=web1", "")):
         with pytest.raises(WebSocketDisconnect) as refused:
             with c.websocket_connect(path, headers={**session, **(
                     {"Origin": origin} if origin else {})}):
                 pytest.fail(f"{path} from {origin!r}: the socket was accepted")
         assert refused.value.code == 1008
+
+
+def test_the_right_sessions_terminal_socket_is_accepted_and_carries_the_shell(
+        server: Any, monkeypatch: Any) -> None:
+    """The same checks let the lab's own student (and the teacher) in: the
+    socket is accepted and bytes go both ways (the engine's exec replaced by
+    a socket pair: no Docker)."""
+    import json
+    import socket
+
+    from lab.classweb import terminal
+
+    app, roster = server
+    opened_on: list[str] = []
+    shells: list[socket.socket] = []
+
+    def open_terminal(container: str, argv: Any, env: Any) -> tuple[str, socket.socket]:
+        ours, shell = socket.socketpair()
+        opened_on.append(container)
+        shells.append(shell)
+        return "exec-1", ours
+
+    monkeypatch.setattr(terminal.client, "open_terminal", open_terminal)
+    monkeypatch.setattr(terminal.client, "terminal_pid", lambda exec_id: None)
+    for token, name in ((roster.students[0].token, "s01"), (roster.teacher_token, "s01")):
+        c = signed_in(app, token)
+        headers = {"Cookie": f"{access.COOKIE}={c.cookies[access.COOKIE]}",
+                   "Origin": WS_ORIGIN}
+        with c.websocket_connect(f"/lab/{name}/terminal?host=web1", headers=headers) as ws:
+            ws.send_text(json.dumps({"in": "hostname\n"}))
+            assert shells[-1].recv(100) == b"hostname\n"
+            shells[-1].sendall(b"web1\r\n")
+            assert ws.receive_bytes() == b"web1\r\n"
+        shells[-1].close()
+    assert opened_on == [app.labs["s01"].topology.host("web1").container] * 2
 
 
 def test_a_wrong_token_is_the_login_page_with_one_line(server: Any) -> None:
