@@ -397,7 +397,7 @@ def test_a_session_survives_the_class_enrolled_again_not_another_class(server: A
 def test_a_body_over_the_limit_is_413_before_more_is_read(server: Any) -> None:
     import asyncio
 
-    from lab.classweb.class_server import _bounded
+    from lab.classweb.edge import bounded
 
     app, roster = server
     c = TestClient(app.asgi, base_url="http://127.0.0.1:8080")
@@ -425,7 +425,7 @@ def test_a_body_over_the_limit_is_413_before_more_is_read(server: Any) -> None:
     def ask(length: str | None) -> None:
         read.clear(), sent.clear()
         said = [(b"content-length", length.encode())] if length is not None else []
-        asyncio.run(_bounded(inner)(
+        asyncio.run(bounded(inner)(
             {"type": "http", "method": "POST", "path": "/login", "headers": said},
             endless, send))
 

@@ -32,7 +32,6 @@ from urllib.parse import parse_qs
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import (
     HTMLResponse,
@@ -43,10 +42,9 @@ from starlette.responses import (
 )
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from lab.classweb import access, class_pages, grades, terminal
+from lab.classweb import access, class_pages, edge, grades, terminal
 from lab.classweb.class_watch import ClassWatch
 from lab.dashboard.server import bind, event_stream, on_thread, pushed
 from lab.engine.lab import Lab
@@ -62,11 +60,6 @@ HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 DASHBOARD_STATIC = HERE.parent / "dashboard" / "static"
 XTERM = REPO / "web" / "node_modules" / "@xterm"
-HEADERS = {  # on every answer: nothing framed, sent elsewhere or loaded from elsewhere
-    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
-                               "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
-    "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 POLL_S = 0.5  # how often an event stream looks for a newer document (24 pages: 48 looks/s)
 
 
@@ -78,7 +71,7 @@ class ClassServer:
         self.base, self.tls, self.behind_proxy = base, tls, behind_proxy
         self.roster = require_roster(base)
         self._roster_file = base.class_root / roster_model.FILE_NAME
-        self._roster_seen = _stamp(self._roster_file)
+        self._roster_seen = edge.stamp(self._roster_file)
         self.labs = {s.lab: Lab(base.for_lab(s.lab)) for s in self.roster.students}
         self.watch = watch or ClassWatch(base, {s.lab: s.name for s in self.roster.students})
         self.sessions = access.Sessions()
@@ -101,7 +94,7 @@ class ClassServer:
             Mount("/static/xterm", StaticFiles(directory=XTERM / "xterm", check_dir=False)),
             Mount("/static", StaticFiles(directory=STATIC)),
         ], lifespan=self._lifespan)
-        self.asgi = _with_headers(_bounded(self.app))  # what uvicorn serves
+        self.asgi = edge.with_headers(edge.bounded(self.app))  # what uvicorn serves
 
     @asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -123,7 +116,7 @@ class ClassServer:
         """The class this server started with is still there: `class down`
         takes the roster away, and every session ends with it (so does a
         roster of another class, with another secret)."""
-        seen = _stamp(self._roster_file)
+        seen = edge.stamp(self._roster_file)
         if seen is not None and seen == self._roster_seen:
             return True
         try:
@@ -141,14 +134,14 @@ class ClassServer:
         (and only then: anyone may send these headers), the address the
         proxy says it saw."""
         if self.behind_proxy:
-            address, _ = forwarded(conn)
+            address, _ = edge.forwarded(conn)
             if address:
                 return address
         return conn.client.host if conn.client else "?"
 
     def scheme(self, conn: HTTPConnection) -> str:
         if self.behind_proxy:
-            _, proto = forwarded(conn)
+            _, proto = edge.forwarded(conn)
             if proto in ("http", "https"):
                 return proto
         return "https" if self.tls else "http"
@@ -345,93 +338,6 @@ class ClassServer:
 
 
 # --- serving ---------------------------------------------------------------------------
-
-
-def _stamp(path: Path) -> tuple[int, int] | None:
-    """The roster file as it stands (None: gone): a change is seen in a stat."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns
-
-
-def forwarded(conn: HTTPConnection) -> tuple[str | None, str | None]:
-    """The client's address and scheme as the proxy in front says it saw them:
-    the last `for=` and `proto=` of Forwarded (RFC 7239), else the last entry of
-    X-Forwarded-For and X-Forwarded-Proto. A proxy appends to these headers, so
-    only their last word is its own; what comes before is the client's."""
-    def last(name: str) -> str:
-        joined = ",".join(conn.headers.getlist(name))
-        return joined.rsplit(",", 1)[-1].strip()
-
-    address = proto = None
-    element = last("forwarded")
-    for pair in element.split(";") if element else ():
-        key, _, value = pair.partition("=")
-        value = value.strip().strip('"')
-        if key.strip().lower() == "for" and value:
-            address = value[1:].split("]")[0] if value.startswith("[") else (
-                value.split(":")[0] if value.count(":") == 1 else value)
-        elif key.strip().lower() == "proto" and value:
-            proto = value.lower()
-    return (address or last("x-forwarded-for") or None,
-            proto or last("x-forwarded-proto").lower() or None)
-
-
-def _bounded(app: ASGIApp, limit: int = access.MAX_BODY) -> ASGIApp:
-    """`app` with request bodies of at most `limit` bytes: a longer one, said
-    (Content-Length) or sent, is answered 413 before more of it is read. The
-    body read here is handed on to `app` whole."""
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        said = dict(scope["headers"]).get(b"content-length", b"0")
-        too_big = not said.isdigit() or int(said) > limit
-        body, more = b"", not too_big
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            too_big = len(body) > limit
-            more = more and not too_big
-        if too_big:
-            await PlainTextResponse("Request body too large", status_code=413)(
-                scope, receive, send)
-            return
-        handed = False
-
-        async def replay() -> Message:
-            nonlocal handed
-            if handed:
-                return await receive()
-            handed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await app(scope, replay, send)
-
-    return wrapped
-
-
-def _with_headers(app: ASGIApp) -> ASGIApp:
-    """`app` with HEADERS on every HTTP answer (a plain ASGI wrapper: event
-    streams and WebSockets pass through untouched)."""
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).update(HEADERS)
-            await send(message)
-
-        await app(scope, receive, with_headers)
-
-    return wrapped
 
 
 def require_xterm() -> None:
