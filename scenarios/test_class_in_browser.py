@@ -9,7 +9,7 @@ and Debian's chromium driven by Selenium:
   one body; a socket from another site: refused;
 - the teacher's grid shows A's db2 stopped, and back;
 - the Check button shows the goals of a running exercise with hints;
-- a wrong link: the login page with one line; 20 wrong: refused for a while.
+- a wrong link: the login page with one line; a run of them: answered late.
 Screenshots go to reports/ (the README shows two of them).
 """
 
@@ -223,7 +223,7 @@ def test_check_shows_each_goal_with_its_hint(
 
 def test_a_wrong_link_is_one_line_and_many_are_refused_for_a_while(
         browser: Any, server: str) -> None:
-    """Last in this module: it locks 127.0.0.1 out of signing in."""
+    """Last in this module: it leaves 127.0.0.1's wrong links answered late."""
     from selenium.webdriver.common.by import By
 
     browser.delete_all_cookies()

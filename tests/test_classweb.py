@@ -78,17 +78,48 @@ def test_a_token_opens_its_own_lab_only() -> None:
     assert r.principal(r.students[0].token[:-1]) is None and r.principal("") is None
 
 
-def test_wrong_tokens_are_refused_for_a_while() -> None:
+def test_wrong_tokens_are_answered_later_and_later_per_address() -> None:
     now = [1000.0]
-    limit = access.LoginLimit(limit=20, window_s=300, clock=lambda: now[0])
-    for _ in range(19):
-        limit.wrong("10.0.0.7")
-    assert limit.refused_for("10.0.0.7") == 0
-    limit.wrong("10.0.0.7")
-    assert limit.refused_for("10.0.0.7") == pytest.approx(300)
-    assert limit.refused_for("10.0.0.8") == 0  # per address
+    limit = access.LoginLimit(free=3, window_s=300, first_delay_s=1, max_delay_s=8,
+                              clock=lambda: now[0])
+    waits = [limit.wrong("10.0.0.7") for _ in range(9)]
+    assert waits == [0, 0, 0, 1, 2, 4, 8, 8, 8]
+    assert limit.wrong("10.0.0.8") == 0  # per address
     now[0] += 301
-    assert limit.refused_for("10.0.0.7") == 0
+    assert limit.wrong("10.0.0.7") == 0  # the window has passed: free again
+
+
+def test_the_brake_remembers_a_bounded_number_of_addresses_for_a_while() -> None:
+    now = [1000.0]
+    limit = access.LoginLimit(free=1, window_s=300, max_addresses=3, clock=lambda: now[0])
+    for address in ("a", "b", "c", "d"):
+        limit.wrong(address)
+    assert len(limit) == 3
+    assert limit.wrong("a") == 0  # forgotten, the least recently wrong: its first again
+    assert limit.wrong("d") > 0  # remembered
+    now[0] += 301
+    limit.wrong("e")
+    assert len(limit) == 1  # the others' last wrong token is older than the window
+
+
+def test_sessions_end_when_idle_and_are_bounded_per_principal_and_in_all() -> None:
+    now = [0.0]
+    sessions = access.Sessions(idle_s=10, per_principal=2, limit=4, clock=lambda: now[0])
+    sid = sessions.open("s01")
+    now[0] = 9
+    assert sessions.principal(sid) == "s01"  # a use: idle from now
+    now[0] = 18
+    assert sessions.principal(sid, touch=False) == "s01"  # not a use
+    now[0] = 19
+    assert sessions.principal(sid) is None and len(sessions) == 0
+    first, second, third = (sessions.open("s01") for _ in range(3))
+    assert sessions.principal(first) is None  # a principal's oldest makes room
+    assert sessions.principal(second) == sessions.principal(third) == "s01"
+    others = [sessions.open(p) for p in ("s02", "s03", "s04")]
+    assert len(sessions) == 4 and sessions.principal(second) is None  # least recently used
+    assert [sessions.principal(o) for o in others] == ["s02", "s03", "s04"]
+    sessions.clear()
+    assert len(sessions) == 0
 
 
 def test_class_up_with_a_bad_roster_starts_nothing(tmp_path: Path, capsys: Any,
@@ -124,12 +155,29 @@ class StillWatch:
         return 1, [{"lab": n} for n in self.labs]
 
 
+    def student_doc(self, lab: str) -> tuple[int, dict[str, Any]]:
+        return self.doc(lab)
+
+
+def held(app: ClassServer) -> list[float]:
+    """How long the server held each wrong token's answer (not slept here)."""
+    waits: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        waits.append(seconds)
+
+    app.pause = pause
+    return waits
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> tuple[ClassServer, roster_model.Roster]:
     base = LabConfig(state_dir=tmp_path, class_root=tmp_path / "class")
     roster = roster_model.Roster().merged(roster_model.parse(CSV))
     roster.save(base.class_root)
-    return ClassServer(base, watch=StillWatch(["s01", "s02"])), roster  # type: ignore[arg-type]
+    app = ClassServer(base, watch=StillWatch(["s01", "s02"]))  # type: ignore[arg-type]
+    held(app)
+    return app, roster
 
 
 def signed_in(server: ClassServer, token: str) -> TestClient:
@@ -180,13 +228,19 @@ def test_the_teacher_opens_every_lab_and_the_grid(server: Any) -> None:
     assert [c.get(p).status_code for p in ("/lab/s01", "/lab/s02", "/teacher")] == [200] * 3
 
 
+# The TestClient's sockets go to Host: testserver, whatever its base_url: a
+# page of this site opening one sends this Origin.
+WS_ORIGIN = "http://testserver"
+
+
 def test_a_terminal_socket_of_another_lab_or_site_is_refused(server: Any) -> None:
     app, roster = server
     c = signed_in(app, roster.students[0].token)
     session = {"Cookie": f"{access.COOKIE}={c.cookies[access.COOKIE]}"}  # not sent by itself
-    for path, origin in (("/lab/s02/terminal?host=web1", "http://127.0.0.1:8080"),
+    for path, origin in (("/lab/s02/terminal?host=web1", WS_ORIGIN),
                          ("/lab/s01/terminal?host=web1", "http://evil.example"),
-                         ("/lab/s01/terminal?host=console", "http://127.0.0.1:8080"),
+                         ("/lab/s01/terminal?host=console", WS_ORIGIN),
+                         ("/lab/s01/terminal?host=web1", "http://127.0.0.1:8080"),
                          ("/lab/s01/terminal?host=web1", "")):
         with pytest.raises(WebSocketDisconnect) as refused:
             with c.websocket_connect(path, headers={**session, **(
@@ -195,15 +249,54 @@ def test_a_terminal_socket_of_another_lab_or_site_is_refused(server: Any) -> Non
         assert refused.value.code == 1008
 
 
+def test_the_right_sessions_terminal_socket_is_accepted_and_carries_the_shell(
+        server: Any, monkeypatch: Any) -> None:
+    """The same checks let the lab's own student (and the teacher) in: the
+    socket is accepted and bytes go both ways (the engine's exec replaced by
+    a socket pair: no Docker)."""
+    import json
+    import socket
+
+    from lab.classweb import terminal
+
+    app, roster = server
+    opened_on: list[str] = []
+    shells: list[socket.socket] = []
+
+    def open_terminal(container: str, argv: Any, env: Any) -> tuple[str, socket.socket]:
+        ours, shell = socket.socketpair()
+        opened_on.append(container)
+        shells.append(shell)
+        return "exec-1", ours
+
+    monkeypatch.setattr(terminal.client, "open_terminal", open_terminal)
+    monkeypatch.setattr(terminal.client, "terminal_pid", lambda exec_id: None)
+    for token, name in ((roster.students[0].token, "s01"), (roster.teacher_token, "s01")):
+        c = signed_in(app, token)
+        headers = {"Cookie": f"{access.COOKIE}={c.cookies[access.COOKIE]}",
+                   "Origin": WS_ORIGIN}
+        with c.websocket_connect(f"/lab/{name}/terminal?host=web1", headers=headers) as ws:
+            ws.send_text(json.dumps({"in": "hostname\n"}))
+            assert shells[-1].recv(100) == b"hostname\n"
+            shells[-1].sendall(b"web1\r\n")
+            assert ws.receive_bytes() == b"web1\r\n"
+        shells[-1].close()
+    assert opened_on == [app.labs["s01"].topology.host("web1").container] * 2
+
+
 def test_a_wrong_token_is_the_login_page_with_one_line(server: Any) -> None:
     app, _ = server
     c = TestClient(app.app, base_url="http://127.0.0.1:8080")
     r = c.get("/join/not-a-token")
     assert r.status_code == 401 and r.text.count('role="alert"') == 1
-    assert "access" not in r.headers.get("set-cookie", "")
+    assert access.COOKIE not in r.headers.get("set-cookie", "") and not c.cookies
     for _ in range(access.WRONG_TOKENS):
-        c.post("/login", data={"token": "wrong"}, headers={"Origin": "http://127.0.0.1:8080"})
-    assert c.get("/join/not-a-token").status_code == 429
+        r = c.post("/login", data={"token": "wrong"},
+                   headers={"Origin": "http://127.0.0.1:8080"})
+        assert access.COOKIE not in r.headers.get("set-cookie", "")
+    late = c.get("/join/not-a-token")
+    assert late.status_code == 429 and late.text.count('role="alert"') == 1
+    assert access.COOKIE not in late.headers.get("set-cookie", "") and not c.cookies
 
 
 def test_every_answer_forbids_framing_and_other_sites(server: Any) -> None:
@@ -335,3 +428,214 @@ def test_the_teachers_collect_does_not_block_a_students_check(
         assert time.monotonic() - t0 < 2
     finally:
         hung.set()
+
+
+# --- a hostile class behind one address ---------------------------------------------------
+
+
+def test_a_right_link_signs_in_whatever_wrong_links_came_before(server: Any) -> None:
+    """A school's pupils share one address: a hundred wrong links from it
+    (typos, `<img src=.../join/x>`) are answered later and later, and the
+    next right link, a student's or the teacher's, still signs in at once."""
+    app, roster = server
+    waits = held(app)
+    c = TestClient(app.app, base_url="http://127.0.0.1:8080")
+    codes = [c.get(f"/join/wrong-{i}").status_code for i in range(100)]
+    assert codes == [401] * access.WRONG_TOKENS + [429] * (100 - access.WRONG_TOKENS)
+    assert waits == sorted(waits) and waits[0] == access.FIRST_DELAY_S
+    assert waits[-1] == access.MAX_DELAY_S and len(waits) == 100 - access.WRONG_TOKENS
+    late = c.get("/join/wrong-again")
+    assert int(late.headers["retry-after"]) >= access.MAX_DELAY_S
+    before = len(waits)
+    for token in (roster.students[0].token, roster.teacher_token):
+        joined = TestClient(app.app, base_url="http://127.0.0.1:8080").get(f"/join/{token}")
+        assert joined.status_code == 200 and access.COOKIE in joined.headers["set-cookie"]
+    pasted = c.post("/login", data={"token": roster.students[1].token},
+                    headers={"Origin": "http://127.0.0.1:8080"}, follow_redirects=False)
+    assert pasted.status_code == 303 and pasted.headers["location"] == "/lab/s02"
+    assert len(waits) == before  # a right token is never held
+
+
+def test_every_session_ends_with_the_class(server: Any) -> None:
+    """`class down` takes the roster away: a session opened before opens
+    nothing after, and the link that made it no longer signs in."""
+    app, roster = server
+    c = signed_in(app, roster.students[0].token)
+    assert c.get("/lab/s01").status_code == 200
+    (app.base.class_root / roster_model.FILE_NAME).unlink()
+    assert c.get("/lab/s01").status_code == 403 and len(app.sessions) == 0
+    assert c.get(f"/join/{roster.students[0].token}").status_code == 401
+
+
+def test_a_session_survives_the_class_enrolled_again_not_another_class(server: Any) -> None:
+    app, roster = server
+    c = signed_in(app, roster.students[0].token)
+    roster.merged(roster_model.parse("Grace,grace@school.example\n")).save(app.base.class_root)
+    assert c.get("/lab/s01").status_code == 200  # the same class, one more student
+    roster_model.Roster().merged(roster_model.parse(CSV)).save(app.base.class_root)
+    assert c.get("/lab/s01").status_code == 403  # another class secret
+
+
+def test_a_body_over_the_limit_is_413_before_more_is_read(server: Any) -> None:
+    import asyncio
+
+    from lab.classweb.edge import bounded
+
+    app, roster = server
+    c = TestClient(app.asgi, base_url="http://127.0.0.1:8080")
+    origin = {"Origin": "http://127.0.0.1:8080"}
+    big = c.post("/login", content=b"token=" + b"x" * access.MAX_BODY, headers=origin)
+    assert big.status_code == 413
+    small = c.post("/login", data={"token": roster.students[0].token}, headers=origin,
+                   follow_redirects=False)
+    assert small.status_code == 303  # a body within the limit reaches the route whole
+
+    read: list[int] = []
+    sent: list[dict[str, Any]] = []
+    reached: list[bytes] = []
+
+    async def endless() -> dict[str, Any]:  # as good as: it ends after 100 kB
+        read.append(1)
+        return {"type": "http.request", "body": b"x" * 1000, "more_body": len(read) < 100}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        reached.append((await receive())["body"])
+
+    def ask(length: str | None) -> None:
+        read.clear(), sent.clear()
+        said = [(b"content-length", length.encode())] if length is not None else []
+        asyncio.run(bounded(inner)(
+            {"type": "http", "method": "POST", "path": "/login", "headers": said},
+            endless, send))
+
+    ask(str(10 * access.MAX_BODY))  # said too long: nothing read
+    assert (read, sent[0]["status"]) == ([], 413)
+    ask(None)  # sent without a length, forever: refused once past the limit
+    assert len(read) == access.MAX_BODY // 1000 + 1 and sent[0]["status"] == 413
+    assert reached == []
+
+
+def _request(headers: dict[str, str], peer: str = "10.0.0.1") -> Any:
+    from starlette.requests import Request
+
+    return Request({"type": "http", "method": "GET", "path": "/", "query_string": b"",
+                    "client": (peer, 5000), "headers": [
+                        (k.lower().encode(), v.encode()) for k, v in headers.items()]})
+
+
+def test_proxy_headers_are_believed_only_behind_a_proxy(server: Any) -> None:
+    app, roster = server
+    said = {"X-Forwarded-For": "6.6.6.6, 203.0.113.9", "X-Forwarded-Proto": "https"}
+    assert app.client_address(_request(said)) == "10.0.0.1"  # off: the socket's peer
+    assert app.scheme(_request(said)) == "http"
+    app.behind_proxy = True
+    assert app.client_address(_request(said)) == "203.0.113.9"  # the proxy's own word
+    assert app.scheme(_request(said)) == "https"
+    rfc = {"Forwarded": 'for=6.6.6.6, for="[2001:db8::7]:4711";proto=https'}
+    assert (app.client_address(_request(rfc)), app.scheme(_request(rfc))) == (
+        "2001:db8::7", "https")
+    assert app.client_address(_request({})) == "10.0.0.1"
+
+
+def test_forged_forwarded_for_does_not_dodge_the_brake(server: Any) -> None:
+    app, _ = server
+    c = TestClient(app.app, base_url="http://127.0.0.1:8080")
+    codes = [c.get("/join/x", headers={"X-Forwarded-For": f"10.1.{i}.1"}).status_code
+             for i in range(access.WRONG_TOKENS + 1)]
+    assert codes[-1] == 429  # every one counted against the socket's peer
+    app.behind_proxy, app.limit = True, access.LoginLimit()
+    codes = [c.get("/join/x", headers={"X-Forwarded-For": f"10.1.{i}.1"}).status_code
+             for i in range(access.WRONG_TOKENS + 1)]
+    assert codes[-1] == 401  # behind a proxy: each address its own
+
+
+def test_behind_a_tls_proxy_the_cookie_is_secure_and_https_origins_pass(server: Any) -> None:
+    app, roster = server
+    app.behind_proxy = True
+    c = TestClient(app.app, base_url="http://127.0.0.1:8080")
+    proto = {"X-Forwarded-Proto": "https"}
+    joined = c.get(f"/join/{roster.students[0].token}", headers=proto)
+    assert "secure" in joined.headers["set-cookie"].lower()
+    out = c.post("/logout", headers={**proto, "Origin": "https://127.0.0.1:8080"},
+                 follow_redirects=False)
+    assert out.status_code == 303
+
+
+def test_class_serve_believes_proxy_headers_only_when_told(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    from lab.classweb import class_server
+
+    monkeypatch.setenv("FOOLAB_STATE_DIR", str(tmp_path / "state"))
+    roster_model.Roster().merged(roster_model.parse(CSV)).save(tmp_path / "state" / "class")
+    told: list[bool] = []
+    monkeypatch.setattr(class_server, "serve", lambda *a, **kw: told.append(kw["behind_proxy"]))
+    assert cli.main(["class", "serve"]) == 0
+    assert cli.main(["class", "serve", "--behind-proxy"]) == 0
+    assert told == [False, True]
+    base = LabConfig(state_dir=tmp_path, class_root=tmp_path / "state" / "class")
+    app = ClassServer(base, watch=StillWatch([]))  # type: ignore[arg-type]
+    assert class_server._server(app).config.proxy_headers is False  # uvicorn's own: off
+
+
+SEED = "5eed5eed5eed5eed"  # a student's seed, as roster.seed gives it
+
+
+def _stream_doc(c: TestClient, path: str) -> Any:
+    """The first document an event stream sends."""
+    import json
+
+    with c.stream("GET", path) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                return json.loads(line[len("data: "):])
+    raise AssertionError(f"{path} sent no document")
+
+
+def test_a_student_is_sent_neither_the_seed_nor_the_variant(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """master-dead started with the variant `kill`: db1's fault says how,
+    the event line says the seed. The student's page, stream and check show
+    neither; the teacher's grid keeps both."""
+    import contextlib
+
+    from lab.classweb import grades
+    from lab.classweb.class_watch import ClassWatch
+    from lab.drills import faults
+    from lab.engine.lab import Lab
+    from lab.exercises import grader
+    from lab.exercises.catalog import EXERCISES
+    from lab.exercises.definitions import GoalResult, Grade, Started, find
+    from lab.model import events
+
+    base = LabConfig(state_dir=tmp_path, class_root=tmp_path / "class")
+    roster = roster_model.Roster().merged(roster_model.parse(CSV))
+    roster.save(base.class_root)
+    lab = Lab(base.for_lab("s01"))
+    state = lab.config.state_dir
+    Started("master-dead", SEED, {"variant": "kill"}).save(state / grader.RECORD)
+    events.record(state, events.EXERCISE_STARTED, f"exercise master-dead started (seed {SEED})")
+    fault = faults.Fault("kill", "db1")
+    faults._save(lab, [fault])
+    events.record(state, events.FAULT_INJECTED, fault.describe(), "db1", key=fault.key)
+    exercise = find(EXERCISES, "master-dead")
+    monkeypatch.setattr(Lab, "network", lambda self: contextlib.nullcontext())
+    monkeypatch.setattr(grades.grader, "grade", lambda lab, name: Grade(
+        name, exercise.name, SEED, tuple(GoalResult(g.name, False, g.points, g.hint, g.kind,
+                                                    f"db1 killed, seed {SEED}")
+                                         for g in exercise.goals)))
+    app = ClassServer(base, watch=ClassWatch(base, {"s01": "Ada", "s02": "Alan"}))
+    teacher = signed_in(app, roster.teacher_token)
+    grid = str(_stream_doc(teacher, "/teacher/events"))
+    assert "kill" in grid  # the teacher's grid keeps the fault (so the data is there)
+    c = signed_in(app, roster.students[0].token)
+    page = c.get("/lab/s01").text
+    doc = _stream_doc(c, "/lab/s01/events")
+    check = c.post("/lab/s01/check", headers={"Origin": "http://127.0.0.1:8080"})
+    assert check.status_code == 200 and check.json()["goals"]
+    assert "master-dead started" in str(doc["events"])  # the line is there, not its seed
+    for shown in (page, str(doc), check.text):
+        assert SEED not in shown and "kill" not in shown.lower()

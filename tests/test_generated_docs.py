@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from lab.bench.results_doc import render_markdown, scenario_modules
+from lab.classweb import holds
 from lab.load import study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,6 +57,7 @@ def _load_block() -> str:
 # again from its committed data).
 README_BLOCKS: dict[str, tuple[Callable[[str], str | None], Callable[[], str]]] = {
     "load-study": (study.readme_block_in, _load_block),
+    "class-holds": (holds.readme_block_in, holds.readme_block),
 }
 
 

@@ -39,7 +39,8 @@ def login(error: str = "") -> str:
 
 def student(topo: Topology, lab: str, student_name: str, brief: str, teacher: bool) -> str:
     """A student's page: their lab only. The script fills it from
-    /lab/NAME/events and opens the terminal on /lab/NAME/terminal."""
+    /lab/NAME/events and opens the terminal on /lab/NAME/terminal. No fault
+    is listed: finding what broke is the exercise (class_watch.for_student)."""
     hosts = "".join(f'<option value="{escape(n)}">{escape(n)}</option>' for n in topo.names)
     back = '<a href="/teacher">class</a> · ' if teacher else ""
     xterm = ('\n<link rel="stylesheet" href="/static/xterm/css/xterm.css">')
@@ -64,7 +65,6 @@ def student(topo: Topology, lab: str, student_name: str, brief: str, teacher: bo
 <button type="button" id="check">Check</button>
 <p id="check-state" aria-live="polite"></p><ul id="goals"></ul></section>
 <section id="replication" class="panel"><h2>Replication</h2><p id="repl">?</p></section>
-<section id="faults" class="panel"><h2>Faults now</h2><ul id="fault-list"></ul></section>
 <section id="recent" class="panel wide"><h2>Timeline</h2><ol id="events" reversed></ol>
 </section>
 </main>

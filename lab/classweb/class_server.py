@@ -10,22 +10,23 @@
   GET  /teacher, /teacher/events, /teacher/grades.{csv,json}; POST /teacher/collect
 
 Cookies are HttpOnly and SameSite=Strict (Secure with TLS); a POST and a
-WebSocket must come from this site's own pages (Origin); wrong tokens are
-counted per address (access.LoginLimit). It listens on 127.0.0.1 unless
-told otherwise (`foolab class serve --listen`).
+WebSocket must come from this site's own pages (Origin); a right token always
+signs in, wrong ones are answered later and later per address
+(access.LoginLimit); a body over access.MAX_BODY is 413. The client's address
+is the socket's peer, unless told the server sits behind a proxy
+(`--behind-proxy`: Forwarded, X-Forwarded-For and -Proto, the proxy's last
+word). It listens on 127.0.0.1 unless told otherwise (`foolab class serve
+--listen`).
 
-A Check runs on the server's own pool, one thread per lab at most (not
-asyncio's default pool, which the terminals use): a student's lab that
-stalls its grading holds no thread another lab's Check or terminal needs.
+Checks run on the server's own pool (lab.classweb.checks).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import math
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,6 @@ from urllib.parse import parse_qs
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import (
     HTMLResponse,
@@ -44,13 +44,11 @@ from starlette.responses import (
 )
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from lab.classweb import access, class_pages, grades, terminal
+from lab.classweb import access, checks, class_pages, edge, grades, terminal
 from lab.classweb.class_watch import ClassWatch
 from lab.dashboard.server import bind, event_stream, on_thread, pushed
-from lab.engine import client
 from lab.engine.lab import Lab
 from lab.exercises import grader
 from lab.exercises.catalog import EXERCISES
@@ -64,34 +62,25 @@ HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 DASHBOARD_STATIC = HERE.parent / "dashboard" / "static"
 XTERM = REPO / "web" / "node_modules" / "@xterm"
-HEADERS = {  # on every answer: nothing framed, sent elsewhere or loaded from elsewhere
-    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
-                               "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
-    "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 POLL_S = 0.5  # how often an event stream looks for a newer document (24 pages: 48 looks/s)
-# How long a Check's page waits for the grade: the same bound as a lab's in
-# `class collect`; the check goes on past it, and a new click joins it.
-CHECK_WAIT_S = grades.LAB_DEADLINE_S
 
 
 class ClassServer:
     """The app and what it needs: the roster, sessions, the class's watcher."""
 
     def __init__(self, base: LabConfig, tls: bool = False,
-                 watch: ClassWatch | None = None) -> None:
-        self.base, self.tls = base, tls
+                 watch: ClassWatch | None = None, behind_proxy: bool = False) -> None:
+        self.base, self.tls, self.behind_proxy = base, tls, behind_proxy
         self.roster = require_roster(base)
+        self._roster_file = base.class_root / roster_model.FILE_NAME
+        self._roster_seen = edge.stamp(self._roster_file)
         self.labs = {s.lab: Lab(base.for_lab(s.lab)) for s in self.roster.students}
         self.watch = watch or ClassWatch(base, {s.lab: s.name for s in self.roster.students})
         self.sessions = access.Sessions()
         self.limit = access.LoginLimit()
+        self.pause: Callable[[float], Awaitable[None]] = asyncio.sleep  # a wrong token's wait
         self.stopping = threading.Event()
-        # one worker per lab: with at most one Check per lab running, a
-        # stalled lab's Check takes no other lab's place
-        self._check_pool = ThreadPoolExecutor(max_workers=max(len(self.labs), 1),
-                                              thread_name_prefix="check")
-        self._checks: dict[str, asyncio.Future[dict[str, Any]]] = {}  # running, by lab
+        self.checks = checks.Checks(len(self.labs))
         self._collecting = threading.Event()
         self.app = Starlette(routes=[
             Route("/", self.home), Route("/login", self.login, methods=["POST"]),
@@ -108,7 +97,7 @@ class ClassServer:
             Mount("/static/xterm", StaticFiles(directory=XTERM / "xterm", check_dir=False)),
             Mount("/static", StaticFiles(directory=STATIC)),
         ], lifespan=self._lifespan)
-        self.asgi = _with_headers(self.app)  # what uvicorn serves
+        self.asgi = edge.with_headers(edge.bounded(self.app))  # what uvicorn serves
 
     @asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -117,24 +106,60 @@ class ClassServer:
             yield
         finally:
             self.stopping.set()
-            self._check_pool.shutdown(wait=False, cancel_futures=True)
+            self.checks.shutdown()
             await asyncio.to_thread(self.watch.stop)
 
     # -- who asks --
 
-    def principal(self, conn: HTTPConnection) -> str | None:
-        return self.sessions.principal(conn.cookies.get(access.COOKIE))
+    def principal(self, conn: HTTPConnection, touch: bool = True) -> str | None:
+        if not self._class_on():
+            return None
+        return self.sessions.principal(conn.cookies.get(access.COOKIE), touch)
+
+    def _class_on(self) -> bool:
+        """The class this server started with is still there: `class down`
+        takes the roster away, and every session ends with it (so does a
+        roster of another class, with another secret)."""
+        seen = edge.stamp(self._roster_file)
+        if seen is not None and seen == self._roster_seen:
+            return True
+        try:
+            now = roster_model.Roster.load(self.base.class_root)
+        except (OSError, ValueError, KeyError, TypeError):
+            return True  # being written: look again at the next request
+        if now is not None and now.secret == self.roster.secret:
+            self._roster_seen = seen  # enrolled again: the same class
+            return True
+        self.sessions.clear()
+        return False
+
+    def client_address(self, conn: HTTPConnection) -> str:
+        """Whom the login brake counts: the socket's peer; behind a proxy
+        (and only then: anyone may send these headers), the address the
+        proxy says it saw."""
+        if self.behind_proxy:
+            address, _ = edge.forwarded(conn)
+            if address:
+                return address
+        return conn.client.host if conn.client else "?"
+
+    def scheme(self, conn: HTTPConnection) -> str:
+        if self.behind_proxy:
+            _, proto = edge.forwarded(conn)
+            if proto in ("http", "https"):
+                return proto
+        return "https" if self.tls else "http"
 
     def _origin_ok(self, conn: HTTPConnection) -> bool:
         """A POST or a WebSocket from this site's own pages: Origin is this
         site (browsers always send it on both)."""
-        own = f"{'https' if self.tls else 'http'}://{conn.headers.get('host', '')}"
+        own = f"{self.scheme(conn)}://{conn.headers.get('host', '')}"
         return conn.headers.get("origin") == own
 
-    def _allowed(self, conn: HTTPConnection) -> str | None:
+    def _allowed(self, conn: HTTPConnection, touch: bool = True) -> str | None:
         """The lab NAME of the path, when the session may open it."""
         name = str(conn.path_params.get("name", ""))
-        if name in self.labs and access.may_open(self.principal(conn), name):
+        if name in self.labs and access.may_open(self.principal(conn, touch), name):
             return name
         return None
 
@@ -142,29 +167,34 @@ class ClassServer:
     def forbidden() -> Response:
         return HTMLResponse(access.FORBIDDEN, status_code=403)
 
-    def _signed_in(self, principal: str, response: Response) -> Response:
+    def _signed_in(self, conn: HTTPConnection, principal: str, response: Response) -> Response:
         response.set_cookie(access.COOKIE, self.sessions.open(principal), httponly=True,
-                            samesite="strict", secure=self.tls, path="/")
+                            samesite="strict", secure=self.scheme(conn) == "https", path="/")
         return response
 
     def _where(self, principal: str) -> str:
         return "/teacher" if principal == roster_model.TEACHER else f"/lab/{principal}"
 
-    def _try_token(self, request: Request, token: str) -> tuple[str | None, Response | None]:
-        """The principal of a token, or the login page saying why not."""
-        address = request.client.host if request.client else "?"
-        wait = self.limit.refused_for(address)
-        if wait:
-            return None, HTMLResponse(class_pages.login(
-                f"Too many wrong links from your address: try again in {wait:.0f} s."),
-                status_code=429, headers={"Retry-After": str(int(wait) + 1)})
-        principal = self.roster.principal(token)
-        if principal is None:
-            self.limit.wrong(address)
+    async def _try_token(self, request: Request, token: str,
+                         ) -> tuple[str | None, Response | None]:
+        """The principal of a token, or the login page saying why not. The
+        token is looked at first (in constant time): a right one signs in
+        whatever wrong ones came from the same address (a school's pupils
+        share one); a wrong one is counted and, past the address's free
+        ones, answered late (access.LoginLimit)."""
+        principal = self.roster.principal(token) if self._class_on() else None
+        if principal is not None:
+            return principal, None
+        wait = self.limit.wrong(self.client_address(request))
+        if not wait:
             return None, HTMLResponse(class_pages.login(
                 "That link is not valid: check it, or ask your teacher for yours."),
                 status_code=401)
-        return principal, None
+        await self.pause(wait)
+        return None, HTMLResponse(class_pages.login(
+            f"Too many wrong links from your address: this one was answered {wait:.0f} s "
+            "late, the next will be later. Check yours, or ask your teacher."),
+            status_code=429, headers={"Retry-After": str(math.ceil(wait))})
 
     # -- signing in --
 
@@ -178,16 +208,19 @@ class ClassServer:
         if not self._origin_ok(request):
             return self.forbidden()
         form = parse_qs((await request.body()).decode(errors="replace"))
-        principal, refused = self._try_token(request, (form.get("token") or [""])[0].strip())
+        principal, refused = await self._try_token(
+            request, (form.get("token") or [""])[0].strip())
         if refused or principal is None:
             return refused or self.forbidden()
-        return self._signed_in(principal, RedirectResponse(self._where(principal), 303))
+        return self._signed_in(request, principal,
+                               RedirectResponse(self._where(principal), 303))
 
     async def join(self, request: Request) -> Response:
-        principal, refused = self._try_token(request, str(request.path_params["token"]))
+        principal, refused = await self._try_token(request, str(request.path_params["token"]))
         if refused or principal is None:
             return refused or self.forbidden()
-        return self._signed_in(principal, HTMLResponse(class_pages.joined(self._where(principal))))
+        return self._signed_in(request, principal,
+                               HTMLResponse(class_pages.joined(self._where(principal))))
 
     async def logout(self, request: Request) -> Response:
         if not self._origin_ok(request):
@@ -217,7 +250,9 @@ class ClassServer:
         name = self._allowed(request)
         if name is None:
             return self.forbidden()
-        return self._stream(lambda: self.watch.doc(name))
+        # the student's view, whoever opens it: the teacher's grid has the rest
+        return self._stream(lambda: self.watch.student_doc(name),
+                            lambda: self._allowed(request, touch=False) == name)
 
     async def check(self, request: Request) -> Response:
         """The lab's grade; a click while one runs gets that one's answer."""
@@ -226,17 +261,10 @@ class ClassServer:
             return self.forbidden()
         if self.principal(request) == name:
             self.watch.note_activity(name)
-        running = self._checks.get(name)
-        if running is None:
-            running = asyncio.get_running_loop().run_in_executor(
-                self._check_pool, client.carried(functools.partial(
-                    grades.self_check, self.labs[name].config)))
-            self._checks[name] = running
-            running.add_done_callback(lambda _f: self._checks.pop(name, None))
         try:
-            result = await asyncio.wait_for(asyncio.shield(running), CHECK_WAIT_S)
+            result = await self.checks.run(name, self.labs[name].config)
         except TimeoutError:
-            return JSONResponse({"error": f"{grader.no_answer(CHECK_WAIT_S)}: the lab's "
+            return JSONResponse({"error": f"{grader.no_answer(checks.CHECK_WAIT_S)}: the lab's "
                                           "check goes on, click again later"}, status_code=504)
         except LabError as exc:
             return JSONResponse({"error": str(exc)}, status_code=409)
@@ -250,13 +278,19 @@ class ClassServer:
             return
         await ws.accept()
         own = self.principal(ws) == name
-        await terminal.bridge(ws, self.labs[name], host,
-                              on_input=(lambda: self.watch.note_activity(name)) if own else None)
+        sid = ws.cookies.get(access.COOKIE)
+
+        def typed() -> None:  # a student at work: their session is in use
+            self.sessions.principal(sid)
+            if own:
+                self.watch.note_activity(name)
+
+        await terminal.bridge(ws, self.labs[name], host, on_input=typed)
 
     # -- the teacher --
 
-    def _teacher(self, conn: HTTPConnection) -> bool:
-        return self.principal(conn) == roster_model.TEACHER
+    def _teacher(self, conn: HTTPConnection, touch: bool = True) -> bool:
+        return self.principal(conn, touch) == roster_model.TEACHER
 
     async def teacher(self, request: Request) -> Response:
         return HTMLResponse(class_pages.teacher()) if self._teacher(request) else self.forbidden()
@@ -264,7 +298,7 @@ class ClassServer:
     async def teacher_events(self, request: Request) -> Response:
         if not self._teacher(request):
             return self.forbidden()
-        return self._stream(self.watch.rows)
+        return self._stream(self.watch.rows, lambda: self._teacher(request, touch=False))
 
     async def grades(self, request: Request) -> Response:
         fmt = request.path_params["fmt"]
@@ -293,29 +327,20 @@ class ClassServer:
 
     # -- streams --
 
-    def _stream(self, latest: Callable[[], tuple[int, Any]]) -> Response:
-        return event_stream(pushed(latest, self.stopping, POLL_S))
+    def _stream(self, latest: Callable[[], tuple[int, Any]],
+                still: Callable[[], bool]) -> Response:
+        """Server-sent events while the session lasts: `still` is asked before
+        each message (its ping included), and the stream ends when it says no."""
+        async def messages() -> AsyncIterator[str]:
+            async for message in pushed(latest, self.stopping, POLL_S):
+                if not still():
+                    return
+                yield message
+
+        return event_stream(messages())
 
 
 # --- serving ---------------------------------------------------------------------------
-
-
-def _with_headers(app: ASGIApp) -> ASGIApp:
-    """`app` with HEADERS on every HTTP answer (a plain ASGI wrapper: event
-    streams and WebSockets pass through untouched)."""
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).update(HEADERS)
-            await send(message)
-
-        await app(scope, receive, with_headers)
-
-    return wrapped
 
 
 def require_xterm() -> None:
@@ -326,7 +351,10 @@ def require_xterm() -> None:
 
 def _server(app: ClassServer, cert: Path | None = None, key: Path | None = None,
             ) -> uvicorn.Server:
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1;
+    # ClassServer.client_address reads them, and only when behind_proxy
     config = uvicorn.Config(app.asgi, log_level="warning", access_log=False, lifespan="on",
+                            proxy_headers=False,
                             timeout_graceful_shutdown=2, ws="websockets-sansio",
                             ssl_certfile=str(cert) if cert else None,
                             ssl_keyfile=str(key) if key else None)
@@ -334,11 +362,13 @@ def _server(app: ClassServer, cert: Path | None = None, key: Path | None = None,
 
 
 def serve(base: LabConfig, port: int, listen: str = "127.0.0.1", cert: Path | None = None,
-          key: Path | None = None, ready: Callable[[str], None] | None = None) -> None:
-    """Serve the class until interrupted (Ctrl-C)."""
+          key: Path | None = None, ready: Callable[[str], None] | None = None,
+          behind_proxy: bool = False) -> None:
+    """Serve the class until interrupted (Ctrl-C); `behind_proxy`: believe
+    the proxy headers (only then) for the client's address and scheme."""
     require_xterm()
     sock = bind(port, listen)
-    app = ClassServer(base, tls=cert is not None)
+    app = ClassServer(base, tls=cert is not None, behind_proxy=behind_proxy)
     scheme = "https" if cert else "http"
     if ready:
         ready(f"{scheme}://{listen}:{sock.getsockname()[1]}/")

@@ -16,6 +16,7 @@ Pages read `doc(lab)` and `rows()`; versions tell them what changed.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -38,6 +39,11 @@ from lab.model.errors import LabError
 EVERY_S = 1.0
 REPLICATION_EVERY_S = 5.0
 EVENTS_SHOWN = 20
+# What a student is not sent: a fault's kind is how an exercise broke the lab
+# (its variant: kill or stop, ...), and the seed gives every parameter away
+# (definitions.rng); the teacher's grid keeps both.
+NOT_FOR_STUDENTS = (events.FAULT_INJECTED, events.FAULT_HEALED)
+SEED_SAID = re.compile(r"\s*\(seed [^)]*\)")  # grader.start's "exercise X started (seed S)"
 
 
 @dataclass
@@ -57,6 +63,8 @@ class LabWatch:
     events: list[dict[str, Any]] = field(default_factory=list)
     activity: float = 0.0  # when the student last did something (this server saw it)
     placement: cluster.Placement | None = None  # its node, read again each round
+    shown: dict[str, Any] = field(default_factory=dict)  # for_student(doc), made ...
+    shown_version: int = -1  # ... for this version of doc
 
 
 def _health(summary: str) -> str:
@@ -87,6 +95,15 @@ class ClassWatch:
         with self._lock:
             w = self.labs[lab]
             return w.version, w.doc
+
+    def student_doc(self, lab: str) -> tuple[int, dict[str, Any]]:
+        """The document a student's page is sent: doc(lab) without what
+        would give the exercise away (for_student)."""
+        with self._lock:
+            w = self.labs[lab]
+            if w.shown_version != w.version:  # once per change, not per page's look
+                w.shown, w.shown_version = for_student(w.doc), w.version
+            return w.version, w.shown
 
     def rows(self) -> tuple[int, list[dict[str, Any]]]:
         """The teacher's grid: each lab's document without its event list."""
@@ -235,6 +252,16 @@ class ClassWatch:
             "goals": grades.last_check(lab.config, started) if started else None,
             "activity": max(w.activity, last_event) or None, "events": w.events,
         }
+
+
+def for_student(doc: dict[str, Any]) -> dict[str, Any]:
+    """A lab's document without faults (its hosts drawn from what they do,
+    not from what was done to them), fault events, or seeds in event lines."""
+    hosts = [{**h, "fault": "", "view": view_state(h["status"], h["health"])}
+             for h in doc.get("hosts", [])]
+    shown = [{**e, "text": SEED_SAID.sub("", str(e.get("text", "")))}
+             for e in doc.get("events", []) if e.get("kind") not in NOT_FOR_STUDENTS]
+    return {**doc, "hosts": hosts, "faults": [], "events": shown}
 
 
 def _close(w: LabWatch) -> None:

@@ -37,6 +37,10 @@ def add_class(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cl.add_argument("--url", help="access: the address students open (default "
                     "http://127.0.0.1:PORT)")
     cl.add_argument("--tls-cert", type=Path, help="serve: HTTPS with this certificate")
+    cl.add_argument("--behind-proxy", action="store_true", help="serve: a reverse proxy "
+                    "is in front: take the client's address and scheme from its Forwarded "
+                    "or X-Forwarded-For/-Proto headers (off: the socket's peer; anyone may "
+                    "send those headers)")
     cl.add_argument("--tls-key", type=Path, help="serve: and this key")
     cl.add_argument("--prefix", default="s", help="up: the labs' names start with this "
                     "(default s: s01, s02, ...)")
@@ -147,7 +151,8 @@ def _serve(lab: Lab, args: argparse.Namespace) -> int:
     classroom.require_roster(lab.config)
     serve(lab.config, args.port, args.listen, args.tls_cert, args.tls_key,
           ready=lambda url: say(f"class on {url} (teacher: `foolab class access` prints "
-                                "the links; Ctrl-C stops it)"))
+                                "the links; Ctrl-C stops it)"),
+          behind_proxy=args.behind_proxy)
     return 0
 
 

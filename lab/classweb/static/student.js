@@ -21,9 +21,6 @@
       : `${r.replica} from ${r.master}: IO ${r.io}, SQL ${r.sql}` +
         (r.lag_s === null || r.lag_s === undefined ? "" : `, ${r.lag_s} s behind`) +
         (r.error ? ` (${r.error})` : "");
-    $("#fault-list").replaceChildren(...doc.faults.map((f) => {
-      const li = document.createElement("li"); li.textContent = f; return li;
-    }));
     $("#events").replaceChildren(...doc.events.slice().reverse().map((e) => {
       const li = document.createElement("li");
       const t = document.createElement("time");
