@@ -79,15 +79,21 @@ def test_subnet_per_lab_gives_each_lab_its_own_addresses(tmp_path: Path):
     assert [c.topology.address("ns1") for c in own] == ["10.1.101.2", "10.1.102.2"]
 
 
-def test_the_environment_of_a_class_lab_separates_wire_and_address(tmp_path: Path):
+def test_the_environment_of_a_class_lab_separates_wire_and_address(tmp_path: Path,
+                                                                   monkeypatch):
+    from lab.engine import cgroups
+
+    monkeypatch.setattr(cgroups, "driver", lambda: "cgroupfs")
     cfg = LabConfig.from_env({"FOOLAB_STATE_DIR": str(tmp_path)}).for_lab("s02")
     from dataclasses import replace
     env = Lab(replace(cfg, wire_subnet="198.18.5.0/24")).env()
+    assert env["LAB_CGROUP"] == "/foolab-class/s02"  # its share (lab.engine.cgroups)
     assert (env["WEB1_ADDR"], env["WEB1_WIRE"]) == ("10.1.1.11", "198.18.5.11")
     assert (env["CONSOLE_ADDR"], env["CONSOLE_WIRE"]) == ("10.1.1.254", "198.18.5.254")
     assert env["LAB_WIRE_SUBNET"] == "198.18.5.0/24" and env["LAB_BRIDGE"] == "foolab-s02"
     single = Lab(LabConfig.from_env({"FOOLAB_STATE_DIR": str(tmp_path)})).env()
     assert single["WEB1_WIRE"] == single["WEB1_ADDR"] == "10.1.1.11"
+    assert single["LAB_CGROUP"] == ""
 
 
 def test_memory_decides_how_many_labs_fit():
@@ -144,6 +150,7 @@ def test_a_lab_that_fails_is_named_and_the_others_start(monkeypatch, tmp_path: P
 
     monkeypatch.setattr(cls, "labs", lambda base: [])
     monkeypatch.setattr(cls, "available_mib", lambda: 100_000)
+    monkeypatch.setattr(cls.cgroups, "labs_that_fit", lambda share: 24)
     monkeypatch.setattr(Lab, "build", lambda self: None)
     monkeypatch.setattr(Lab, "up", fake_up)
     base = LabConfig.from_env({"FOOLAB_STATE_DIR": str(tmp_path)})

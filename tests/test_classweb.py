@@ -18,6 +18,7 @@ from starlette.websockets import WebSocketDisconnect
 from lab import cli
 from lab.classweb import access
 from lab.classweb.class_server import ClassServer
+from lab.engine.waiting import wait_for
 from lab.model import roster as roster_model
 from lab.model.config import LabConfig
 from lab.model.errors import LabError
@@ -275,7 +276,10 @@ def test_the_right_sessions_terminal_socket_is_accepted_and_carries_the_shell(
         c = signed_in(app, token)
         headers = {"Cookie": f"{access.COOKIE}={c.cookies[access.COOKIE]}",
                    "Origin": WS_ORIGIN}
+        before = len(shells)
         with c.websocket_connect(f"/lab/{name}/terminal?host=web1", headers=headers) as ws:
+            # the shell is opened on a thread after the socket is accepted
+            wait_for("the shell", lambda n=before: len(shells) > n, timeout=5, every=0.01)
             ws.send_text(json.dumps({"in": "hostname\n"}))
             assert shells[-1].recv(100) == b"hostname\n"
             shells[-1].sendall(b"web1\r\n")

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from lab.engine import client, netns, network, nodes
+from lab.engine import cgroups, client, netns, network, nodes
 from lab.engine.images import build_context, context_digest, image_digest_label
 from lab.engine.network import subnet_conflict
 from lab.engine.process import compose_command, fill, require_engine, run, run_logged
@@ -72,12 +72,8 @@ class Lab:
         self.up()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if self._started_here:
             self.down()
 
@@ -92,8 +88,9 @@ class Lab:
         return run([*argv, *args], timeout=timeout)
 
     def env(self) -> dict[str, str]:
-        """Addresses and passwords the compose files interpolate."""
-        return compose_env(self.config)
+        """Addresses and passwords the compose files interpolate, and a class
+        lab's control group (lab.engine.cgroups)."""
+        return {**compose_env(self.config), "LAB_CGROUP": cgroups.parent(self.config, self.engine)}
 
     def use_balancer(self, on: bool = True) -> None:
         """Add lb to this lab's hosts and compose files (or drop it); `up`
@@ -316,6 +313,7 @@ class Lab:
         require_engine()
         compose_command()
         already = self.is_up()
+        cgroups.apply(self.config, self.engine)  # a class lab's share: a bad bound stops here
         if self.config.in_class:
             self.config = network.with_wire(self.config)
             self.topology = self.config.topology
@@ -388,6 +386,7 @@ class Lab:
             out = self.compose("down", "-v", "--remove-orphans", "-t", "5", timeout=300)
             if out.returncode != 0:
                 raise LabError("docker compose down failed", out.stderr)
+            cgroups.release(self.config, self.engine)
         if forget_secrets:
             for path in self.config.per_lab_files:
                 path.unlink(missing_ok=True)

@@ -22,11 +22,12 @@ from typing import Any
 import pymysql
 
 from lab.drills import faults
-from lab.engine import client, nodes
+from lab.engine import cgroups, client, nodes
 from lab.engine.lab import Lab
 from lab.exercises import grader, writer
 from lab.exercises.definitions import Started
 from lab.hosts.mariadb import admin_password
+from lab.model import bounds as bounds_model
 from lab.model import class_layout, cluster
 from lab.model import roster as roster_model
 from lab.model.config import REPO, LabConfig
@@ -210,6 +211,7 @@ def up(cfgs: list[LabConfig], progress: Progress,
     checking that its memory holds them all (else LabError, nothing
     started), or `swarm`, each on the node it is placed on."""
     ran: dict[str, Started] = {}
+    share = bounds_model.from_env()  # a bad bound: one line, nothing started
     if swarm:
         cfgs, ran = place_on_nodes(cfgs, progress)
     known = set(labs(cfgs[0])) if cfgs else set()
@@ -219,6 +221,13 @@ def up(cfgs: list[LabConfig], progress: Progress,
         raise LabError(f"{len(new)} more labs do not fit in this machine's memory",
                        f"{available_mib()} MiB available, {class_layout.MEMORY_PER_LAB_MIB} MiB "
                        f"per lab: {fit} fit", f"`foolab class up {len(cfgs) - len(new) + fit}`")
+    named = {c.lab for c in cfgs}  # and the labs of this machine not named now
+    here = len({c.lab for c in cfgs if placement(c) is None} | (known - named))
+    if here > (bounded := cgroups.labs_that_fit(share)):
+        raise LabError(f"{here} labs' shares do not fit beside this machine's reserve",
+                       f"{share.memory_mib} MiB and {share.pids} processes per lab: "
+                       f"{bounded} fit", "FOOLAB_LAB_MEMORY_MIB or FOOLAB_LAB_PIDS lower, "
+                       "or fewer labs")
     if cfgs:  # the images once, not once per lab in parallel
         Lab(cfgs[0], progress=progress).build()
     result = ClassUp()

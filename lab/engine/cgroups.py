@@ -1,0 +1,216 @@
+"""A class lab's share of this machine, written into control groups.
+
+Every class lab's hosts run under a parent group of their own
+(compose/class.yml: `cgroup_parent: ${LAB_CGROUP}`), made here before
+Compose starts them, with the lab's memory and process bound, its CPU quota
+and the same CPU weight as every other lab; all labs sit under one group,
+foolab-class, bounded to the machine less a reserve (lab.model.bounds). So
+one student who fills memory, floods processes or spins every core meets
+their own lab's bound, and the other labs, the class server and the engine
+keep theirs. Docker makes each container's own group under the parent, and
+compose/class.yml bounds each host inside its lab.
+
+The engine's cgroup driver says where the groups live:
+  cgroupfs, cgroup v1   /sys/fs/cgroup/{memory,pids,cpu}/foolab-class/LAB
+  cgroupfs, cgroup v2   /sys/fs/cgroup/foolab-class/LAB (controllers enabled)
+  systemd (v1 or v2)    slice foolab-class-LAB.slice inside foolab-class.slice,
+                        bounded with `systemctl set-property --runtime`
+This machine's engine runs v1 with cgroupfs (scenarios/test_noisy_neighbour.py
+proves that one); the other two are written from the kernel's and systemd's
+documented files and properties and unit-tested on a folder.
+
+A lab on a cluster node is bounded per host only (its node's engine makes
+the groups, in the node's own tree): `LAB_CGROUP` is empty there.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.engine import client
+from lab.model import bounds as model
+from lab.model.config import LabConfig
+from lab.model.errors import LabError
+
+ROOT = Path("/sys/fs/cgroup")
+V1_CONTROLLERS = ("memory", "pids", "cpu")
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Where this machine keeps control groups, as its engine makes them."""
+
+    driver: str  # "cgroupfs" or "systemd", as `docker info` says
+    version: int  # 1 or 2
+    root: Path = ROOT
+
+    def parent(self, lab: str) -> str:
+        """The cgroup_parent Docker is given for lab `lab`'s containers."""
+        if self.driver == "systemd":
+            return f"{model.CGROUP_ROOT}-{lab}.slice"
+        return f"/{model.CGROUP_ROOT}/{lab}"
+
+    def _dirs(self, *parts: str) -> list[Path]:
+        if self.version == 2:
+            return [self.root.joinpath(*parts)]
+        return [self.root / c / Path(*parts) for c in V1_CONTROLLERS]
+
+    def _write(self, folder: Path, name: str, value: str) -> None:
+        if self.version == 1 and name.split(".")[0] != folder.relative_to(self.root).parts[0]:
+            return  # v1: each controller's files in its own tree
+        try:
+            (folder / name).write_text(value)
+        except OSError as exc:
+            raise LabError(f"cannot bound the lab: {folder / name}", str(exc),
+                           "run foolab as root, on an engine with the cgroupfs or systemd "
+                           "driver") from None
+
+    def bound(self, lab: str, share: model.LabBounds, total_mib: int, total_pids: int) -> None:
+        """The lab's group (and the class's) made and bounded, before any of
+        its containers starts; idempotent."""
+        if self.driver == "systemd":
+            _set_property(f"{model.CGROUP_ROOT}.slice", f"MemoryMax={total_mib}M",
+                          f"TasksMax={total_pids}")
+            _set_property(self.parent(lab), f"MemoryMax={share.memory_mib}M",
+                          f"TasksMax={share.pids}", f"CPUWeight={share.cpu_weight}",
+                          f"CPUQuota={round(share.cpus * 100)}%")
+            return
+        top = {"memory": str(total_mib * 1024 * 1024), "pids": str(total_pids)}
+        own = {"memory": str(share.memory_bytes), "pids": str(share.pids)}
+        if self.version == 2:
+            self._enable(self.root)
+        for folder in self._dirs(model.CGROUP_ROOT):
+            folder.mkdir(exist_ok=True)
+            self._limit(folder, top)
+        if self.version == 2:
+            self._enable(self.root / model.CGROUP_ROOT)
+        for folder in self._dirs(model.CGROUP_ROOT, lab):
+            folder.mkdir(exist_ok=True)
+            self._limit(folder, own)
+            if self.version == 2:
+                self._write(folder, "cpu.weight", str(share.cpu_weight))
+                self._write(folder, "cpu.max", f"{share.cpu_quota_us} 100000")
+            else:
+                self._write(folder, "cpu.shares", str(share.cpu_shares))
+                self._write(folder, "cpu.cfs_period_us", "100000")
+                self._write(folder, "cpu.cfs_quota_us", str(share.cpu_quota_us))
+
+    def _limit(self, folder: Path, values: dict[str, str]) -> None:
+        if self.version == 2:
+            self._write(folder, "memory.max", values["memory"])
+            self._write(folder, "memory.swap.max", "0")
+        else:
+            self._write(folder, "memory.limit_in_bytes", values["memory"])
+        self._write(folder, "pids.max", values["pids"])
+
+    def _enable(self, folder: Path) -> None:
+        self._write(folder, "cgroup.subtree_control", "+memory +pids +cpu")
+
+    def release(self, lab: str) -> None:
+        """The lab's group removed once its containers are gone (a group
+        still in use stays; the next `up` bounds it again)."""
+        if self.driver == "systemd":
+            return  # a transient slice goes with its last unit
+        for folder in self._dirs(model.CGROUP_ROOT, lab):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+
+    def oom_kills(self, lab: str) -> int:
+        """Processes of the lab the kernel killed at its memory bound."""
+        if self.driver == "systemd":
+            folder = self.root / f"{model.CGROUP_ROOT}.slice" / self.parent(lab)
+            name = "memory.events"
+        elif self.version == 2:
+            folder, name = self.root / model.CGROUP_ROOT / lab, "memory.events"
+        else:
+            folder, name = self.root / "memory" / model.CGROUP_ROOT / lab, "memory.oom_control"
+        try:
+            text = (folder / name).read_text()
+        except OSError:
+            return 0
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                return int(value)
+        return 0
+
+
+def _set_property(unit: str, *properties: str) -> None:
+    out = subprocess.run(["systemctl", "set-property", "--runtime", unit, *properties],
+                         capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise LabError(f"cannot bound {unit}", out.stderr.strip(), "is systemd running?")
+
+
+def groups(driver: str, root: Path = ROOT) -> Groups:
+    """This machine's groups for an engine with cgroup driver `driver`."""
+    return Groups(driver, 2 if (root / "cgroup.controllers").exists() else 1, root)
+
+
+def pid_max() -> int:
+    try:
+        return int(Path("/proc/sys/kernel/pid_max").read_text())
+    except (OSError, ValueError):
+        return 32768
+
+
+# --- a class lab's groups, for Lab -----------------------------------------------------
+
+
+def _memtotal_mib() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def _here(config: LabConfig, engine: str | None) -> Groups | None:
+    """The groups of a class lab on this machine's engine; None for the
+    single lab and for a lab on a node."""
+    if not config.in_class or engine is not None:
+        return None
+    return groups(driver())
+
+
+@functools.cache
+def driver() -> str:
+    """This machine's engine's cgroup driver (cgroupfs or systemd)."""
+    with client.engine(client.MACHINE):
+        return str(client.call("docker info", lambda: client.api().info()).get(
+            "CgroupDriver", "cgroupfs"))
+
+
+def parent(config: LabConfig, engine: str | None) -> str:
+    """LAB_CGROUP for compose/class.yml ("" where the lab is not bounded here)."""
+    found = _here(config, engine)
+    return found.parent(config.lab) if found else ""
+
+
+def apply(config: LabConfig, engine: str | None) -> None:
+    """Before a class lab's containers start: its group made and bounded
+    (the share from lab.model.bounds.from_env), inside the class's."""
+    found = _here(config, engine)
+    if found is not None:
+        total_mib, total_pids = model.class_total(_memtotal_mib(), pid_max())
+        found.bound(config.lab, model.from_env(), total_mib, total_pids)
+
+
+def labs_that_fit(share: model.LabBounds) -> int:
+    """Labs of this share the machine holds beside its reserve."""
+    return model.how_many_fit(_memtotal_mib(), pid_max(), share)
+
+
+def release(config: LabConfig, engine: str | None) -> None:
+    found = _here(config, engine)
+    if found is not None:
+        found.release(config.lab)
+
+
+def oom_kills(config: LabConfig, engine: str | None) -> int:
+    found = _here(config, engine)
+    return found.oom_kills(config.lab) if found else 0
