@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lab.engine import client
+from lab.engine import cgroups, client
 
 TOUCHES_THE_MACHINE = ("docker", "nsenter", "iptables", "ip", "tc")
 
@@ -32,6 +32,10 @@ def no_real_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(subprocess, "run", _refusing(subprocess.run))
     monkeypatch.setattr(subprocess, "Popen", _refusing(subprocess.Popen))
     monkeypatch.setattr(client, "client", _no_sdk)
+    # a class lab's control groups as this machine's engine keeps them (the
+    # driver is asked of the engine); their files read, never written here
+    monkeypatch.setattr(cgroups, "driver", lambda: "cgroupfs")
+    monkeypatch.setattr(cgroups, "ROOT", cgroups.ROOT / "foolab-unit-tests-none")
 
 
 def _no_sdk() -> Any:

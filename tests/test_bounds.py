@@ -61,7 +61,12 @@ def test_cgroup_v1_each_controller_its_own_tree(tmp_path: Path) -> None:
     assert not (tmp_path / "pids" / lab / "memory.limit_in_bytes").exists()
     (tmp_path / "memory" / lab / "memory.oom_control").write_text(
         "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n")
-    assert g.oom_kills("s01") == 3 and g.oom_kills("s02") == 0
+    host = tmp_path / "memory" / lab / "0123abcd"  # a host's own group, at its own bound
+    host.mkdir()
+    (host / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
+    assert g.oom_kills("s01") == 5 and g.oom_kills("s02") == 0
+    (host / "memory.oom_control").unlink()
+    host.rmdir()
     for name in ("memory.limit_in_bytes", "memory.oom_control"):
         (tmp_path / "memory" / lab / name).unlink()
     (tmp_path / "pids" / lab / "pids.max").unlink()

@@ -27,7 +27,7 @@ import pymysql
 from lab.classweb import grades
 from lab.dashboard.state import view_state
 from lab.drills import faults
-from lab.engine import client
+from lab.engine import cgroups, client
 from lab.engine.lab import Lab
 from lab.engine.ready import probe
 from lab.exercises import grader
@@ -248,6 +248,7 @@ class ClassWatch:
             "hosts": hosts, "healthy": sum(h["view"] == "healthy" for h in hosts),
             "of": len(hosts), "replication": replication,
             "faults": [f.describe() for f in active],
+            "oom": cgroups.oom_kills(lab.config, lab.engine),  # processes its memory bound ended
             "exercise": started.exercise if started else "",
             "goals": grades.last_check(lab.config, started) if started else None,
             "activity": max(w.activity, last_event) or None, "events": w.events,

@@ -183,7 +183,9 @@ def render(rows: list[dict[str, Any]]) -> str:
         f"{r['healthy']}/{r['hosts']}",
         "replicating" if r["replicating"] else r.get("error", "not replicating"),
         "-" if r["lag_s"] is None else f"{r['lag_s']} s",
-        "; ".join(r["faults"]) or "-", r["exercise"] or "-") for r in rows]
+        "; ".join(r["faults"] + ([f"{r['oom']} killed at the memory bound"]
+                                 if r.get("oom") else [])) or "-",
+        r["exercise"] or "-") for r in rows]
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
     if not rows:
         return "no class lab on this machine (`foolab class up N`)"

@@ -121,23 +121,29 @@ class Groups:
                 pass
 
     def oom_kills(self, lab: str) -> int:
-        """Processes of the lab the kernel killed at its memory bound."""
+        """Processes of the lab the kernel killed at a memory bound, its own
+        or a host's. v2 counts a group's and its children's in memory.events;
+        v1 counts each group's own, so the lab's and each host's are added."""
         if self.driver == "systemd":
-            folder = self.root / f"{model.CGROUP_ROOT}.slice" / self.parent(lab)
-            name = "memory.events"
-        elif self.version == 2:
-            folder, name = self.root / model.CGROUP_ROOT / lab, "memory.events"
-        else:
-            folder, name = self.root / "memory" / model.CGROUP_ROOT / lab, "memory.oom_control"
-        try:
-            text = (folder / name).read_text()
-        except OSError:
-            return 0
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill" and value.strip().isdigit():
-                return int(value)
+            return _oom_kills(self.root / f"{model.CGROUP_ROOT}.slice" / self.parent(lab)
+                              / "memory.events")
+        if self.version == 2:
+            return _oom_kills(self.root / model.CGROUP_ROOT / lab / "memory.events")
+        folder = self.root / "memory" / model.CGROUP_ROOT / lab
+        hosts = [d for d in folder.iterdir() if d.is_dir()] if folder.is_dir() else []
+        return sum(_oom_kills(d / "memory.oom_control") for d in (folder, *hosts))
+
+
+def _oom_kills(file: Path) -> int:
+    try:
+        text = file.read_text()
+    except OSError:
         return 0
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill" and value.strip().isdigit():
+            return int(value)
+    return 0
 
 
 def _set_property(unit: str, *properties: str) -> None:
@@ -147,9 +153,10 @@ def _set_property(unit: str, *properties: str) -> None:
         raise LabError(f"cannot bound {unit}", out.stderr.strip(), "is systemd running?")
 
 
-def groups(driver: str, root: Path = ROOT) -> Groups:
+def groups(driver: str, root: Path | None = None) -> Groups:
     """This machine's groups for an engine with cgroup driver `driver`."""
-    return Groups(driver, 2 if (root / "cgroup.controllers").exists() else 1, root)
+    where = root or ROOT
+    return Groups(driver, 2 if (where / "cgroup.controllers").exists() else 1, where)
 
 
 def pid_max() -> int:

@@ -341,6 +341,7 @@ def _row_here(cfg: LabConfig) -> dict[str, Any]:
         "replicating": False, "lag_s": None,
         "faults": [f.describe() for f in faults.active(lab)],
         "exercise": (ex.exercise if (ex := grader.running(lab)) else ""),
+        "oom": cgroups.oom_kills(cfg, lab.engine),  # at the lab's memory bound
     }
     replica = lab.topology.replica
     if states[replica].status != "running":

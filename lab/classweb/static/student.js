@@ -8,8 +8,9 @@
 
   function show(doc) {
     document.body.dataset.up = doc.up ? "up" : "down";
-    $("#banner").textContent = doc.up ? `${doc.healthy} of ${doc.of} hosts healthy`
-      : "your lab is not running: ask your teacher";
+    $("#banner").textContent = (doc.up ? `${doc.healthy} of ${doc.of} hosts healthy`
+      : "your lab is not running: ask your teacher") +
+      (doc.oom ? ` (${doc.oom} processes killed at your lab's memory bound)` : "");
     for (const h of doc.hosts) {
       const g = document.querySelector(`#cluster [data-host="${h.name}"]`);
       if (!g) continue;

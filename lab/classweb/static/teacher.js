@@ -31,7 +31,7 @@
     tr.dataset.lost = lab.lost ? "yes" : "no";
     tr.append(cell(where, lab.lost ? "no" : ""), who, hosts, cell(`${lab.healthy}/${lab.of}`, lab.healthy === lab.of ? "yes" : "no"),
       cell(repl, r && r.io === "Yes" && r.sql === "Yes" ? "yes" : "no"), cell(lab.exercise || "-"),
-      cell(goals), cell(lab.faults.join("; ") || "-"), cell(ago(lab.activity), "activity"));
+      cell(goals), cell(lab.faults.concat(lab.oom ? [`${lab.oom} killed at the memory bound`] : []).join("; ") || "-"), cell(ago(lab.activity), "activity"));
     tr.querySelector(".activity").dataset.t = lab.activity || "";
     return tr;
   }
