@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,17 @@ def foolab_in(state: Path, *args: str, timeout: float = 600) -> subprocess.Compl
     env = {**os.environ, "FOOLAB_STATE_DIR": str(state)}
     return subprocess.run([sys.executable, "-m", "lab.cli", *args], cwd=REPO, text=True,
                           capture_output=True, timeout=timeout, env=env)
+
+
+def graded_from_the_lab(grade: dict[str, Any]) -> None:
+    """A broken reads-from-dead-replica lab's grade came from answers of the
+    lab itself: each goal saw web2 and web3 answer over HTTP. (A probe that
+    fails is a goal not met, so `points < out_of` alone holds as well for a
+    grader that reached nothing.)"""
+    assert grade["exercise"] == "reads-from-dead-replica", grade
+    for goal in grade["goals"]:
+        assert all(f"{web}: HTTP " in goal["seen"] for web in ("web2", "web3")), goal
+    assert grade["points"] < grade["out_of"], grade
 
 
 def require_docker() -> None:

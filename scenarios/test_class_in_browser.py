@@ -16,6 +16,7 @@ Screenshots go to reports/ (the README shows two of them).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
@@ -217,6 +218,11 @@ def test_check_shows_each_goal_with_its_hint(
         goals = browser.find_elements(By.CSS_SELECTOR, "#goals li")
         missed = [g.text for g in goals if g.get_attribute("data-passed") == "no"]
         assert missed and all(": " in t for t in missed), [g.text for g in goals]
+        # graded from r01 itself: the record on the teacher's side says what
+        # was seen (a grader that reached nothing fails goals as well)
+        kept = json.loads((state / "class" / "r01" / "goals-met.json").read_text())
+        follows = next(g for g in kept["goals"] if g["name"] == "ns2 answers like ns1")
+        assert re.search(r"serials ns1 \d+, ns2 \d+", follows["seen"]), follows
     finally:
         foolab(state, "--lab", "r01", "exercise", "stop")
 

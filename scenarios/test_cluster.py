@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from teaching import foolab_in, require_docker
+from teaching import foolab_in, graded_from_the_lab, require_docker
 
 from lab.classweb.class_watch import ClassWatch
 from lab.engine import client, node_ssh, nodes
@@ -128,7 +128,8 @@ def test_each_node_has_the_class_rules_and_no_way_out(pool: Path) -> None:
             rules = run(nodes.machine_command(["iptables", "-S"]), timeout=20).stdout
             routes = run(nodes.machine_command(["ip", "-4", "route", "show", "default"]),
                          timeout=20)
-        assert CLASS_TAG in rules and "DOCKER-USER" in rules, node
+        ours = [r for r in rules.splitlines() if CLASS_TAG in r]  # not Docker's own chains
+        assert any(r.startswith("-A DOCKER-USER") and "physdev" in r for r in ours), (node, rules)
         assert routes.returncode == 0 and routes.stdout.strip() == "", (node, routes.stdout)
 
 
@@ -164,8 +165,7 @@ def test_a_lab_on_node2_is_graded_from_the_manager(pool: Path) -> None:
         out = foolab(pool, "--lab", name, "grade", "--format", "json")
         assert out.returncode == 0, out.stderr
         (grade,) = json.loads(out.stdout)
-        assert grade["exercise"] == "reads-from-dead-replica"
-        assert grade["points"] < grade["out_of"]  # read from the broken lab itself
+        graded_from_the_lab(grade)  # read from the broken lab itself
     finally:
         assert foolab(pool, "--lab", name, "exercise", "stop").returncode == 0
 

@@ -165,3 +165,15 @@ def test_the_study_says_why_from_the_run_with_keep_alive_beside_the_one_without(
     assert during_part(json.loads(json.dumps(data)), ["load-study/master-killed.png"]) == \
         text.split("\n")
     assert during_part([], []) == []
+
+
+def test_failed_requests_are_no_throughput():
+    """An aftermath whose requests all fail fast (a server answering 503 at
+    once) has not recovered, however many it answered."""
+    phases = (Phase("db1 killed", "fault", 12.0, 20.0),
+              Phase("promoted", "recovery", 20.0, 22.0))
+    parts = stretches(phases, 40.0)
+    samples = [*_steady(7, 12, 5, 10.0), *_steady(22, 27, 8, 2.0, ok=False)]
+    assert recovered_share(samples, parts) == 0.0
+    after = row_of(phase_rows(samples, parts, WEBS), "aftermath")
+    assert after is not None and after.per_s and after.answered_per_s == 0.0

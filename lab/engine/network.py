@@ -108,7 +108,8 @@ def class_rules(subnets: tuple[str, ...]) -> list[list[str]]:
     packets between lab hosts pass Docker's internal-network rule although
     their 10.1.1.x sources are outside the wire subnet; the host answers
     nothing on a class bridge (not even ARP); and, a last guard, nothing for
-    the wires or the labs' subnets goes out of the default interface."""
+    the wires or the labs' subnets goes out of the default interface, nor
+    anything from a class bridge."""
     any_bridge = class_layout.BRIDGE_PREFIX + "+"
     tag = ["-m", "comment", "--comment", CLASS_TAG]
     rules = [["DOCKER-USER", "-i", any_bridge, "-o", any_bridge, "-m", "physdev",
@@ -118,6 +119,9 @@ def class_rules(subnets: tuple[str, ...]) -> list[list[str]]:
     if dev:
         for subnet in (str(class_layout.WIRE_RANGE), *subnets):
             rules.append(["OUTPUT", "-o", dev, "-d", subnet, *tag, "-j", "DROP"])
+        # and nothing a lab sends is routed out of it (its hosts have no
+        # default route; this guard counts what would have left)
+        rules.append(["FORWARD", "-i", any_bridge, "-o", dev, *tag, "-j", "DROP"])
     return rules
 
 
@@ -136,7 +140,7 @@ def add_class_rules(subnets: tuple[str, ...]) -> None:
 def remove_class_rules() -> int:
     """Remove every rule a class added; how many."""
     removed = 0
-    for chain in ("DOCKER-USER", "INPUT", "OUTPUT"):
+    for chain in ("DOCKER-USER", "INPUT", "OUTPUT", "FORWARD"):
         listed = run(nodes.machine_command(["iptables", "-S", chain]), timeout=10).stdout
         for line in listed.splitlines():
             if CLASS_TAG in line and line.startswith("-A "):

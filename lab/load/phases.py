@@ -74,6 +74,12 @@ class PhaseRow:
     requests: int
     per_s: float | None  # None: the phase lasted no time
     failures: int
+
+    @property
+    def answered_per_s(self) -> float | None:
+        """Requests per second that did not fail."""
+        span = self.end_s - self.start_s
+        return None if span <= 0 else (self.requests - self.failures) / span
     p50_ms: float | None  # None: no request sent then
     p99_ms: float | None
 
@@ -151,10 +157,11 @@ def reference(parts: Sequence[Stretch], seconds: float = AFTERMATH_S) -> Stretch
 
 
 def rate(samples: Iterable[Sample], part: Stretch) -> float | None:
-    """Requests per second sent in a stretch (all servers)."""
+    """Requests per second sent in a stretch and answered (all servers): a
+    failed request is no throughput, however fast it fails."""
     if part.seconds <= 0:
         return None
-    return sum(1 for s in samples if part.start_s <= s.sent_s < part.end_s) / part.seconds
+    return sum(1 for s in samples if part.start_s <= s.sent_s < part.end_s and s.ok) / part.seconds
 
 
 def recovered_share(samples: Sequence[Sample], parts: Sequence[Stretch]) -> float | None:
