@@ -22,6 +22,7 @@ from lab.bench.classbench import class_figures
 from lab.bench.classroom_cost import classroom_figures
 from lab.bench.cluster_cost import cluster_figures
 from lab.bench.dashboard_cost import dashboard_figures
+from lab.bench.neighbour import neighbour_figures
 from lab.bench.results_doc import machine
 from lab.bench.startup import lab_up_times, memory, startup_figures
 from lab.drills import faults, runbooks
@@ -225,6 +226,7 @@ PARTS: dict[str, Callable[[Lab, int, Progress], list[Figure]]] = {
     "cluster": cluster_figures,
     "load": load_study_figures,
     "startup": startup_figures,
+    "neighbour": neighbour_figures,
 }
 
 

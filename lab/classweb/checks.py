@@ -38,5 +38,9 @@ class Checks:
             running.add_done_callback(lambda _f: self._running.pop(name, None))
         return await asyncio.wait_for(asyncio.shield(running), CHECK_WAIT_S)
 
+    def busy(self, name: str) -> bool:
+        """Whether lab `name`'s Check is running now."""
+        return name in self._running
+
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
