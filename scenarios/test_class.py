@@ -9,14 +9,17 @@ was sent out of the machine meanwhile.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from teaching import graded_from_the_lab
 
+from lab.classweb.terminal import SHELL
 from lab.engine import client
 from lab.engine.lab import Lab
 from lab.engine.network import CLASS_TAG
@@ -101,6 +104,71 @@ def test_labs_cannot_reach_each_other(two_labs: None) -> None:
     finally:
         for host in ("web1", "web2"):
             sh("t02", host, f"rm -f {MARKER}")
+
+
+class Listener:
+    """A TCP service on every address of this machine (IPv6 and IPv4, link-
+    local included), counting who connects: a class lab must reach none."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("::", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.peers: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, peer = self.sock.accept()
+            except OSError:
+                continue
+            self.peers.append(str(peer[0]))
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+
+def machine_addresses() -> list[str]:
+    """Every address of this machine, link-local ones with their interface."""
+    out = subprocess.run(["ip", "-j", "addr", "show"], text=True, capture_output=True,
+                         check=True).stdout
+    found = []
+    for link in json.loads(out):
+        for a in link.get("addr_info", []):
+            local = a["local"]
+            if a.get("scope") == "link" and ":" in local:
+                local = f"{local}%eth0"  # from inside a lab host, out of its own interface
+            found.append(local)
+    return found
+
+
+def test_a_class_lab_reaches_nothing_of_this_machine(two_labs: None) -> None:
+    """From a student's shell (the terminal's own command, NET_ADMIN
+    dropped), every address of this machine over IPv4 and IPv6: nothing
+    answers, and the listener saw nobody."""
+    listener = Listener()
+    try:
+        addresses = machine_addresses()
+        assert any(":" in a for a in addresses) and any("." in a for a in addresses)
+        for address in addresses:
+            url = f"http://[{address}]:{listener.port}/" if ":" in address else (
+                f"http://{address}:{listener.port}/")
+            out = sh("t01", "web1", f"{' '.join(SHELL[:-2])} curl -g -s -m 2 -o /dev/null "
+                     f"'{url}' && echo reached")
+            assert "reached" not in out.stdout, address
+        assert not listener.peers, listener.peers
+    finally:
+        listener.close()
 
 
 def test_kill_fault_and_runbook_in_one_lab_leave_the_other_alone(two_labs: None) -> None:
