@@ -291,3 +291,27 @@ def test_a_change_reaches_ns2_only_if_ns2_serves_this_grade_s_record(
     monkeypatch.setattr(named, "ask", ns2_follows)
     written.clear()
     assert nameservers._a_change_reaches_ns2(lab, started())[0]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("answer", "copied"), [
+    ("foo.com. 300 IN SOA ns1.foo.com. hostmaster.foo.com. 1 2 3 4 5", True),
+    ("", False),  # NOERROR and nothing: no zone came
+    ("www.foo.com. 300 IN A 10.1.1.11", False),
+])
+def test_a_transfer_is_a_copy_only_when_the_zone_s_soa_comes_first(
+        monkeypatch: pytest.MonkeyPatch, answer: str, copied: bool) -> None:
+    import dns.message
+    import dns.query
+    import dns.rrset
+
+    def tcp(query: dns.message.Message, where: str, **_: Any) -> dns.message.Message:
+        reply = dns.message.make_response(query)
+        if answer:
+            reply.answer.append(dns.rrset.from_text(*answer.split(maxsplit=4)[:4],
+                                                    answer.split(maxsplit=4)[4]))
+        return reply
+
+    monkeypatch.setattr(named, "require_lab_route", lambda address: None)
+    monkeypatch.setattr(dns.query, "tcp", tcp)
+    got = named.transfer("10.1.1.2")
+    assert got.copied is copied and got.rcode == "NOERROR"
