@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lab.engine import hostfiles
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.hosts import bind
@@ -112,8 +113,14 @@ class ZoneChange:
 
 
 def zone_text(lab: Lab) -> str:
-    """The live zone file on ns1 (the topology's primary DNS)."""
-    return lab.run(lab.topology.primary_dns, "cat {}", ZONE_FILE)
+    """The live zone file on ns1 (the topology's primary DNS), read through
+    the engine's archive, not by ns1's own `cat`: a grader's probe record
+    is built on it (a student may have replaced cat there)."""
+    primary = lab.topology.primary_dns
+    data = hostfiles.read_file(lab.topology.host(primary).container, ZONE_FILE)
+    if data is None:
+        raise LabError(f"no zone file {ZONE_FILE} on {primary}")
+    return data.decode(errors="replace")
 
 
 def served_serial(lab: Lab, host: str) -> int | None:

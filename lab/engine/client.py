@@ -4,7 +4,8 @@ that connects to the daemon and turns its errors into one-line LabErrors.
 Compose, `docker build` and `docker exec` stay on the CLI (lab.engine.process,
 Lab.exec says why for exec); everything else the lab asks of the engine
 (inspect, stop, start, kill, pause, update, network connect, networks and
-their subnets, the load generator's one-off run) comes here.
+their subnets, the load generator's one-off run, files read and written
+through the archive API: lab.engine.hostfiles) comes here.
 The client follows DOCKER_HOST like the CLI does (not `docker context`),
 unless a block names another engine (`with client.engine(...)`: a lab on
 a node of a cluster, lab.engine.nodes); commands run by lab.engine.process
@@ -226,6 +227,25 @@ def logs(container: str, tail: int | Literal["all"] = "all", since: float | None
     out = call(f"docker logs {container}", lambda: api().logs(
         container, tail=tail, since=int(since) if since is not None else None))
     return out.decode(errors="replace") if isinstance(out, bytes) else str(out)
+
+
+# --- files of a container, through the engine (`docker cp`): lab.engine.hostfiles ---
+
+ARCHIVE_CHUNK = 64 * 1024  # bytes per read of an archive stream: a cap is never passed by more
+
+
+def get_archive(container: str, path: str) -> tuple[Iterator[bytes], dict[str, Any]] | None:
+    """`docker cp CONTAINER:PATH -`: the engine's tar stream of `path` (read
+    lazily: the caller reads what it needs and closes it) and the stat the
+    engine gives of it; None when there is no such path (or container)."""
+    found = _lookup(f"docker cp {container}:{path}",
+                    lambda: api().get_archive(container, path, chunk_size=ARCHIVE_CHUNK))
+    return None if found is None else (found[0], dict(found[1] or {}))
+
+
+def put_archive(container: str, folder: str, tar: bytes) -> None:
+    """`docker cp - CONTAINER:FOLDER`: unpack `tar` into `folder`."""
+    call(f"docker cp - {container}:{folder}", lambda: api().put_archive(container, folder, tar))
 
 
 # --- what a fault or a drill does to a container ----------------------------------

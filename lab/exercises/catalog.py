@@ -9,7 +9,8 @@ from lab.exercises.databases import (
     REPLICA_BROKEN,
 )
 from lab.exercises.definitions import Exercise
-from lab.exercises.services import NS2_STALE, SESSIONS_LOST, WEB_STALE
+from lab.exercises.nameservers import NS2_STALE
+from lab.exercises.services import SESSIONS_LOST, WEB_STALE
 
 EXERCISES: tuple[Exercise, ...] = (
     REPLICA_BROKEN, MASTER_DEAD, OLD_MASTER_BACK, NS2_STALE, WEB_STALE, SESSIONS_LOST,

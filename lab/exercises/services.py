@@ -1,186 +1,30 @@
-"""Exercises on DNS, the content push and sessions (F4, F5-F8, F9)."""
+"""Exercises on the content push and sessions (F5-F8, F9); DNS (F4) is in
+lab.exercises.nameservers. What a goal observes on a host (did the probe
+file arrive?) is read through the engine's archive (lab.engine.hostfiles),
+never by a program of the host; the probe files are written that way too."""
 
 from __future__ import annotations
 
 import random
-import re
 from typing import Any
 
-from dns.exception import DNSException
-
-from lab.admin import sessions, zone
+from lab.admin import sessions
+from lab.engine import hostfiles
 from lab.engine.lab import Lab
 from lab.engine.process import fill
-from lab.engine.waiting import wait_for
 from lab.exercises import goals
 from lab.exercises.definitions import REPAIR, SYMPTOM, Cheat, Exercise, Goal, Started
-from lab.hosts import apache, bind, rsync
-from lab.model.article import CONTENT_ROOT, SYNC_USER, ZONE
+from lab.hosts import apache, rsync
+from lab.model.article import CONTENT_ROOT, SYNC_USER
 from lab.model.errors import LabError
 from lab.model.topology import topology
-from lab.probes import named, pages
+from lab.probes import pages
 
 NAMES = ("news", "shop", "blog", "mail", "wiki", "jobs")
 # The article's roles, the same in every lab (only addresses differ): the
 # exercises are declared with them before any lab exists.
 _ROLES = topology()
 STALE = _ROLES.content_targets[-1]  # web3: the push target web-stale cuts off
-
-
-# --- 4. ns2-stale (F4) ------------------------------------------------------------------------
-
-
-DNS_VARIANTS = ("transfer", "notify")  # what ns1 stopped doing for ns2
-ONLY_NS2 = "ns2 may copy the zone, and no other address"
-NEXT_CHANGE = "a new change on ns1 reaches ns2 by itself"
-
-
-def _choose_dns(r: random.Random) -> dict[str, Any]:
-    return {"variant": r.choice(DNS_VARIANTS), "name": r.choice(NAMES),
-            "web": r.choice(list(_ROLES.webs))}
-
-
-
-
-def _break_dns(lab: Lab, s: Started) -> None:
-    s.baseline["zone"] = zone.zone_text(lab)
-    if s.params["variant"] == "transfer":
-        bind.allow_transfer(lab, lab.topology.primary_dns, "none")
-    else:
-        bind.stop_notify(lab, lab.topology.primary_dns)
-    text = s.baseline["zone"].rstrip("\n") + (
-        f"\n{s.params['name']} IN A {lab.topology.address(s.params['web'])}\n")
-    text = zone.with_serial(text, zone.next_serial(zone.serial_of(text), _today()))
-    zone.write_zone(lab, text)
-
-
-def _today() -> Any:
-    import datetime
-
-    return datetime.date.today()
-
-
-def _ns2_follows(lab: Lab, s: Started) -> tuple[bool, str]:
-    t = lab.topology
-    ns1, ns2 = t.address(t.primary_dns), t.address(t.secondary_dns)
-    s1, s2 = named.soa(ns1), named.soa(ns2)
-    name = f"{s.params['name']}.{ZONE}"
-    a1, a2 = named.ask(ns1, name).records, named.ask(ns2, name).records
-    ok = s1 is not None and s2 is not None and s1.serial == s2.serial and a1 == a2 and bool(a2)
-    return ok, (f"serials ns1 {s1.serial if s1 else None}, ns2 {s2.serial if s2 else None}; "
-                f"{name}: ns1 {list(a1)}, ns2 {list(a2)}")
-
-
-def _ns2_may_transfer(lab: Lab, _s: Started) -> tuple[bool, str]:
-    t = lab.topology
-    out = lab.exec(t.secondary_dns, ["dig", "+time=2", "+tries=1",
-                                     f"@{t.address(t.primary_dns)}", ZONE, "AXFR"], timeout=20)
-    ok = (out.returncode == 0 and "Transfer failed" not in out.stdout
-          and re.search(r"\sSOA\s", out.stdout) is not None)
-    return ok, "AXFR from ns2 " + ("allowed" if ok else "refused")
-
-
-def _only_ns2_may_copy(lab: Lab, s: Started) -> tuple[bool, str]:
-    """ns2 may copy the zone, and a transfer asked from the teacher's side
-    (this machine, or a class lab's console: not ns2) is refused."""
-    ns2_ok, seen = _ns2_may_transfer(lab, s)
-    try:
-        here = named.transfer_rcode(lab.topology.address(lab.topology.primary_dns))
-    except (OSError, DNSException) as exc:
-        here = f"no answer ({type(exc).__name__})"
-    return ns2_ok and here == "REFUSED", f"{seen}; AXFR from another address: {here}"
-
-
-NOTIFY_WAIT_S = 10  # NOTIFY brings a change in about a second; the SOA refresh is 3 h
-
-
-def _a_change_reaches_ns2(lab: Lab, _s: Started) -> tuple[bool, str]:
-    """Judged by what happens, not by ns1's configuration text: a probe
-    record added on ns1 (serial up) must reach ns2 within NOTIFY_WAIT_S by
-    itself; then the record is removed again (serial up once more)."""
-    text = zone.zone_text(lab)
-    serial = zone.next_serial(zone.serial_of(text), _today())
-    probe = goals.probe_name().lstrip(".")
-    zone.write_zone(lab, zone.with_serial(
-        text.rstrip("\n") + f'\n{probe} IN TXT "grader probe"\n', serial))
-    ns2 = lab.topology.address(lab.topology.secondary_dns)
-    try:
-        wait_for(f"serial {serial} on ns2", lambda: (
-            (got := named.soa(ns2)) is not None and got.serial >= serial),
-            timeout=NOTIFY_WAIT_S, every=0.25)
-        reached = True
-    except LabError:
-        reached = False
-    finally:
-        zone.write_zone(lab, zone.with_serial(text, zone.next_serial(serial, _today())))
-    return reached, (f"a change on ns1 (serial {serial}) "
-                     + ("reached ns2 by itself" if reached else
-                        f"had not reached ns2 after {NOTIFY_WAIT_S} s"))
-
-
-def _fix_dns(lab: Lab, s: Started) -> None:
-    """What the entrypoint would write, then reconfig; ns2 is told to copy."""
-    t = lab.topology
-    bind.write_conf(lab, t.primary_dns, "primary", t.address(t.secondary_dns))
-    bind.retransfer(lab, t.secondary_dns)
-    wait_for("ns2 serves ns1's serial", lambda: _same_serial(lab), timeout=30)
-
-
-def _same_serial(lab: Lab) -> bool:
-    t = lab.topology
-    s1, s2 = (named.soa(t.address(ns)) for ns in (t.primary_dns, t.secondary_dns))
-    return s1 is not None and s2 is not None and s1.serial == s2.serial
-
-
-def _copy_zone_file_by_hand(lab: Lab, s: Started) -> None:
-    """The zone file copied to ns2, made a primary there."""
-    bind.serve_copy_as_primary(lab, lab.topology.secondary_dns, zone.zone_text(lab))
-    wait_for("ns2 serves the new zone", lambda: _ns2_follows(lab, s)[0], timeout=30)
-
-
-def _retransfer_once(lab: Lab, s: Started) -> None:
-    """ns2 told to copy the zone once: today's change arrives, not the next."""
-    bind.retransfer(lab, lab.topology.secondary_dns)
-    wait_for("ns2 serves the new zone", lambda: _ns2_follows(lab, s)[0], timeout=30)
-
-
-def _allow_any_transfer(lab: Lab, s: Started) -> None:
-    """allow-transfer { any; }: ns2 can copy, and so can anyone else."""
-    bind.allow_transfer(lab, lab.topology.primary_dns, "any")
-    _retransfer_once(lab, s)
-
-
-def _heal_dns(lab: Lab, s: Started) -> None:
-    t = lab.topology
-    bind.write_conf(lab, t.secondary_dns, "secondary", t.address(t.primary_dns))
-    _fix_dns(lab, s)
-    if s.baseline.get("zone"):
-        zone.restore(lab, s.baseline["zone"])
-
-
-NS2_STALE = Exercise(
-    name="ns2-stale", section="ns2, the backup name server (F4)",
-    notice="a new name resolves for some visitors and not for others",
-    choose=_choose_dns,
-    brief=lambda p: (
-        f"{p['name']}.foo.com was added this morning. About half the visitors can reach it; "
-        "the others are told the name does not exist. Make both name servers give the same "
-        "answers, now and after the next change."),
-    goals=(
-        Goal("ns2 answers like ns1", SYMPTOM, 2, "ask ns1 and ns2 for the SOA and the new "
-             "name: do they agree?", _ns2_follows),
-        Goal(ONLY_NS2, REPAIR, 1, "can ns2 do a zone transfer from ns1 (dig AXFR on ns2)? "
-             "and from any other machine?", _only_ns2_may_copy),
-        Goal(NEXT_CHANGE, REPAIR, 2, "what does ns1 do when the zone's serial goes up? "
-             "watch ns2's log", _a_change_reaches_ns2),
-    ),
-    breaks=_break_dns, solve=_fix_dns, heal=_heal_dns, variants=DNS_VARIANTS,
-    cheats={"copy the zone file to ns2 by hand": Cheat(_copy_zone_file_by_hand, ONLY_NS2,
-                                                       only=("transfer",)),
-            "let every address copy the zone": Cheat(_allow_any_transfer, ONLY_NS2,
-                                                     only=("transfer",)),
-            "tell ns2 to copy once": Cheat(_retransfer_once, NEXT_CHANGE, only=("notify",))},
-)
 
 
 # --- 5. web-stale (F5-F8) ---------------------------------------------------------------------
@@ -205,8 +49,25 @@ def _choose_push(r: random.Random) -> dict[str, Any]:
     return {"variant": r.choice(sorted(PUSH_VARIANTS)), "page": f"{r.choice(NAMES)}.html"}
 
 
-# A probe file the syncer owns, as content made on web1 is.
-PROBE_FILE = "echo probe > {} && chown {}: {}"
+def _container(lab: Lab, host: str) -> str:
+    return lab.topology.host(host).container
+
+
+def _put_probe(lab: Lab, host: str, path: str, token: str) -> None:
+    """A probe file the syncer owns, as content made on web1 is, written
+    through the engine: no program of the host (echo, chown) makes it."""
+    container = _container(lab, host)
+    uid, gid = hostfiles.user_ids(container, SYNC_USER) or (0, 0)
+    hostfiles.put_file(container, path, token.encode(), uid=uid, gid=gid)
+
+
+def _holds(lab: Lab, host: str, path: str, token: str) -> bool:
+    """Whether `path` on `host` holds `token`, read through the engine's
+    archive (not the host's test or cat)."""
+    try:
+        return hostfiles.read_file(_container(lab, host), path, limit=4096) == token.encode()
+    except LabError:  # a folder, or over the bound: not the probe
+        return False
 
 
 def _push_now(lab: Lab) -> str:
@@ -228,12 +89,14 @@ def _same_content(lab: Lab, _s: Started) -> tuple[bool, str]:
 
 
 def _push_reaches_web3(lab: Lab, _s: Started) -> tuple[bool, str]:
-    """A probe file on web1, pushed the way cron does it, then removed again."""
+    """A probe file on web1 (a token made for this grade), pushed the way
+    cron does it, then removed again: it must be on web3, token and all."""
     probe, source = f"{CONTENT_ROOT}/html/{goals.probe_name()}", lab.topology.content_source
-    lab.run(source, PROBE_FILE, probe, SYNC_USER, probe)
+    token = goals.probe_name()
+    _put_probe(lab, source, probe, token)
     try:
         pushed = _push_now(lab)
-        there = lab.exec(STALE, ["test", "-e", probe]).returncode == 0
+        there = _holds(lab, STALE, probe, token)
     finally:
         lab.run(source, "rm -f {}", probe)
         _push_now(lab)
@@ -245,18 +108,19 @@ def _key_only_pushes_content(lab: Lab, _s: Started) -> tuple[bool, str]:
     """F7 judged by what web1's syncer key can do on web3: run a command
     (touch a file in /tmp), and push a file outside the content folder.
     rrsync refuses the first and keeps the second inside /var/www; a plain
-    key lets both through. The probe files are removed again."""
+    key lets both through. Whether either landed is read through the
+    engine's archive. The probe files are removed again."""
     name, source = goals.probe_name(), lab.topology.content_source
     outside = f"/tmp/{name}"
     as_syncer = ["runuser", "-u", SYNC_USER, "--"]
     lab.exec(source, [*as_syncer, "ssh", "-l", SYNC_USER, STALE, "touch", f"{outside}-ran"],
              timeout=20)
-    lab.run(source, PROBE_FILE, outside, SYNC_USER, outside)
+    _put_probe(lab, source, outside, name)
     lab.exec(source, [*as_syncer, "rsync", "-e", f"ssh -l {SYNC_USER}", outside,
                       f"{STALE}:/tmp/"], timeout=20)
     try:
         escaped = [p for p in (f"{outside}-ran", outside)
-                   if lab.exec(STALE, ["test", "-e", p]).returncode == 0]
+                   if hostfiles.exists(_container(lab, STALE), p)]
     finally:
         lab.run(source, "rm -f {}", outside)
         lab.run(STALE, "rm -f {} {} {}; rmdir {} 2>/dev/null; true", outside,
@@ -344,11 +208,10 @@ def _one_place(lab: Lab, _s: Started) -> tuple[bool, str]:
     if len(set(paths.values())) != 1:
         return False, seen
     first = lab.topology.webs[0]
-    marker = f"{paths[first]}/{goals.probe_name()}"
-    lab.run(first, "touch {}", marker)
+    marker, token = f"{paths[first]}/{goals.probe_name()}", goals.probe_name()
+    hostfiles.put_file(_container(lab, first), marker, token.encode())
     try:
-        shared = all(lab.exec(w, ["test", "-e", marker]).returncode == 0
-                     for w in lab.topology.webs)
+        shared = all(_holds(lab, w, marker, token) for w in lab.topology.webs)
     finally:
         lab.run(first, "rm -f {}", marker)
     return shared, seen + ("; one folder" if shared else "; the same name, not the same folder")

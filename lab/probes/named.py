@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import dns.flags
 import dns.message
+import dns.name
 import dns.query
 import dns.rcode
 import dns.rdatatype
@@ -74,10 +75,26 @@ def soa(server: str, zone: str = ZONE) -> Soa | None:
     return Soa(mname, rname, serial, refresh, retry, expire, minimum)
 
 
-def transfer_rcode(server: str, zone: str = ZONE, timeout: float = 3.0) -> str:
-    """The answer to a zone transfer (AXFR over TCP) asked from here, e.g.
-    REFUSED, or NOERROR when `server` hands the zone to this address."""
+@dataclass(frozen=True)
+class Transfer:
+    """The first message of a zone transfer: its rcode, and whether it
+    began with the zone's SOA (the zone was handed over, as dig shows it)."""
+
+    rcode: str
+    copied: bool
+
+    def __str__(self) -> str:
+        return "copied" if self.copied else f"refused ({self.rcode})"
+
+
+def transfer(server: str, zone: str = ZONE, timeout: float = 3.0) -> Transfer:
+    """A zone transfer (AXFR over TCP) asked from this thread's address;
+    only its first message is read (at most 64 KiB, within `timeout`)."""
     require_lab_route(server)
     query = dns.message.make_query(zone, dns.rdatatype.AXFR)
     reply = dns.query.tcp(query, server, timeout=timeout)
-    return dns.rcode.to_text(reply.rcode())
+    first = reply.answer[0] if reply.answer else None
+    copied = (reply.rcode() == dns.rcode.NOERROR and first is not None
+              and first.rdtype == dns.rdatatype.SOA
+              and first.name == dns.name.from_text(zone))
+    return Transfer(dns.rcode.to_text(reply.rcode()), copied)

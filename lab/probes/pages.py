@@ -10,8 +10,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from lab.engine import hostfiles
 from lab.engine.network import require_lab_route
-from lab.model.article import WWW
+from lab.model.article import CONTENT_ROOT, WWW
 
 HTTP_PORT = 80
 # A page's body is read up to this size: a student's server that sends
@@ -118,10 +119,7 @@ class _Connection(http.client.HTTPConnection):
 
 
 def web_root_digests(lab: Any, web: str) -> dict[str, str]:
-    """md5 of every file under a web server's /var/www, by path."""
-    out = lab.sh(web, "cd /var/www && find . -type f -print0 | sort -z | xargs -0 -r md5sum")
-    digests = {}
-    for line in out.splitlines():
-        digest, _, path = line.partition("  ")
-        digests[path] = digest
-    return digests
+    """md5 of every file under a web server's /var/www, by path below it,
+    read through the engine's archive (lab.engine.hostfiles), not by the
+    host's find and md5sum, which a student can replace; bounded there."""
+    return hostfiles.tree_digests(lab.topology.host(web).container, CONTENT_ROOT)
