@@ -8,8 +8,9 @@ alone:
   the article's addresses from inside the lab;
 - a kill in a lab on node1 leaves node2's labs whole;
 - the class's host rules inside each node, and no way out of a node;
-- a lab on node2 graded from here (the manager's side), and a load run in
-  it spread over its three web servers;
+- a lab on node2 graded from here (the manager's side), a writer exercise
+  in it repaired and graded full marks, and a load run in it spread over
+  its three web servers;
 - the manager and node2 reached over SSH, as real machines are;
 - node2 stopped: its labs reported lost, with the node named, within 30 s,
   in `class status` and on the teacher's grid, while node1's labs keep
@@ -166,6 +167,26 @@ def test_a_lab_on_node2_is_graded_from_the_manager(pool: Path) -> None:
         assert out.returncode == 0, out.stderr
         (grade,) = json.loads(out.stdout)
         graded_from_the_lab(grade)  # read from the broken lab itself
+    finally:
+        assert foolab(pool, "--lab", name, "exercise", "stop").returncode == 0
+
+
+def test_a_writer_exercise_on_node2_is_repaired_and_graded_full_marks(pool: Path) -> None:
+    """Issue 31: the writer works wherever the lab is. replica-broken on a
+    lab on node2 (its orders acknowledged before the lab breaks), repaired
+    by the runbook from here, full marks, stopped."""
+    name = on(pool, "node2")[0]
+    start = foolab(pool, "--lab", name, "exercise", "start", "replica-broken", "--seed", SEED)
+    assert start.returncode == 0, start.stderr[-2000:]
+    try:
+        book = foolab(pool, "--lab", name, "runbook", "rebuild-replica", "--online")
+        assert book.returncode == 0, book.stderr[-2000:]
+        out = foolab(pool, "--lab", name, "grade", "--format", "json")
+        assert out.returncode == 0, out.stderr[-2000:]
+        (grade,) = json.loads(out.stdout)
+        assert grade["points"] == grade["out_of"], grade["goals"]
+        kept = next(g for g in grade["goals"] if g["name"] == "every acknowledged order kept once")
+        assert "acknowledged, all there once" in kept["seen"], kept
     finally:
         assert foolab(pool, "--lab", name, "exercise", "stop").returncode == 0
 

@@ -1,11 +1,11 @@
 """Issue 31: one lab cannot stall the grading of the class.
 
-Two labs of a roster class (w01 and w02, their own state folder) run
-sessions-lost. In w01 the student's web servers answer /session.php one
+Two labs of a roster class (v01 and v02, their own state folder) run
+sessions-lost. In v01 the student's web servers answer /session.php one
 byte every 2 s, forever. `foolab class collect` still ends within two
-minutes with w02 graded from its lab and w01's goals failed, saying what
-did not answer; and w02's Check through the class server answers while
-w01's is stuck.
+minutes with v02 graded from its lab and v01's goals failed, saying what
+did not answer; and v02's Check through the class server answers while
+v01's is stuck.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from lab.model.roster import Roster
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 
-LABS = ("w01", "w02")
+LABS = ("v01", "v02")
 ROSTER = "name,email\nTrickle Tina,tina@school.example\nSteady Sam,sam@school.example\n"
 # A page that never ends: one byte every 2 s (sleep is not PHP's CPU time).
 TRICKLE = "<?php while (true) { echo 'x'; flush(); sleep(2); }\n"
@@ -48,14 +48,14 @@ def school(state: Path) -> Iterator[tuple[LabConfig, Roster]]:
     csv = state / "students.csv"
     csv.write_text(ROSTER)
     try:
-        up = foolab_in(state, "class", "up", "--roster", str(csv), "--prefix", "w")
+        up = foolab_in(state, "class", "up", "--roster", str(csv), "--prefix", "v")
         assert up.returncode == 0, up.stderr[-2000:] + up.stdout[-2000:]
         base = replace(LabConfig.from_env(), state_dir=state, class_root=state / "class")
         roster = Roster.load(base.class_root)
         assert roster is not None
         started = foolab_in(state, "class", "exercise", "sessions-lost")
         assert started.returncode == 0, started.stderr[-2000:]
-        trickler = Lab(base.for_lab("w01"))
+        trickler = Lab(base.for_lab("v01"))
         for web in trickler.topology.webs:  # web1's minute push would copy it anyway
             out = trickler.exec(web, ["sh", "-c", f"cat > {SESSION_PAGE}"], input=TRICKLE)
             assert out.returncode == 0, out.stderr
@@ -72,11 +72,11 @@ def test_class_collect_ends_with_every_other_lab_graded(
     assert out.returncode == 0, out.stderr[-2000:]
     assert took < 120, f"class collect took {took:.0f} s"
     rows = {r["lab"]: r for r in json.loads(out.stdout)}
-    assert rows["w02"]["exercise"] == "sessions-lost" and rows["w02"]["goals"]
-    steady = json.loads((state / "class" / "w02" / "goals-met.json").read_text())
+    assert rows["v02"]["exercise"] == "sessions-lost" and rows["v02"]["goals"]
+    steady = json.loads((state / "class" / "v02" / "goals-met.json").read_text())
     assert not any("no answer" in g["seen"] or "no whole answer" in g["seen"]
                    for g in steady["goals"]), steady
-    stalled = json.loads((state / "class" / "w01" / "goals-met.json").read_text())
+    stalled = json.loads((state / "class" / "v01" / "goals-met.json").read_text())
     symptom = next(g for g in stalled["goals"] if g["name"].startswith("a session survives"))
     assert not symptom["passed"] and "within" in symptom["seen"], symptom
 
@@ -98,12 +98,12 @@ def test_a_check_answers_while_another_labs_check_is_stuck(
             except urllib.error.HTTPError as exc:  # 504: no answer within its deadline
                 return exc.code, time.monotonic() - t0
 
-        stuck = threading.Thread(target=check, args=(roster.students[0].token, "w01"),
+        stuck = threading.Thread(target=check, args=(roster.students[0].token, "v01"),
                                  daemon=True)
-        stuck.start()  # w01's Check: its pages trickle
-        wait_for("w01's Check running", lambda: app.checks.busy("w01"), timeout=15,
+        stuck.start()  # v01's Check: its pages trickle
+        wait_for("v01's Check running", lambda: app.checks.busy("v01"), timeout=15,
                  every=0.1)
-        status, seconds = check(roster.students[1].token, "w02")
+        status, seconds = check(roster.students[1].token, "v02")
         assert status == 200 and seconds < 60, (status, seconds)
-        assert app.checks.busy("w01") or not stuck.is_alive()
+        assert app.checks.busy("v01") or not stuck.is_alive()
         stuck.join(timeout=130)
