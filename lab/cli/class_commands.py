@@ -131,7 +131,7 @@ def _collect(base: LabConfig, fmt: str) -> int:
     """`class collect`: every lab graded now, with when each goal was first met."""
     from lab.classweb.grades import collect
 
-    table = collect(base, say)
+    table = collect(base, lambda m: say(m, err=True))  # stdout: the table alone
     print(table.render("csv" if fmt == "table" else fmt), end="")
     say(f"written: {table.path}", err=True)
     return 0
