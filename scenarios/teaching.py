@@ -7,14 +7,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lab.engine.process import require_engine
-from lab.model.config import REPO
+from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError
+from lab.model.roster import Roster
 
 
 def foolab_in(state: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -22,6 +26,24 @@ def foolab_in(state: Path, *args: str, timeout: float = 600) -> subprocess.Compl
     env = {**os.environ, "FOOLAB_STATE_DIR": str(state)}
     return subprocess.run([sys.executable, "-m", "lab.cli", *args], cwd=REPO, text=True,
                           capture_output=True, timeout=timeout, env=env)
+
+
+@contextmanager
+def roster_class(state: Path, roster: str, prefix: str) -> Iterator[tuple[LabConfig, Roster]]:
+    """A class of the students in `roster` (CSV text, name,email) in its own
+    state folder, labs PREFIX01.., removed again whatever happens."""
+    require_docker()
+    csv = state / "students.csv"
+    csv.write_text(roster)
+    try:
+        up = foolab_in(state, "class", "up", "--roster", str(csv), "--prefix", prefix)
+        assert up.returncode == 0, up.stderr[-2000:] + up.stdout[-2000:]
+        base = replace(LabConfig.from_env(), state_dir=state, class_root=state / "class")
+        enrolled = Roster.load(base.class_root)
+        assert enrolled is not None
+        yield base, enrolled
+    finally:
+        foolab_in(state, "class", "down")
 
 
 def graded_from_the_lab(grade: dict[str, Any]) -> None:

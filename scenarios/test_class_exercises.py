@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from teaching import foolab_in, require_docker
+from teaching import foolab_in, roster_class
 
 from lab.engine.lab import Lab
 from lab.exercises import grader, writer
@@ -42,18 +41,9 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def school(state: Path) -> Iterator[tuple[LabConfig, Roster]]:
     """Two students' labs from a roster, removed again whatever happens."""
-    require_docker()
-    csv = state / "students.csv"
-    csv.write_text(ROSTER)
-    try:
-        up = foolab_in(state, "class", "up", "--roster", str(csv), "--prefix", "x")
-        assert up.returncode == 0, up.stderr[-2000:] + up.stdout[-2000:]
-        base = replace(LabConfig.from_env(), state_dir=state, class_root=state / "class")
-        roster = Roster.load(base.class_root)
-        assert roster is not None and [s.lab for s in roster.students] == list(LABS)
+    with roster_class(state, ROSTER, "x") as (base, roster):
+        assert [s.lab for s in roster.students] == list(LABS)
         yield base, roster
-    finally:
-        foolab_in(state, "class", "down")
 
 
 def class_lab(base: LabConfig, name: str) -> Lab:

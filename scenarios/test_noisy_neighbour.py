@@ -15,11 +15,10 @@ import statistics
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from teaching import foolab_in, require_docker
+from teaching import foolab_in, roster_class
 
 from lab.classweb.class_server import running
 from lab.engine import client
@@ -45,15 +44,8 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def school(state: Path) -> Iterator[LabConfig]:
-    require_docker()
-    csv = state / "students.csv"
-    csv.write_text(ROSTER)
-    try:
-        up = foolab_in(state, "class", "up", "--roster", str(csv), "--prefix", "n")
-        assert up.returncode == 0, up.stderr[-2000:] + up.stdout[-2000:]
-        yield replace(LabConfig.from_env(), state_dir=state, class_root=state / "class")
-    finally:
-        foolab_in(state, "class", "down")
+    with roster_class(state, ROSTER, "n") as (base, _roster):
+        yield base
 
 
 def page_seconds(lab: Lab, count: int = 30) -> float:

@@ -16,11 +16,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from teaching import foolab_in, require_docker
+from teaching import foolab_in, roster_class
 
 from lab.classweb.class_server import running
 from lab.engine.lab import Lab
@@ -45,15 +44,7 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def school(state: Path) -> Iterator[tuple[LabConfig, Roster]]:
-    require_docker()
-    csv = state / "students.csv"
-    csv.write_text(ROSTER)
-    try:
-        up = foolab_in(state, "class", "up", "--roster", str(csv), "--prefix", "v")
-        assert up.returncode == 0, up.stderr[-2000:] + up.stdout[-2000:]
-        base = replace(LabConfig.from_env(), state_dir=state, class_root=state / "class")
-        roster = Roster.load(base.class_root)
-        assert roster is not None
+    with roster_class(state, ROSTER, "v") as (base, roster):
         started = foolab_in(state, "class", "exercise", "sessions-lost")
         assert started.returncode == 0, started.stderr[-2000:]
         trickler = Lab(base.for_lab("v01"))
@@ -66,8 +57,6 @@ def school(state: Path) -> Iterator[tuple[LabConfig, Roster]]:
                 "http://127.0.0.1/session.php"]).returncode == 28,  # curl's time-out
                 timeout=30, every=1)
         yield base, roster
-    finally:
-        foolab_in(state, "class", "down")
 
 
 def test_class_collect_ends_with_every_other_lab_graded(

@@ -64,6 +64,19 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
+def serve_class(state: Path) -> tuple[subprocess.Popen[str], str]:
+    """`foolab class serve` for the class in `state`, in a process of its
+    own on a free port of 127.0.0.1, once it answers; and its address."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lab.cli", "class", "serve", "--port", str(port)],
+        cwd=REPO, env={**os.environ, "FOOLAB_STATE_DIR": str(state)}, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_for("the class server", lambda: httpx.get(url + "/", timeout=2).status_code == 200, 30)
+    return server, url
+
+
 class Student:
     """What one open page holds: a session, the event stream, a terminal."""
 
@@ -134,14 +147,7 @@ def classroom_figures(lab: Lab, reps: int, progress: Progress,
         failed = classroom.up(cfgs, progress).failed
         if failed:
             raise RuntimeError(f"labs did not come up: {', '.join(o.name for o in failed)}")
-        port = _free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "lab.cli", "class", "serve", "--port", str(port)],
-            cwd=REPO, env={**os.environ, "FOOLAB_STATE_DIR": str(state)}, text=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        wait_for("the class server", lambda: httpx.get(url + "/", timeout=2).status_code == 200,
-                 30)
+        server, url = serve_class(state)
         progress(f"classroom: {students} pages and terminals opening")
         shell_on = lab.topology.primary_dns
         opened = [Student(url, s.token, s.lab, shell_on) for s in roster.students]

@@ -13,18 +13,14 @@ ends by itself (timeout); the class is removed at the end.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import replace
 
-import httpx
-
 from lab.bench.classbench import _memory_mib, lab_containers
-from lab.bench.classroom_cost import Student, _free_port
+from lab.bench.classroom_cost import Student, serve_class
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.exercises import classroom
@@ -88,14 +84,7 @@ def neighbour_figures(lab: Lab, reps: int, progress: Progress) -> list[Figure]:
         if classroom.up(cfgs, progress).failed:
             raise RuntimeError("the neighbour labs did not come up")
         figures["mem"].runs.append(_memory_mib(lab_containers(cfgs)) / len(cfgs))
-        port = _free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "lab.cli", "class", "serve", "--port", str(port)],
-            cwd=REPO, env={**os.environ, "FOOLAB_STATE_DIR": str(state)}, text=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        wait_for("the class server", lambda: httpx.get(url + "/", timeout=2).status_code == 200,
-                 30)
+        server, url = serve_class(state)
         student = Student(url, roster.students[1].token, quiet.config.lab,
                           quiet.topology.primary_dns)
         term = student
