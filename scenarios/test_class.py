@@ -171,6 +171,19 @@ def test_a_class_lab_reaches_nothing_of_this_machine(two_labs: None) -> None:
         listener.close()
 
 
+def test_no_exec_into_a_class_host_can_change_its_network(two_labs: None) -> None:
+    """As the engine's healthchecks and the grader's commands run (docker
+    exec, root): no NET_ADMIN, so no address, route or rule can be changed,
+    whatever a student put in place for them to run; the lab address is
+    there all the same (added from outside)."""
+    for host in ("web1", "db2", "ns1"):
+        out = sh("t01", host, "ip addr add 192.0.2.99/32 dev eth0")
+        assert out.returncode != 0 and "not permitted" in out.stderr, (host, out.stderr)
+        route = sh("t01", host, "ip route add default via 10.1.1.1")
+        assert route.returncode != 0, (host, route.stdout)
+    assert "10.1.1.11/24" in sh("t01", "web1", "ip -4 -o addr show").stdout
+
+
 def test_kill_fault_and_runbook_in_one_lab_leave_the_other_alone(two_labs: None) -> None:
     assert write_through_web1("t02", "before")
     try:

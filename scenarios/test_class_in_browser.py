@@ -29,7 +29,7 @@ from teaching import foolab_in, require_docker
 
 from lab.classweb import access
 from lab.classweb.class_server import running
-from lab.engine import client
+from lab.engine import addressing, client
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.model.config import LabConfig
@@ -198,8 +198,8 @@ def test_the_teachers_grid_follows_a_stopped_database(
         assert browser.execute_script(f"return {other}") == "7/7"
         REPORTS.mkdir(exist_ok=True)
         browser.save_screenshot(str(REPORTS / "class-teacher.png"))
-    finally:
-        client.start("foolabr01-db2")
+    finally:  # started as foolab does: its lab address is added from outside
+        addressing.start(school[0].for_lab("r01"), "foolabr01-db2")
     until(browser, "r01's db2 healthy again", lambda d: d.execute_script(
         f"return {db2}") == "healthy", 90)
 

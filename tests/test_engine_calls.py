@@ -227,7 +227,8 @@ REPO = Path(__file__).resolve().parents[1]
 ON_THE_CLI = {"compose", "build"}  # the rest of the engine: lab.engine.client
 EXEC_DOORS = {"lab/engine/lab.py",  # Lab.exec and Lab.sh
               "lab/cli/lifecycle_commands.py"}  # `foolab shell`: docker exec -it, a terminal
-RUNBOOK_STEPS = {"lab/drills/replication.py"}  # an administrator's commands, shown as typed
+RUNBOOK_STEPS = {"lab/drills/replication.py",  # an administrator's commands, shown as typed
+                 "lab/engine/addressing.py"}  # a runbook's "start it", lab address and all
 
 
 def docker_commands(path: Path) -> list[str]:

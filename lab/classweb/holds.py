@@ -52,8 +52,9 @@ def readme_block() -> str:
         "the exercise broke the lab (no fault, no fault line, no seed in a line); "
         "the teacher's grid keeps them;",
         "the terminal's shell runs inside the lab's container (`docker exec`), "
-        "never on this machine, without the `NET_ADMIN` that a class container holds "
-        "only to set its address, and is hung up when the page goes; no lab "
+        "never on this machine, and is hung up when the page goes; no lab host holds "
+        "`NET_ADMIN` (foolab adds its lab address from outside), so neither the "
+        "shell nor any `docker exec` of the engine's can change its network; no lab "
         "container holds the Docker socket, privilege or anything of this machine "
         "(`compose/lab-address` is built into the images, not mounted);",
         "the server listens on 127.0.0.1; `--listen ADDRESS` serves a classroom "

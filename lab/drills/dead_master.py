@@ -16,7 +16,7 @@ from lab.drills.common import (
     writes_through_web,
 )
 from lab.drills.steps import ENGINE, Runbook, Step, docker, sql
-from lab.engine import client, network
+from lab.engine import addressing, client, network
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.hosts.mariadb import LOAD_SILENTLY, admin_password, change_master, dump_command, read_only
@@ -114,7 +114,8 @@ def rejoin_old_master(lab: Lab, old: str | None = None, new: str | None = None) 
                                                          force=True))))
     master = (new, lab.address_of(new))
     steps += [
-        Step(f"start the repaired {old}", ENGINE, docker("start", old_c), answering(old)),
+        Step(f"start the repaired {old}", ENGINE, addressing.start_command(lab.config, old_c),
+             answering(old)),
         # The fence: every web server on the new master, and old read-only,
         # both checked, before the dump's DROP and CREATE run on it.
         *(point_web(w, master, master) for w in lab.topology.webs),

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lab.engine import client, network
+from lab.engine import addressing, client, network
 from lab.engine.lab import Lab
 from lab.engine.process import run
 from lab.engine.waiting import wait_for
@@ -244,7 +244,7 @@ class Down(Kind):
 
     def heal(self, lab: Lab, fault: Fault) -> None:
         if lab.states()[fault.host].status != "running":
-            client.start(_container(lab, fault))
+            addressing.start(lab.config, _container(lab, fault))
 
 
 @dataclass(frozen=True, kw_only=True)

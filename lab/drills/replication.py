@@ -15,6 +15,7 @@ from lab.drills.common import (
     stopped,
 )
 from lab.drills.steps import ENGINE, Runbook, Step, docker, sql
+from lab.engine import addressing
 from lab.engine.lab import Lab
 from lab.engine.process import quote
 from lab.engine.waiting import wait_for
@@ -111,10 +112,10 @@ def rebuild_replica(lab: Lab, master: str | None = None, replica: str | None = N
             Step("reload the database on the replica", ENGINE,
                  (*workdir(replica),
                   f"mariadb -e 'STOP SLAVE; RESET SLAVE' && {quote(LOAD_SILENTLY)} < {inside}")),
-            Step("start mysql on the master", ENGINE, docker(
-                 "start", lab.topology.host(master).container), healthy(master)),
-            Step("start mysql on the replica", ENGINE, docker(
-                 "start", lab.topology.host(replica).container),
+            Step("start mysql on the master", ENGINE, addressing.start_command(
+                 lab.config, lab.topology.host(master).container), healthy(master)),
+            Step("start mysql on the replica", ENGINE, addressing.start_command(
+                 lab.config, lab.topology.host(replica).container),
                  replica_running(replica, master)),
         )
     return Runbook("rebuild-replica" + ("-online" if online else ""),

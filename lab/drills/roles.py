@@ -8,7 +8,7 @@ from __future__ import annotations
 from lab.drills import faults, runbooks, verdicts
 from lab.drills.common import point_web
 from lab.drills.steps import Runbook
-from lab.engine import client
+from lab.engine import addressing
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.hosts.mariadb import admin_password
@@ -78,7 +78,7 @@ def restore_article_roles(lab: Lab) -> None:
     pw = admin_password(lab)
     for host in t.databases:
         if lab.states()[host].status != "running":
-            client.start(t.host(host).container)
+            addressing.start(lab.config, t.host(host).container)
 
         def answers(h: str = host) -> bool:
             return bool(mysql.query(lab.address_of(h), pw, "SELECT 1 AS one"))

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from lab.engine import cgroups, client, netns, network, nodes
+from lab.engine import addressing, cgroups, client, netns, network, nodes
 from lab.engine.images import build_context, context_digest, image_digest_label
 from lab.engine.network import subnet_conflict
 from lab.engine.process import compose_command, fill, require_engine, run, run_logged
@@ -367,11 +367,11 @@ class Lab:
 
         starter = threading.Thread(target=client.carried(compose_up), daemon=True)
         starter.start()
-        try:
-            return wait_ready(
-                {h.name: h.container for h in self.topology.hosts},
-                self.config.health_timeout, started, say_ready,
-                hint=f"`docker logs {self.config.project}-HOST` shows why")
+        hosts = {h.name: h.container for h in self.topology.hosts}
+        try:  # a class lab's hosts wait for their lab address (lab.engine.addressing)
+            with addressing.addressing(self.config, [*hosts.values(), self.console]):
+                return wait_ready(hosts, self.config.health_timeout, started, say_ready,
+                                  hint=f"`docker logs {self.config.project}-HOST` shows why")
         finally:
             starter.join(timeout=30)
 
