@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import subprocess
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,8 +21,8 @@ import pytest
 from lab.admin import zone
 from lab.engine import client, netns
 from lab.engine.process import fill
-from lab.exercises import nameservers, services
-from lab.exercises.definitions import Started
+from lab.exercises import grader, nameservers, services
+from lab.exercises.definitions import SYMPTOM, Goal, Started
 from lab.hosts import rsync
 from lab.model.article import ZONE
 from lab.model.topology import topology
@@ -208,7 +209,13 @@ class NameServer:
             ok = allows(self._inside)
             return named.Transfer("NOERROR" if ok else "REFUSED", ok)
 
+        @contextlib.contextmanager
+        def from_teacher(_lab: Any) -> Iterator[None]:
+            self._inside = None
+            yield
+
         monkeypatch.setattr(vantage, "from_host", from_host)
+        monkeypatch.setattr(vantage, "from_teacher", from_teacher)
         monkeypatch.setattr(named, "transfer", transfer)
 
 
@@ -315,3 +322,60 @@ def test_a_transfer_is_a_copy_only_when_the_zone_s_soa_comes_first(
     monkeypatch.setattr(dns.query, "tcp", tcp)
     got = named.transfer("10.1.1.2")
     assert got.copied is copied and got.rcode == "NOERROR"
+
+
+class Visited:
+    """Where each goal's check was asked from: the lab host whose network
+    namespace the goal's thread entered (vantage.from_host, faked), None for
+    the teacher's side. `running` are the hosts with a main process."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, running: Sequence[str]) -> None:
+        self.asked_from: list[str | None] = []
+        self._inside = threading.local()
+        t = topology()
+        pids = {t.host(h).container: 100 + i for i, h in enumerate(running)}
+        monkeypatch.setattr(client, "pid", lambda container: pids.get(container))
+
+        @contextlib.contextmanager
+        def from_host(_lab: Any, host: str) -> Iterator[None]:
+            self._inside.host = host
+            yield
+
+        monkeypatch.setattr(vantage, "from_host", from_host)
+
+    def check(self, _lab: Any, _s: Started) -> tuple[bool, str]:
+        """A web server that serves the checker apart: the page is right
+        only for the teacher's side, the address the checks used to come from."""
+        where = getattr(self._inside, "host", None)
+        self.asked_from.append(where)
+        return where is None, f"asked from {where}"
+
+
+def _goal(check: Callable[[Any, Started], tuple[bool, str]]) -> Goal:
+    return Goal("the page is right", SYMPTOM, 1, "look", check)
+
+
+def test_each_goal_is_asked_from_a_lab_host_drawn_for_it(
+        lab: TamperedLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A student who serves the checker's address apart cannot: no goal is
+    asked from the teacher's side, and the address changes from goal to
+    goal over every running host but the databases."""
+    t = lab.topology
+    visited = Visited(monkeypatch, t.names)
+    results = [grader._answer(_goal(visited.check), lab, started(), 5.0)  # type: ignore[arg-type]
+               for _ in range(120)]
+    assert not any(passed for passed, _seen in results), results[:3]
+    assert set(visited.asked_from) == set(t.names) - set(t.databases)
+
+
+def test_a_host_that_is_not_running_is_not_drawn(
+        lab: TamperedLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    t = lab.topology
+    running = [h for h in t.names if h != t.webs[0]]
+    visited = Visited(monkeypatch, running)
+    for _ in range(60):
+        grader._answer(_goal(visited.check), lab, started(), 5.0)  # type: ignore[arg-type]
+    assert t.webs[0] not in visited.asked_from
+    nothing = Visited(monkeypatch, ())  # no host runs: the teacher's side asks
+    grader._answer(_goal(nothing.check), lab, started(), 5.0)  # type: ignore[arg-type]
+    assert nothing.asked_from == [None]

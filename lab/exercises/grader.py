@@ -17,6 +17,7 @@ from lab.exercises.catalog import EXERCISES
 from lab.exercises.definitions import Exercise, Goal, GoalResult, Grade, Started, find
 from lab.model import events
 from lab.model.errors import LabError
+from lab.probes import vantage
 
 RECORD = "exercise.json"
 GOALS_MET = "goals-met.json"  # each goal with when it was first met (lab.classweb.grades)
@@ -95,12 +96,19 @@ def _answer(goal: Goal, lab: Lab, started: Started, seconds: float) -> tuple[boo
     """`goal`'s check on a daemon thread of its own, waited for `seconds`:
     one that does not answer is left to end by itself (a thread cannot be
     stopped) and the goal is failed. Started from this thread, it is in the
-    same lab network namespace and engine."""
+    same lab network namespace and engine, then asks from the address of
+    a lab host drawn for this goal (vantage.draw): a student who serves the
+    checker apart from other visitors cannot tell which address it is."""
     answers: queue.Queue[tuple[bool, str]] = queue.Queue(maxsize=1)
 
     def run() -> None:
         try:
-            answers.put(goal.check(lab, started))
+            host = vantage.draw(lab)
+            if host is None:
+                answers.put(goal.check(lab, started))
+                return
+            with vantage.from_host(lab, host):
+                answers.put(goal.check(lab, started))
         except Exception as exc:  # noqa: BLE001 - a probe that fails is a goal not met
             answers.put((False, f"{type(exc).__name__}: {exc}"[:200]))
 

@@ -74,9 +74,7 @@ def _transfer(lab: Lab, host: str | None) -> named.Transfer | str:
     `host`'s address (its network namespace: no dig of the host runs), or
     from the teacher's side (None); what came back, or that nothing did."""
     ns1 = lab.topology.address(lab.topology.primary_dns)
-    if host is None:
-        return _ask_transfer(ns1)
-    with vantage.from_host(lab, host):
+    with vantage.from_teacher(lab) if host is None else vantage.from_host(lab, host):
         return _ask_transfer(ns1)
 
 

@@ -7,6 +7,7 @@ asks from several lab hosts this way: no one address to single out."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,3 +24,28 @@ def from_host(lab: Any, host: str) -> Iterator[None]:
         raise LabError(f"{host} is not running here: nothing can be asked from its address")
     with netns.inside(pid):
         yield
+
+
+@contextmanager
+def from_teacher(lab: Any) -> Iterator[None]:
+    """This thread sends from the teacher's side (this machine for the
+    single lab, the console of a class lab) until the block ends, from
+    wherever it was (a goal is asked from a drawn lab host)."""
+    with netns.machine(), lab.network():
+        yield
+
+
+def visitors(lab: Any) -> tuple[str, ...]:
+    """The lab hosts a goal may be asked from: every running host but the
+    databases (an exercise kills or cuts them). Not the teacher's side: its
+    one address is the one a student could single out."""
+    t = lab.topology
+    return tuple(h for h in t.names if h not in t.databases
+                 and client.pid(t.host(h).container) is not None)
+
+
+def draw(lab: Any) -> str | None:
+    """A visitor drawn afresh for each goal, so no address is the checker's
+    (None: no lab host runs; the goal is asked from the teacher's side)."""
+    hosts = visitors(lab)
+    return secrets.choice(hosts) if hosts else None
