@@ -5,7 +5,9 @@ class server. As root in n01 a student allocates 3 GiB in web1, starts 3,000
 processes in web2 and spins busy loops in all seven hosts. The allocation
 ends at web1's bound and shows on `class status`, the flood stops at web2's
 bound, n02 stays healthy with its pages within 2x of their speed before,
-and the class server answers. Every load here ends by itself (timeout).
+and the class server answers. A query then grows n01's db1 past its own
+bound: db1 exits, and the class server's watch starts it again. Every load
+here ends by itself (timeout).
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ import pytest
 from teaching import foolab_in, roster_class
 
 from lab.classweb.class_server import running
-from lab.engine import client
+from lab.engine import client, revive
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
-from lab.model import bounds
+from lab.model import bounds, events
 from lab.model.config import LabConfig
 from lab.probes import pages
 
@@ -120,3 +122,31 @@ def test_a_noisy_lab_stays_inside_its_share(school: LabConfig, state: Path,
 
     wait_for("n01 healthy again once its loads ended",
              lambda: rows(state)["n01"]["healthy"] == 7, timeout=BUSY_S + 90, every=5)
+
+
+# A student's table in memory, four times db1's bound, made on db1 alone
+# (not written to the binary log: db2 keeps its own memory).
+HOG = ("SET sql_log_bin=0; SET max_heap_table_size=2147483648; CREATE DATABASE IF NOT EXISTS "
+       "hog; USE hog; CREATE TABLE IF NOT EXISTS t (c CHAR(255)) ENGINE=MEMORY; "
+       "INSERT INTO t SELECT 'x' FROM seq_1_to_6000000")
+
+
+def test_a_host_its_memory_bound_ended_comes_back(school: LabConfig, state: Path) -> None:
+    """A query grows db1's own daemon past db1's bound: the kernel ends it
+    and db1 exits. The class server's watch starts it again with its
+    address, saying so on the timeline; replication resumes."""
+    noisy = Lab(school.for_lab("n01"))
+    db1 = noisy.topology.host("db1").container
+    out = noisy.exec("db1", ["mariadb", "-e", HOG], timeout=120)
+    assert "Lost connection" in out.stderr, out
+    wait_for("db1 exited, killed at its memory bound", lambda: revive.ended_by_bound(db1),
+             timeout=30, every=0.5)
+    with running(school):
+        wait_for("db1 started again by the class server's watch",
+                 lambda: (client.inspect_container(db1) or {}).get("State", {}).get("Running"),
+                 timeout=60, every=1)
+    said = [e.text for e in events.read(noisy.config.state_dir) if e.host == "db1"]
+    assert any("memory bound" in t and "started again" in t for t in said), said
+    wait_for("n01 whole and replicating again",
+             lambda: (r := rows(state)["n01"])["healthy"] == 7 and r["replicating"],
+             timeout=120, every=3)

@@ -27,7 +27,7 @@ import pymysql
 from lab.classweb import grades
 from lab.dashboard.state import view_state
 from lab.drills import faults
-from lab.engine import cgroups, client
+from lab.engine import cgroups, client, revive
 from lab.engine.lab import Lab
 from lab.engine.ready import probe
 from lab.exercises import grader
@@ -228,6 +228,8 @@ class ClassWatch:
         lab = w.lab
         active = faults.active(lab)
         hosts = []
+        revive.in_background(lab.config, [h.name for h in lab.topology.hosts if containers.get(
+            h.container, ("missing", ""))[0] == "exited"])  # one its memory bound ended
         for h in lab.topology.hosts:
             status, health = containers.get(h.container, ("missing", "none"))
             if status == "running":

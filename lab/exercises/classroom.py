@@ -22,7 +22,7 @@ from typing import Any
 import pymysql
 
 from lab.drills import faults
-from lab.engine import cgroups, client, nodes
+from lab.engine import cgroups, client, nodes, revive
 from lab.engine.lab import Lab
 from lab.exercises import grader, writer
 from lab.exercises.definitions import Started
@@ -331,6 +331,8 @@ def lab_row(cfg: LabConfig) -> dict[str, Any]:
 
 def _row_here(cfg: LabConfig) -> dict[str, Any]:
     lab = Lab(cfg)
+    exited = [n for n, s in lab.states().items() if s.status == "exited"]
+    revive.revive_all(cfg, exited)  # a host its memory bound ended comes back
     states = lab.states(probe=True)  # now, not Docker's last check
     roster = roster_of(cfg)
     student = roster.by_lab(cfg.lab) if roster else None
