@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.classweb import share_doc
 from lab.engine.cgroups import Groups, groups
 from lab.model import bounds
 from lab.model.errors import LabError
@@ -112,3 +113,8 @@ def test_the_class_compose_file_bounds_every_host() -> None:
         assert service.get("mem_limit"), name
         assert service["pids_limit"] == bounds.HOST_PIDS, name
         assert service["cgroup_parent"] == "${LAB_CGROUP}", name
+
+
+def test_each_class_host_s_process_bound_is_the_model_s() -> None:
+    """compose/class.yml bounds each host's processes as lab.model.bounds says."""
+    assert {h["pids_limit"] for h in share_doc.host_bounds().values()} == {bounds.HOST_PIDS}

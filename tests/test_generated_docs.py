@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from lab.bench.results_doc import render_markdown, scenario_modules
-from lab.classweb import holds
+from lab.classweb import holds, share_doc
 from lab.load import study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,6 +58,7 @@ def _load_block() -> str:
 README_BLOCKS: dict[str, tuple[Callable[[str], str | None], Callable[[], str]]] = {
     "load-study": (study.readme_block_in, _load_block),
     "class-holds": (holds.readme_block_in, holds.readme_block),
+    "class-share": (share_doc.readme_block_in, share_doc.readme_block),
 }
 
 
