@@ -253,3 +253,19 @@ def test_the_docker_command_runs_only_compose_build_and_exec_through_lab_exec():
         if where not in RUNBOOK_STEPS and (cmds := set(docker_commands(path)) - allowed):
             bad[where] = sorted(cmds)
     assert bad == {}
+
+
+def test_a_class_lab_s_load_run_is_in_its_lab_s_share(tmp_path, monkeypatch):
+    """The load generator a class lab's run starts counts against that
+    lab's bounds (its group as cgroup parent), not beside them."""
+    kwargs: list[dict[str, Any]] = []
+    fake = FakeEngine(runs=1)
+    fake.install(monkeypatch)
+    monkeypatch.setattr(generator.engine, "run_detached",
+                        lambda image, argv, **kw: kwargs.append(kw))
+    monkeypatch.setattr(generator.cgroups, "parent", lambda cfg, engine: f"/bounds/{cfg.lab}")
+    cfg = LabConfig(state_dir=tmp_path, class_root=tmp_path / "class").for_lab("s01")
+    LoadGen(Lab(cfg))._docker_run(["wrk", "x"], tmp_path / "out", 60, ["web1"])
+    LoadGen(Lab(LabConfig(state_dir=tmp_path)))._docker_run(["wrk", "x"], tmp_path / "o", 60,
+                                                            ["web1"])
+    assert [kw["cgroup_parent"] for kw in kwargs] == ["/bounds/s01", ""]

@@ -334,14 +334,16 @@ def run_once(image: str, argv: Sequence[str], volumes: dict[str, str]) -> str:
 def run_detached(image: str, command: Sequence[str], *, name: str, network: str, ip: str,
                  labels: dict[str, str], volumes: Sequence[str], environment: dict[str, str],
                  user: str, entrypoint: Sequence[str] | None = None,
-                 cap_add: Sequence[str] = ()) -> None:
+                 cap_add: Sequence[str] = (), cgroup_parent: str = "") -> None:
     """`docker run -d --name NAME --network NETWORK --ip IP -v HOST:PATH[:ro]
-    -e K=V --user U [--entrypoint ...] [--cap-add ...] IMAGE COMMAND...`;
+    -e K=V --user U [--entrypoint ...] [--cap-add ...] [--cgroup-parent ...]
+    IMAGE COMMAND...`;
     without --rm: `exit_code` and `logs` read it after it ends, `remove`
     takes it away."""
     def create_and_start() -> None:
         host_config = api().create_host_config(binds=list(volumes), network_mode=network,
-                                               cap_add=list(cap_add) or None)
+                                               cap_add=list(cap_add) or None,
+                                               cgroup_parent=cgroup_parent or None)
         endpoint = api().create_endpoint_config(ipv4_address=ip)
         api().create_container(
             image, list(command), name=name, labels=labels, environment=environment,

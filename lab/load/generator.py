@@ -25,6 +25,7 @@ from pathlib import Path
 from lab.admin import lb
 from lab.admin import resolvers as res
 from lab.drills.faults import Fault, injected
+from lab.engine import cgroups
 from lab.engine import client as engine
 from lab.engine.lab import Lab
 from lab.engine.process import quote
@@ -91,7 +92,9 @@ class LoadGen:
             labels={"org.foolab.lab": self.lab.config.project}, volumes=volumes,
             environment=env, user=f"{os.getuid()}:{os.getgid()}",
             entrypoint=["/usr/bin/tini"] if in_class else None,
-            cap_add=["NET_ADMIN"] if in_class else [])
+            cap_add=["NET_ADMIN"] if in_class else [],
+            # in its lab's share: a student's load run is bounded with their lab
+            cgroup_parent=cgroups.parent(self.lab.config, self.lab.engine) if in_class else "")
 
     def build(self) -> None:
         """The loadgen image, built like the role images (skipped when unchanged)."""
