@@ -4,6 +4,7 @@ and every other lab is graded and written as if it were not there."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import threading
@@ -123,3 +124,35 @@ def test_a_goal_that_does_not_answer_fails_and_the_grade_goes_on(
     assert time.monotonic() - t0 < DEADLINE_S + MARGIN_S
     assert [(g.passed, g.seen) for g in grade.goals] == [
         (False, "no answer within 1 s"), *[(True, "held")] * len(fine)]
+
+
+def test_a_lab_is_graded_once_at_a_time_whoever_asks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A student's Check and a collect of the same lab: the second grading
+    waits for the first (they would see each other's probes); another
+    lab's goes on meanwhile."""
+    base = LabConfig(state_dir=tmp_path, class_root=tmp_path / "class")
+    inside: dict[str, int] = {}
+    most: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def grade(lab: Lab, name: str = "") -> Grade:
+        with lock:
+            inside[name] = inside.get(name, 0) + 1
+            most[name] = max(most.get(name, 0), inside[name])
+        time.sleep(0.2)
+        with lock:
+            inside[name] -= 1
+        return Grade(name, EXERCISE, "seed", ())
+
+    monkeypatch.setattr(grader, "grade", grade)
+    monkeypatch.setattr(Lab, "network", lambda self: contextlib.nullcontext())
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=grades.graded, args=(base.for_lab(n),))
+               for n in ("s01", "s01", "s01", "s02")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert most == {"s01": 1, "s02": 1}
+    assert time.monotonic() - t0 >= 0.6  # s01's three one after another

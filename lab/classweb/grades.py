@@ -12,13 +12,15 @@ that stalls its grading fails its own goals and holds up no other lab.
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError
 
 RECORD = grader.GOALS_MET  # in the lab's state folder
+GRADING_LOCK = "grading.lock"  # held while the lab is graded (one grading at a time)
 # A lab whose grading has not ended by then gets every goal failed, saying
 # so; its thread is left to end by itself. One goal at the grader's own
 # deadline (grader.GOAL_DEADLINE_S) still fits, and `class collect` ends
@@ -92,10 +95,27 @@ def self_check(cfg: LabConfig) -> dict[str, Any]:
 
 
 def graded(cfg: LabConfig) -> Grade:
-    """The lab's grade, read from inside its network (nothing recorded)."""
+    """The lab's grade, read from inside its network (nothing recorded);
+    one grading of a lab at a time, whoever asks (a student's Check, the
+    grid's collect, `class collect` in another process): two would see
+    each other's probes (a record added to the zone, a file on web1). A
+    grade always ends (each goal has its deadline), so the wait does too."""
     lab = Lab(cfg)
-    with lab.network():
+    with _one_at_a_time(cfg), lab.network():
         return grader.grade(lab, cfg.lab)
+
+
+@contextmanager
+def _one_at_a_time(cfg: LabConfig) -> Iterator[None]:
+    """An exclusive lock on the lab's grading file (flock: threads and
+    processes alike), released when the block ends or the process does."""
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(cfg.state_dir / GRADING_LOCK, "a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
