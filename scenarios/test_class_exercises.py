@@ -12,17 +12,15 @@ names starts clean.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from teaching import foolab_in, roster_class
+from teaching import exercise_matrix, foolab_in, roster_class
 
 from lab.engine.lab import Lab
 from lab.exercises import grader, writer
 from lab.exercises.catalog import EXERCISES
-from lab.exercises.definitions import SYMPTOM, Exercise
 from lab.model.config import LabConfig
 from lab.model.roster import Roster
 
@@ -72,45 +70,11 @@ def test_class_exercise_starts_a_writer_exercise_in_every_lab(
                     grader.stop(lab)
 
 
-def _run_all(lab: Lab, seed: str, exercises: list[Exercise]) -> dict[str, str]:
-    """Each exercise on one lab in turn: '' when broken, solved to full
-    marks and healed, else what went wrong. Always stopped (healed)."""
-    outcome = {}
-    for exercise in exercises:
-        try:
-            with lab.network():
-                grader.start(lab, exercise.name, seed)
-                try:
-                    broken = {g.name: g.passed for g in grader.grade(lab).goals}
-                    held = [g.name for g in exercise.goals if g.kind == SYMPTOM
-                            and broken[g.name]]
-                    _, started = grader.require(lab)
-                    exercise.solve(lab, started)
-                    solved = grader.grade(lab)
-                    missed = [(g.name, g.seen) for g in solved.goals if not g.passed]
-                    outcome[exercise.name] = (
-                        f"the broken lab already passes {held}" if held
-                        else f"solved but not met: {missed}" if missed else "")
-                finally:
-                    grader.stop(lab)
-        except Exception as exc:  # noqa: BLE001 - reported per exercise below
-            outcome[exercise.name] = f"{type(exc).__name__}: {exc}"
-    return outcome
-
-
 @pytest.fixture(scope="module")
 def matrix(school: tuple[LabConfig, Roster]) -> dict[str, str]:
-    """Every exercise once, the catalogue shared between the two labs,
-    which work side by side (each thread inside its own lab's namespace)."""
+    """Every exercise once, the catalogue shared between the two labs."""
     base, roster = school
-    shares = {name: list(EXERCISES[i::len(LABS)]) for i, name in enumerate(LABS)}
-    with cf.ThreadPoolExecutor(len(LABS)) as pool:
-        jobs = [pool.submit(_run_all, class_lab(base, name), roster.seed(name) or name, share)
-                for name, share in shares.items()]
-        results: dict[str, str] = {}
-        for job in jobs:
-            results.update(job.result())
-    return results
+    return exercise_matrix({class_lab(base, n): roster.seed(n) or n for n in LABS})
 
 
 @pytest.mark.parametrize("exercise", [e.name for e in EXERCISES])
