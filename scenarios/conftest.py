@@ -25,12 +25,23 @@ from lab.model.errors import LabError
 from lab.model.topology import Topology
 from lab.probes import mysql, pages
 
+# Modules that bring up labs of their own (a roster class, cluster nodes):
+# under `make test` (pytest-xdist, --dist loadgroup) they run one after
+# another on a worker of their own, beside the scenarios that share the
+# single lab, which run one after another on the other. A test of theirs
+# that takes the single lab (the `lab` fixture) goes with the single lab's.
+OWN_LABS = frozenset({"test_class", "test_class_exercises", "test_class_in_browser",
+                      "test_cluster", "test_grader", "test_stalled_lab"})
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = os.path.dirname(__file__)
     for item in items:
         if str(item.fspath).startswith(here):
             item.add_marker(pytest.mark.docker)
+            own = item.module.__name__.rsplit(".", 1)[-1] in OWN_LABS and (
+                "lab" not in getattr(item, "fixturenames", ()))
+            item.add_marker(pytest.mark.xdist_group("own-labs" if own else "single-lab"))
 
 
 @pytest.fixture(scope="module")

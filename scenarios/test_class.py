@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from teaching import graded_from_the_lab
+from teaching import graded_from_the_lab, require_docker
 
 from lab.classweb.terminal import SHELL
 from lab.engine import client
@@ -54,8 +54,9 @@ def write_through_web1(lab: str, tag: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def two_labs(lab: Lab) -> Iterator[None]:
+def two_labs() -> Iterator[None]:
     """t01 and t02, removed again whatever happens."""
+    require_docker()
     try:
         up = foolab("class", "up", "2", "--prefix", "t", timeout=600)
         assert up.returncode == 0, up.stderr[-2000:] + up.stdout[-2000:]

@@ -23,20 +23,20 @@ import pytest
 from teaching import foolab_in, roster_class
 
 from lab.classweb.class_server import running
-from lab.engine import client, revive
+from lab.engine import cgroups, client, revive
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
 from lab.model import bounds, events
 from lab.model.config import LabConfig
 from lab.probes import pages
 
-pytestmark = [pytest.mark.destructive, pytest.mark.slow]
+# It spins every core for a minute: nothing else may be measured meanwhile.
+pytestmark = [pytest.mark.destructive, pytest.mark.slow, pytest.mark.alone]
 
 LABS = ("n01", "n02")
 ROSTER = "name,email\nNoisy Nora,nora@school.example\nQuiet Quentin,quentin@school.example\n"
 BUSY_S = 60  # how long the busy loops spin (each ends by itself)
 CPU_S = 10  # how long the quiet lab's own loop runs, measured
-PIDS = Path("/sys/fs/cgroup/pids")  # this machine's engine: cgroup v1, cgroupfs
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +66,27 @@ def rows(state: Path) -> dict[str, dict[str, object]]:
     return {r["lab"]: r for r in json.loads(out.stdout)}
 
 
+def pids_group(container: str) -> Path:
+    """A host's own process group on this machine (cgroup v1 or v2), read
+    here: a flooded host has no process left to answer `docker exec`."""
+    pid = client.pid(container)
+    assert pid is not None, f"{container} is not running"
+    folder = cgroups.process_group(pid, "pids")
+    assert folder is not None, f"no process group for {container}"
+    return folder
+
+
 def pids_now(container: str) -> int:
-    """Processes in a host's own group, read on this machine (a flooded
-    host has none left to answer `docker exec`)."""
-    found = client.inspect_container(container)
-    assert found is not None
-    parent = found["HostConfig"]["CgroupParent"].strip("/") or "docker"  # the engine's own
-    path = PIDS / parent / found["Id"] / "pids.current"
-    return int(path.read_text())
+    return int((pids_group(container) / "pids.current").read_text())
+
+
+def forks_refused(container: str) -> int:
+    """How often the host's process bound refused a fork (pids.events)."""
+    for line in (pids_group(container) / "pids.events").read_text().splitlines():
+        key, _, value = line.partition(" ")
+        if key == "max":
+            return int(value)
+    return 0
 
 
 def test_a_noisy_lab_stays_inside_its_share(school: LabConfig, state: Path,
@@ -91,6 +104,7 @@ def test_a_noisy_lab_stays_inside_its_share(school: LabConfig, state: Path,
     flood = noisy.exec("web2", ["sh", "-c", "for i in $(seq 3000); do sleep 10 & done "
                                 "2>/dev/null; true"], timeout=180)
     web2 = noisy.topology.host("web2").container
+    assert forks_refused(web2) > 0, "the flood never reached web2's bound"
     assert pids_now(web2) <= bounds.HOST_PIDS, flood.stderr
     wait_for("the flood's sleeps to end", lambda: pids_now(web2) < 50, timeout=60)
 
@@ -138,7 +152,7 @@ def test_a_host_its_memory_bound_ended_comes_back(school: LabConfig, state: Path
     noisy = Lab(school.for_lab("n01"))
     db1 = noisy.topology.host("db1").container
     out = noisy.exec("db1", ["mariadb", "-e", HOG], timeout=120)
-    assert "Lost connection" in out.stderr, out
+    assert out.returncode != 0, out  # the server, or the whole host, went under it
     wait_for("db1 exited, killed at its memory bound", lambda: revive.ended_by_bound(db1),
              timeout=30, every=0.5)
     with running(school):
