@@ -221,3 +221,19 @@ def release(config: LabConfig, engine: str | None) -> None:
 def oom_kills(config: LabConfig, engine: str | None) -> int:
     found = _here(config, engine)
     return found.oom_kills(config.lab) if found else 0
+
+
+def process_group(pid: int, controller: str) -> Path | None:
+    """The folder of the group that bounds `controller` (pids, memory) for
+    process `pid` of this machine, cgroup v1 or v2 alike (/proc/PID/cgroup)."""
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, names, path = line.split(":", 2)
+        if names == "" and (ROOT / "cgroup.controllers").exists():
+            return ROOT / path.lstrip("/")
+        if controller in names.split(","):
+            return ROOT / names / path.lstrip("/")
+    return None
