@@ -38,19 +38,11 @@ def _setns(fd: int) -> None:
 
 
 @contextmanager
-def inside(pid: int) -> Iterator[None]:
-    """This thread in the network namespace of process `pid`, then back."""
+def _entered(fd: int) -> Iterator[None]:
+    """This thread in the namespace open as `fd`, then back where it was."""
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
-        try:
-            target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
-        except OSError as exc:
-            raise LabError("cannot open the lab's network namespace", str(exc),
-                           "is the lab up? run foolab as root") from None
-        try:
-            _setns(target)
-        finally:
-            os.close(target)
+        _setns(fd)
         try:
             yield
         finally:
@@ -60,18 +52,26 @@ def inside(pid: int) -> Iterator[None]:
 
 
 @contextmanager
+def inside(pid: int) -> Iterator[None]:
+    """This thread in the network namespace of process `pid`, then back."""
+    try:
+        target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+    except OSError as exc:
+        raise LabError("cannot open the lab's network namespace", str(exc),
+                       "is the lab up? run foolab as root") from None
+    try:
+        with _entered(target):
+            yield
+    finally:
+        os.close(target)
+
+
+@contextmanager
 def machine() -> Iterator[None]:
     """This thread back in the namespace this process began in, then back
     where it was (a probe of the teacher's side, made from a lab host's)."""
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    try:
-        _setns(_MACHINE_FD)
-        try:
-            yield
-        finally:
-            _setns(own)
-    finally:
-        os.close(own)
+    with _entered(_MACHINE_FD):
+        yield
 
 
 def in_other_namespace() -> bool:
