@@ -9,9 +9,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import pymysql
 import pytest
 
+from lab.classweb import class_watch
+from lab.engine.lab import Lab
+from lab.model.config import LabConfig
 from lab.probes import mysql, pages
 
 MARGIN_S = 1.5  # a loaded CI machine's scheduling, on top of a deadline
@@ -142,3 +147,23 @@ def test_a_stalling_database_server_fails_within_the_deadline(
         with pytest.raises(TimeoutError, match="no whole answer within 1 s"):
             mysql.query("127.0.0.1", "pw", "SELECT 1")
         assert time.monotonic() - t0 < deadline + MARGIN_S
+
+
+def test_the_class_watch_gives_up_on_a_trickling_replica(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One thread watches every lab: a replica that answers its greeting a
+    byte at a time holds it ANSWER_S at most, and its lab shows why."""
+    real_connect = pymysql.connect
+    with server(trickle_handshake) as port:
+        monkeypatch.setattr(class_watch.pymysql, "connect", lambda **kw: real_connect(
+            **{**kw, "host": "127.0.0.1", "port": port}))
+        monkeypatch.setattr(class_watch, "admin_password", lambda _lab: "pw")
+        monkeypatch.setattr(class_watch, "ANSWER_S", 1.0)
+        watch = class_watch.ClassWatch.__new__(class_watch.ClassWatch)
+        w = class_watch.LabWatch(Lab(LabConfig(state_dir=tmp_path)), "Ada")
+        replica = w.lab.topology.host(w.lab.topology.replica).container
+        t0 = time.monotonic()
+        seen = watch._replication(w, {replica: ("running", "healthy")})
+        assert time.monotonic() - t0 < 1.0 + MARGIN_S
+        assert seen is not None and "no whole answer within 1 s" in seen["error"], seen
+        assert w.conn is None

@@ -35,9 +35,11 @@ from lab.hosts.mariadb import admin_password
 from lab.model import cluster, events
 from lab.model.config import LabConfig
 from lab.model.errors import LabError
+from lab.probes import mysql
 
 EVERY_S = 1.0
 REPLICATION_EVERY_S = 5.0
+ANSWER_S = 2.0  # a replica's whole answer (connect, or SHOW SLAVE STATUS), at most
 EVENTS_SHOWN = 20
 # What a student is not sent: a fault's kind is how an exercise broke the lab
 # (its variant: kill or stop, ...), and the seed gives every parameter away
@@ -205,11 +207,17 @@ class ClassWatch:
         try:
             if w.conn is None:
                 with w.lab.network():
-                    w.conn = pymysql.connect(host=replica.address, user="admin",
-                                             password=admin_password(w.lab), connect_timeout=2,
-                                             read_timeout=3, write_timeout=3, autocommit=True,
-                                             cursorclass=pymysql.cursors.DictCursor)
-            with w.conn.cursor() as cur:
+                    conn = pymysql.connect(host=replica.address, user="admin",
+                                           password=admin_password(w.lab), connect_timeout=2,
+                                           read_timeout=3, write_timeout=3, autocommit=True,
+                                           cursorclass=pymysql.cursors.DictCursor,
+                                           defer_connect=True)
+                    with mysql.within(conn, ANSWER_S, replica.name):
+                        conn.connect()
+                    w.conn = conn
+            # one thread looks at every lab: a replica that answers a byte at
+            # a time holds it ANSWER_S at most, then its connection goes
+            with mysql.within(w.conn, ANSWER_S, replica.name), w.conn.cursor() as cur:
                 cur.execute("SHOW SLAVE STATUS")
                 r = cur.fetchone()
         except (LabError, OSError, pymysql.MySQLError) as exc:

@@ -42,13 +42,11 @@ def connect(address: str, user: str, password: str, database: str | None = None,
 
 
 @contextlib.contextmanager
-def probe(address: str, user: str, password: str,
-          ) -> Iterator[pymysql.connections.Connection[Any]]:
-    """A connection whose whole use, from connecting to closing, ends within
-    PROBE_DEADLINE_S: then its socket is shut from a timer, the read blocked
-    on it fails and TimeoutError says so (threads cannot be interrupted)."""
-    allowed = PROBE_DEADLINE_S
-    conn = connect(address, user, password, defer=True)
+def within(conn: pymysql.connections.Connection[Any], seconds: float, address: str,
+           ) -> Iterator[None]:
+    """The block's use of `conn` ends within `seconds`: then its socket is
+    shut from a timer, the read blocked on it fails and TimeoutError says so
+    (a thread cannot be interrupted; PyMySQL's timeouts are per read)."""
     cut = threading.Event()
 
     def shut() -> None:
@@ -58,18 +56,30 @@ def probe(address: str, user: str, password: str,
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    timer = threading.Timer(allowed, shut)
+    timer = threading.Timer(seconds, shut)
     timer.daemon = True
     timer.start()
     try:
-        conn.connect()
-        yield conn
+        yield
     except (pymysql.err.Error, OSError) as exc:
         if cut.is_set():
-            raise TimeoutError(f"{address}: no whole answer within {allowed:g} s") from exc
+            raise TimeoutError(f"{address}: no whole answer within {seconds:g} s") from exc
         raise
     finally:
         timer.cancel()
+
+
+@contextlib.contextmanager
+def probe(address: str, user: str, password: str,
+          ) -> Iterator[pymysql.connections.Connection[Any]]:
+    """A connection whose whole use, from connecting to closing, ends within
+    PROBE_DEADLINE_S (`within`)."""
+    conn = connect(address, user, password, defer=True)
+    try:
+        with within(conn, PROBE_DEADLINE_S, address):
+            conn.connect()
+            yield conn
+    finally:
         with contextlib.suppress(pymysql.err.Error, OSError):
             conn.close()
 
