@@ -34,6 +34,7 @@ OWN_LABS = frozenset({"test_class", "test_class_exercises", "test_class_in_brows
                       "test_cluster", "test_grader", "test_stalled_lab"})
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = os.path.dirname(__file__)
     for item in items:
@@ -42,6 +43,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             own = item.module.__name__.rsplit(".", 1)[-1] in OWN_LABS and (
                 "lab" not in getattr(item, "fixturenames", ()))
             item.add_marker(pytest.mark.xdist_group("own-labs" if own else "single-lab"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under --dist loadgroup, every scenario went to its group: two scenarios
+    of the single lab at once would break each other (pytest 9 ignores the
+    node id suffix pytest-xdist 3.8 groups by, and nothing said so)."""
+    if not session.config.getvalue("loadgroup"):
+        return
+    here = os.path.dirname(__file__)
+    loose = [i.nodeid for i in session.items
+             if str(i.fspath).startswith(here) and "@" not in i.nodeid]
+    if loose:
+        raise pytest.UsageError(f"pytest-xdist did not group {len(loose)} scenarios "
+                                f"(e.g. {loose[0]}): pytest {pytest.__version__} with this "
+                                "pytest-xdist? (pyproject.toml pins pytest<9)")
 
 
 @pytest.fixture(scope="module")
