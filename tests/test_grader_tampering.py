@@ -25,6 +25,7 @@ from lab.exercises import grader, nameservers, services
 from lab.exercises.definitions import SYMPTOM, Goal, Started
 from lab.hosts import rsync
 from lab.model.article import ZONE
+from lab.model.config import LabConfig
 from lab.model.topology import topology
 from lab.probes import named, pages, vantage
 
@@ -44,6 +45,7 @@ class TamperedLab:
 
     def __init__(self, files: FakeEngine) -> None:
         self.topology = topology()
+        self.config = LabConfig()  # the single lab
         self.files = files
         self.execs: list[tuple[str, list[str]]] = []
         self.on_exec: Callable[[str, list[str]], None] = lambda host, argv: None
@@ -335,6 +337,7 @@ class Visited:
         t = topology()
         pids = {t.host(h).container: 100 + i for i, h in enumerate(running)}
         monkeypatch.setattr(client, "pid", lambda container: pids.get(container))
+        monkeypatch.setattr(vantage.os, "geteuid", lambda: 0)  # foolab as root
 
         @contextlib.contextmanager
         def from_host(_lab: Any, host: str) -> Iterator[None]:
@@ -379,3 +382,13 @@ def test_a_host_that_is_not_running_is_not_drawn(
     nothing = Visited(monkeypatch, ())  # no host runs: the teacher's side asks
     grader._answer(_goal(nothing.check), lab, started(), 5.0)  # type: ignore[arg-type]
     assert nothing.asked_from == [None]
+
+
+def test_not_root_on_the_single_lab_the_teacher_s_side_asks(
+        lab: TamperedLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lab host's address needs root (setns); the single lab graded by a
+    user without it is asked from this machine, as before."""
+    visited = Visited(monkeypatch, lab.topology.names)
+    monkeypatch.setattr(vantage.os, "geteuid", lambda: 1000)
+    grader._answer(_goal(visited.check), lab, started(), 5.0)  # type: ignore[arg-type]
+    assert visited.asked_from == [None]

@@ -7,6 +7,7 @@ asks from several lab hosts this way: no one address to single out."""
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +47,9 @@ def visitors(lab: Any) -> tuple[str, ...]:
 
 def draw(lab: Any) -> str | None:
     """A visitor drawn afresh for each goal, so no address is the checker's
-    (None: no lab host runs; the goal is asked from the teacher's side)."""
+    (None: no lab host runs, or foolab is not root on the single lab: the
+    goal is asked from the teacher's side; a class lab needs root anyway)."""
+    if os.geteuid() != 0 and not lab.config.in_class:
+        return None
     hosts = visitors(lab)
     return secrets.choice(hosts) if hosts else None
