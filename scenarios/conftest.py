@@ -50,7 +50,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Under --dist loadgroup, every scenario went to its group: two scenarios
     of the single lab at once would break each other (pytest 9 ignores the
     node id suffix pytest-xdist 3.8 groups by, and nothing said so)."""
-    if not session.config.getvalue("loadgroup"):
+    if not getattr(session.config.option, "loadgroup", False):  # set on xdist workers
         return
     here = os.path.dirname(__file__)
     loose = [i.nodeid for i in session.items
