@@ -25,15 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.classweb import platforms
 from lab.engine import client
 from lab.engine.lab import Lab
 from lab.exercises import classroom, grader
+from lab.exercises.catalog import EXERCISES
 from lab.exercises.definitions import Grade, Started
 from lab.model import roster as roster_model
 from lab.model.config import REPO, LabConfig
 from lab.model.errors import LabError
 
 RECORD = grader.GOALS_MET  # in the lab's state folder
+BY_EXERCISE = grader.BY_EXERCISE  # for the school's platform (platform_file)
 GRADING_LOCK = "grading.lock"  # held while the lab is graded (one grading at a time)
 # A lab whose grading has not ended by then gets every goal failed, saying
 # so; its thread is left to end by itself. One goal at the grader's own
@@ -65,10 +68,33 @@ def record(cfg: LabConfig, grade: Grade) -> dict[str, Any]:
                      for g in grade.goals]}
     # whole or not at all: a student's Check and the teacher's collect may
     # write the same lab's record at once
-    part = path.with_name(f".{RECORD}.{os.getpid()}.{threading.get_ident()}")
+    _write_whole(path, doc)
+    by_path = cfg.state_dir / BY_EXERCISE
+    by = json.loads(by_path.read_text()) if by_path.exists() else {}
+    by[grade.exercise] = {"points": grade.points, "out_of": grade.out_of, "seed": grade.seed,
+                          "checked_at": now}
+    _write_whole(by_path, by)
+    return doc
+
+
+def _write_whole(path: Path, doc: Any) -> None:
+    part = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
     part.write_text(json.dumps(doc, indent=1) + "\n")
     os.replace(part, path)
-    return doc
+
+
+def platform_file(base: LabConfig, fmt: str) -> str:
+    """The class's grades as platform `fmt` imports them (lab.classweb.platforms):
+    each student's last points in every exercise of the catalogue."""
+    roster = classroom.require_roster(base)
+    students = []
+    for s in roster.students:
+        path = base.for_lab(s.lab).state_dir / BY_EXERCISE
+        by = json.loads(path.read_text()) if path.exists() else {}
+        students.append(platforms.Graded(s.name, s.email,
+                                         {e: int(g["points"]) for e, g in by.items()}))
+    totals = {e.name: sum(g.points for g in e.goals) for e in EXERCISES}
+    return platforms.render(fmt, students, totals)
 
 
 def last_check(cfg: LabConfig, started: Started) -> dict[str, Any] | None:

@@ -29,8 +29,9 @@ def add_class(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "exercise: its name")
     cl.add_argument("--roster", type=Path, help="up: a CSV of students (name,email): a lab "
                     "each, seeded from the e-mail and a class secret")
-    cl.add_argument("--format", choices=["table", "csv", "json"], default="table",
-                    help="access, collect: how to print")
+    cl.add_argument("--format", choices=["table", "csv", "json", "moodle", "canvas"],
+                    default="table", help="access, collect: how to print; collect also "
+                    "moodle or canvas: the file each platform's grade import takes")
     cl.add_argument("--port", type=int, default=8080, help="serve: default 8080")
     cl.add_argument("--listen", default="127.0.0.1", help="serve: the address to listen on "
                     "(default 127.0.0.1; another one serves the class's network)")
@@ -59,6 +60,9 @@ def cmd_class(lab: Lab, args: argparse.Namespace) -> int:
     if args.action == "up":
         return _up(lab, args)
     if args.action == "access":
+        if args.format not in ("table", "csv", "json"):
+            raise LabError(f"class access prints table, csv or json, not {args.format}",
+                           hint="--format moodle and canvas are for `class collect`")
         print(render_access(classroom.require_roster(base), args))
         return 0
     if args.action == "serve":
@@ -129,9 +133,19 @@ def _exercise(base: LabConfig, names: list[str], exercise: str | None) -> int:
 
 def _collect(base: LabConfig, fmt: str) -> int:
     """`class collect`: every lab graded now, with when each goal was first met."""
-    from lab.classweb.grades import collect
+    from lab.classweb import platforms
+    from lab.classweb.grades import collect, platform_file
 
     table = collect(base, lambda m: say(m, err=True))  # stdout: the table alone
+    if fmt in platforms.FORMATS:  # for the school's platform to import as it is
+        text = platform_file(base, fmt)
+        assert table.path is not None
+        path = table.path.with_name(f"{table.path.stem}-{fmt}.csv")
+        path.write_text(text)
+        print(text, end="")
+        say(f"written: {path} (import: README, \"Grades in the school's platform\")",
+            err=True)
+        return 0
     print(table.render("csv" if fmt == "table" else fmt), end="")
     say(f"written: {table.path}", err=True)
     return 0

@@ -271,7 +271,8 @@ def clear(cfg: LabConfig, progress: Progress) -> Path | None:
     started = Started.load(folder / grader.RECORD)
     if started is not None and started.writer:
         writer.stop(Lab(cfg), started.writer)
-    evidence = [p for p in (folder / grader.GOALS_MET, folder / grader.RECORD) if p.exists()]
+    evidence = [p for p in (folder / grader.GOALS_MET, folder / grader.BY_EXERCISE,
+                            folder / grader.RECORD) if p.exists()]
     logs = folder / "writer"
     kept = None
     if evidence or logs.is_dir():

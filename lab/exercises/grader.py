@@ -21,6 +21,7 @@ from lab.probes import vantage
 
 RECORD = "exercise.json"
 GOALS_MET = "goals-met.json"  # each goal with when it was first met (lab.classweb.grades)
+BY_EXERCISE = "grades-by-exercise.json"  # the last grade of each exercise the lab ran (ditto)
 # A goal's check that has not answered by then is failed, and the grade goes
 # on: the student's servers may stall a probe. The slowest check that still
 # answers (goals.writes_kept on two servers, each judged RETRIES+1 times
