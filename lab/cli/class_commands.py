@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.cli.command import Command
-from lab.cli.output import say
+from lab.cli.output import StartProgress, say
 from lab.engine.lab import Lab
 from lab.exercises import classroom
 from lab.model import roster as roster_model
@@ -98,7 +98,11 @@ def _up(lab: Lab, args: argparse.Namespace) -> int:
                            hint="e.g. `foolab class up 8`")
         cfgs = classroom.configs(base, int(args.count), args.prefix, args.subnet_per_lab)
     say(f"class of {len(cfgs)}: {cfgs[0].lab} ... {cfgs[-1].lab}")
-    result = classroom.up(cfgs, say, lab.prepare, swarm=args.swarm)
+    voice = StartProgress()  # a terminal: one line counting whole labs; a log: every line
+    try:
+        result = classroom.up(cfgs, voice, lab.prepare, swarm=args.swarm)
+    finally:
+        voice.close()
     for o in result.failed:
         say(f"lab {o.name} did not come up: {o.error}")
     print(render(classroom.status([base.for_lab(c.lab) for c in cfgs])))

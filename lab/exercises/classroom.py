@@ -12,7 +12,9 @@ class's status reads faults and the running exercise of each lab.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -35,7 +37,7 @@ from lab.model.errors import LabError, TopologyError
 from lab.model.figures import Progress
 from lab.probes import mysql
 
-PARALLEL = 4  # labs started at once: more only queue for the same two cores
+PARALLEL = 4  # labs stopped or read at once (a start's width: class_layout.start_width)
 
 
 def labs(base: LabConfig) -> list[str]:
@@ -117,6 +119,7 @@ class Outcome:
     subnet: str = ""
     wire: str = ""
     error: str = ""
+    slowest: str = ""  # the host that took `seconds` to be healthy
 
 
 @dataclass
@@ -207,7 +210,8 @@ def place_on_nodes(cfgs: list[LabConfig], progress: Progress,
 
 def up(cfgs: list[LabConfig], progress: Progress,
        prepare: tuple[Callable[[Lab], None], ...] = (), swarm: bool = False) -> ClassUp:
-    """Start every lab not yet up, PARALLEL at a time: on this machine after
+    """Start every lab not yet up, as many at once as the machine allows
+    (class_layout.start_width): on this machine after
     checking that its memory holds them all (else LabError, nothing
     started), or `swarm`, each on the node it is placed on."""
     ran: dict[str, Started] = {}
@@ -237,14 +241,31 @@ def up(cfgs: list[LabConfig], progress: Progress,
         try:
             with nodes.on(placement(cfg)):
                 lab = Lab(cfg, progress=say, prepare=prepare)
-                seconds = max(lab.up().values(), default=0.0)
+                times = lab.up()
         except (LabError, TopologyError) as exc:
             say(f"failed: {exc}")
             return Outcome(cfg.lab, False, error=str(exc).splitlines()[0])
-        return Outcome(cfg.lab, True, seconds, lab.topology.subnet, lab.config.wire_subnet)
+        host = max(times, key=lambda h: times[h], default="")
+        return Outcome(cfg.lab, True, times.get(host, 0.0), lab.topology.subnet,
+                       lab.config.wire_subnet, slowest=host)
 
-    with cf.ThreadPoolExecutor(PARALLEL) as pool:
-        result.outcomes = list(pool.map(client.carried(start), cfgs))
+    width = class_layout.start_width(len(cfgs), os.cpu_count() or 1, available_mib())
+    progress(f"starting {len(cfgs)} labs, {width} at once (from the cores and free memory)")
+    done: list[Outcome] = []
+    lock = threading.Lock()
+
+    def started(cfg: LabConfig) -> Outcome:
+        outcome = start(cfg)
+        with lock:
+            done.append(outcome)
+            whole = [o for o in done if o.ok]
+            last = max(whole, key=lambda o: o.seconds, default=None)
+            slowest = (f"{last.name} {last.slowest}", last.seconds) if last else None
+            progress(class_layout.start_line(len(whole), len(cfgs), slowest))
+        return outcome
+
+    with cf.ThreadPoolExecutor(width) as pool:
+        result.outcomes = list(pool.map(client.carried(started), cfgs))
     for o in result.outcomes:  # a lost lab's exercise, on its fresh lab: the same seed
         if o.ok and o.name in ran:
             lab = Lab(next(c for c in cfgs if c.lab == o.name))

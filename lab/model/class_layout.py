@@ -109,3 +109,26 @@ class LabRecord:
             return None
         data = json.loads(path.read_text())
         return cls(str(data["name"]), str(data["subnet"]), str(data.get("wire", "")))
+
+
+# A lab starting takes about a core for a few seconds (MariaDB's set-up,
+# BIND, Apache, all at once) and its memory at once: labs started at once
+# beyond twice the cores only queue for the same cores, and beyond what the
+# free memory holds they would push the machine into swap or the OOM killer.
+STARTS_PER_CORE = 2
+
+
+def start_width(labs: int, cores: int, free_mib: int, reserve_mib: int = 512) -> int:
+    """How many labs `class up` starts at once: as wide as the machine's
+    cores and free memory allow, no wider, and at least one."""
+    by_cpu = STARTS_PER_CORE * max(1, cores)
+    by_memory = (free_mib - reserve_mib) // MEMORY_PER_LAB_MIB
+    return max(1, min(labs, by_cpu, by_memory))
+
+
+def start_line(healthy: int, total: int, slowest: tuple[str, float] | None) -> str:
+    """`class up`'s progress: how many labs are whole, and the slowest so far."""
+    line = f"{healthy} of {total} labs healthy"
+    if slowest is not None:
+        line += f" (slowest so far: {slowest[0]}, {slowest[1]:.1f} s)"
+    return line
