@@ -98,8 +98,8 @@ scenarios: $(VENV)/.installed
 	FOOLAB_REQUIRE_LAB=1 $(PY) -m pytest scenarios $(PYTEST_ARGS)
 
 # One after another. (`-m "not alone" -n 2 --dist loadgroup` runs the single
-# lab's scenarios beside those with labs of their own, scenarios/conftest.py:
-# 13 min instead of 24, but one of three such runs failed, see README.)
+# lab's scenarios beside those with labs of their own, scenarios/conftest.py;
+# one of three such runs failed, see README.)
 test: lab-up
 	FOOLAB_REQUIRE_LAB=1 $(PY) -m pytest tests scenarios --junitxml=reports/junit.xml $(PYTEST_ARGS)
 
