@@ -78,14 +78,24 @@ def _skip_the_error(lab: Lab, _s: Started) -> None:
     r = lab.topology.replica
     _sql(lab, r, "STOP SLAVE")
     _sql(lab, r, "SET GLOBAL sql_slave_skip_counter = 1")
-    _sql(lab, r, "START SLAVE")
+    _start_and_see_it_run(lab, r)
 
 
 def _delete_on_replica_only(lab: Lab, s: Started) -> None:
     r = lab.topology.replica
     _sql(lab, r, "STOP SLAVE")
     _sql(lab, r, f"DELETE FROM foo.ledger WHERE id = {s.baseline['row']}")
-    _sql(lab, r, "START SLAVE")
+    _start_and_see_it_run(lab, r)
+
+
+def _start_and_see_it_run(lab: Lab, replica: str) -> None:
+    """START SLAVE, then SHOW SLAVE STATUS until both threads run, as the
+    student who took the shortcut would look (the IO thread is Connecting
+    for a moment: graded then, the hidden symptom was not hidden yet)."""
+    _sql(lab, replica, "START SLAVE")
+    wait_for(f"{replica}'s replication running", lambda: (
+        (rs := mysql.replica_status(lab.address_of(replica), admin_password(lab)))
+        and rs.running), timeout=30, every=0.5)
 
 
 def _choose_conflict(r: random.Random) -> dict[str, Any]:
