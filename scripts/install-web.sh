@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The front-end packages the class's web server serves itself (web/package.json:
-# xterm.js for the terminal in the student page), from the npm registry at the
+# xterm.js for the terminal in the student page, asciinema-player for the
+# teacher's replay), from the npm registry at the
 # versions web/package-lock.json pins. No page ever loads them from a CDN.
 #   install-web.sh     install them when missing or when the lock file changed
 set -euo pipefail
@@ -19,6 +20,6 @@ if ! command -v npm >/dev/null 2>&1; then
     exit 1
   fi
 fi
-say "installing xterm.js from the npm registry (web/package-lock.json)"
+say "installing xterm.js and asciinema-player from the npm registry (web/package-lock.json)"
 npm ci --no-audit --no-fund --silent
 cp package-lock.json "$stamp"

@@ -6,7 +6,9 @@ dashboard's style sheet, xterm.js from web/node_modules, static/*.js here.
 
 from __future__ import annotations
 
+import json
 from html import escape
+from typing import Any
 
 from lab.dashboard.page import svg
 from lab.model.topology import Topology
@@ -60,6 +62,7 @@ def student(topo: Topology, lab: str, student_name: str, brief: str, teacher: bo
 <form id="terminal-form">host <select name="host" id="host">{hosts}</select>
 <button type="submit" id="connect">open a shell</button>
 <span id="terminal-state" aria-live="polite">closed</span></form>
+<p id="watched" role="status" hidden></p>
 <div id="terminal"></div></section>
 <section id="exercise" class="panel wide"><h2>Exercise</h2>{exercise}
 <button type="button" id="check">Check</button>
@@ -98,3 +101,55 @@ def joined(where: str) -> str:
     return f"""{_head("foo.com lab")}<body><main class="narrow">
 <meta http-equiv="refresh" content="0;url={escape(where)}">
 <p>Signed in: <a href="{escape(where)}">go to your lab</a>.</p></main></body></html>"""
+
+
+def terminals(lab: str, rows: list[dict[str, Any]]) -> str:
+    """A lab's terminal sessions for the teacher: watch a live one here
+    (xterm.js, read-only until "take the keyboard"), replay any."""
+    xterm = '\n<link rel="stylesheet" href="/static/xterm/css/xterm.css">'
+    return f"""{_head(f"foo.com lab {lab}: terminals", xterm)}<body data-lab="{escape(lab)}">
+<header><h1>foo.com cluster lab <small>lab {escape(lab)}: terminal sessions</small></h1>
+<nav><a href="/teacher">class</a> · <a href="/lab/{escape(lab)}">the lab's page</a></nav></header>
+<main><section class="panel wide"><table id="sessions"><thead><tr><th>host</th>
+<th>session</th><th>bytes</th><th>recording</th><th></th></tr></thead>
+<tbody>{session_links(lab, rows)}</tbody></table>
+<p>Recorded on the teacher's side, never in the lab; kept aside by <code>class down</code>.</p>
+</section>
+<section id="watch-panel" class="panel wide" hidden><h2>Watching <span id="watching"></span></h2>
+<p><button type="button" id="take">take the keyboard</button>
+<span id="watch-state" aria-live="polite">closed</span></p><div id="terminal"></div></section>
+</main>
+<script src="/static/xterm/lib/xterm.js"></script>
+<script src="/static/xterm-fit/lib/addon-fit.js"></script>
+<script src="/static/seat.js"></script>
+</body></html>"""
+
+
+def replay(lab: str, sid: str, marks: list[list[object]]) -> str:
+    """One session played back in the page (asciinema-player), each goal's
+    first moment marked on its timeline."""
+    player = '\n<link rel="stylesheet" href="/static/asciinema-player/asciinema-player.css">'
+    return f"""{_head(f"foo.com lab {lab}: {sid}", player)}<body data-lab="{escape(lab)}"
+ data-session="{escape(sid)}" data-markers="{escape(json.dumps(marks))}">
+<header><h1>foo.com cluster lab <small>lab {escape(lab)}: {escape(sid)}</small></h1>
+<nav><a href="/teacher/lab/{escape(lab)}/terminals">sessions</a></nav></header>
+<main><section class="panel wide"><div id="player"></div>
+<ol id="markers">{"".join(f"<li>{m[0]} s: {escape(str(m[1]))}</li>" for m in marks)}</ol>
+</section></main>
+<script src="/static/asciinema-player/asciinema-player.min.js"></script>
+<script src="/static/replay.js"></script>
+</body></html>"""
+
+
+def session_links(name: str, rows: list[dict[str, Any]]) -> str:
+    """The session list's rows as HTML."""
+    out = []
+    for r in rows:
+        sid = escape(r["id"])
+        act = (f'<a class="watch" href="#" data-session="{sid}">watch live</a> · '
+               if r["live"] else "")
+        out.append(f'<tr data-session="{sid}" data-live="{"yes" if r["live"] else "no"}">'
+                   f'<td>{escape(r["host"])}</td><td>{sid}</td><td>{r["bytes"]}</td>'
+                   f'<td>{escape(r["capped"]) or "-"}</td><td>{act}<a class="replay" '
+                   f'href="/teacher/lab/{escape(name)}/replay/{sid}">replay</a></td></tr>')
+    return "".join(out)

@@ -46,7 +46,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from lab.classweb import access, checks, class_pages, edge, grades, terminal
+from lab.classweb import access, casts, checks, class_pages, edge, grades, seat, terminal
 from lab.classweb.class_watch import ClassWatch
 from lab.dashboard.server import bind, event_stream, on_thread, pushed
 from lab.engine.lab import Lab
@@ -82,7 +82,9 @@ class ClassServer:
         self.stopping = threading.Event()
         self.checks = checks.Checks(len(self.labs))
         self._collecting = threading.Event()
-        self.app = Starlette(routes=[
+        self.recorder = casts.Recorder(lambda lab: self.labs[lab].config.state_dir)
+        self.recorder.count_existing(list(self.labs))
+        self.app = Starlette(routes=[*seat.Seat(self).routes(),
             Route("/", self.home), Route("/login", self.login, methods=["POST"]),
             Route("/join/{token}", self.join), Route("/logout", self.logout, methods=["POST"]),
             Route("/lab/{name}", self.lab_page), Route("/lab/{name}/events", self.lab_events),
@@ -285,7 +287,7 @@ class ClassServer:
             if own:
                 self.watch.note_activity(name)
 
-        await terminal.bridge(ws, self.labs[name], host, on_input=typed)
+        await terminal.bridge(ws, self.labs[name], host, self.recorder, on_input=typed)
 
     # -- the teacher --
 
@@ -344,9 +346,11 @@ class ClassServer:
 
 
 def require_xterm() -> None:
-    if not (XTERM / "xterm" / "lib" / "xterm.js").exists():
-        raise LabError("xterm.js is missing", str(XTERM),
-                       "`make web` (scripts/install-web.sh) installs it from npm")
+    """xterm.js (the terminals) and asciinema-player (the teacher's replay)."""
+    for need in (XTERM / "xterm" / "lib" / "xterm.js", seat.PLAYER / "asciinema-player.min.js"):
+        if not need.exists():
+            raise LabError(f"{need.name} is missing", str(need),
+                           "`make web` (scripts/install-web.sh) installs it from npm")
 
 
 def _server(app: ClassServer, cert: Path | None = None, key: Path | None = None,

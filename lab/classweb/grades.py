@@ -110,6 +110,12 @@ def last_check(cfg: LabConfig, started: Started) -> dict[str, Any] | None:
             "passed": sum(g["passed"] for g in doc["goals"]), "of": len(doc["goals"])}
 
 
+def goals_met(cfg: LabConfig) -> list[dict[str, Any]]:
+    """The goals of the lab's last grade, each with when it was first met."""
+    path = cfg.state_dir / RECORD
+    return list(json.loads(path.read_text()).get("goals", [])) if path.exists() else []
+
+
 def self_check(cfg: LabConfig) -> dict[str, Any]:
     """The student's Check: every goal, held or not, the hint of each that is
     not (never the fix, never what the grader saw: that is the teacher's)."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from lab.classweb.casts import Recorder, on_loop
 from lab.engine import client
 from lab.engine.lab import Lab
 from lab.model.errors import LabError
@@ -32,14 +33,17 @@ ENV = {"TERM": "xterm-256color", "LANG": "C.UTF-8"}
 CHUNK = 65536
 
 
-async def bridge(ws: WebSocket, lab: Lab, host: str, on_input: Any = None) -> None:
+async def bridge(ws: WebSocket, lab: Lab, host: str, recorder: Recorder,
+                 on_input: Any = None) -> None:
     """Carry bytes between an accepted WebSocket and a shell on `host`,
-    through the engine of the lab's node (its threads inherit the choice)."""
+    through the engine of the lab's node (its threads inherit the choice);
+    the session recorded, and watched, through `recorder`."""
     with client.engine(lab.engine):
-        await _bridge(ws, lab, host, on_input)
+        await _bridge(ws, lab, host, on_input, recorder)
 
 
-async def _bridge(ws: WebSocket, lab: Lab, host: str, on_input: Any = None) -> None:
+async def _bridge(ws: WebSocket, lab: Lab, host: str, on_input: Any,
+                  recorder: Recorder) -> None:
     container = lab.topology.host(host).container
     try:
         exec_id, raw = await asyncio.to_thread(client.open_terminal, container, SHELL, ENV)
@@ -51,11 +55,20 @@ async def _bridge(ws: WebSocket, lab: Lab, host: str, on_input: Any = None) -> N
     sock.setblocking(False)
     loop = asyncio.get_running_loop()
 
+    async def keys(data: bytes) -> None:  # the student's or the teacher's
+        await on_loop(loop, loop.sock_sendall(sock, data))
+
+    def tell(doc: dict[str, Any]) -> None:  # the teacher watches, or types: from any loop
+        asyncio.run_coroutine_threadsafe(ws.send_text(json.dumps({"watch": doc})), loop)
+
+    live = recorder.open(lab.config.lab or "lab", host, keys, tell)
+
     async def out() -> None:
         while True:
             data = await loop.sock_recv(sock, CHUNK)
             if not data:
                 break
+            recorder.output(live, data)
             await ws.send_bytes(data)
 
     reader = asyncio.create_task(out())
@@ -68,12 +81,14 @@ async def _bridge(ws: WebSocket, lab: Lab, host: str, on_input: Any = None) -> N
                 break
             message = _parse(receive.result())
             if "in" in message:
-                await loop.sock_sendall(sock, str(message["in"]).encode())
+                recorder.typed(live, str(message["in"]))
+                await keys(str(message["in"]).encode())
                 if on_input:
                     on_input()
             elif "size" in message:
                 cols, rows = (int(v) for v in message["size"][:2])
                 if 0 < cols <= 1000 and 0 < rows <= 1000:
+                    recorder.resized(live, cols, rows)
                     await asyncio.to_thread(client.resize_terminal, exec_id, rows, cols)
     except (WebSocketDisconnect, RuntimeError, OSError, LabError):
         pass  # the page went, or the shell's socket did
@@ -81,6 +96,7 @@ async def _bridge(ws: WebSocket, lab: Lab, host: str, on_input: Any = None) -> N
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
+        recorder.close(live)
         sock.close()
         await asyncio.to_thread(_hang_up, exec_id)
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):

@@ -276,14 +276,15 @@ def up(cfgs: list[LabConfig], progress: Progress,
     return result
 
 
-# What a teacher keeps of a removed lab: its grades (goals first met) and
-# the writer's logs, the evidence behind the data goals.
+# What a teacher keeps of a removed lab: its grades (goals first met), the
+# writer's logs (the evidence behind the data goals) and the terminal casts.
 KEPT = REPO / "reports" / "exercises" / "kept"
+CASTS = "casts"  # the lab's recorded terminal sessions (classweb.casts)
 
 
 def clear(cfg: LabConfig, progress: Progress) -> Path | None:
     """A removed class lab leaves nothing behind: its writer stopped, its
-    grades and writer logs kept under reports/exercises/kept/ (said in one
+    grades, writer logs and casts kept under reports/exercises/kept/ (said in one
     line), then its whole state folder gone, so a new lab of the same name
     starts with no exercise, secrets or place. Where they were kept, or None."""
     folder = cfg.state_dir
@@ -294,16 +295,16 @@ def clear(cfg: LabConfig, progress: Progress) -> Path | None:
         writer.stop(Lab(cfg), started.writer)
     evidence = [p for p in (folder / grader.GOALS_MET, folder / grader.BY_EXERCISE,
                             folder / grader.RECORD) if p.exists()]
-    logs = folder / "writer"
+    folders = [f for f in (folder / "writer", folder / CASTS) if f.is_dir()]
     kept = None
-    if evidence or logs.is_dir():
+    if evidence or folders:
         kept = KEPT / f"{cfg.lab}-{time.strftime('%Y%m%d-%H%M%S')}"
         kept.mkdir(parents=True, exist_ok=True)
         for path in evidence:
             shutil.copy2(path, kept / path.name)
-        if logs.is_dir():
-            shutil.copytree(logs, kept / "writer", dirs_exist_ok=True)
-        progress(f"[{cfg.lab}] grades and the writer's log kept in {kept}")
+        for logs in folders:
+            shutil.copytree(logs, kept / logs.name, dirs_exist_ok=True)
+        progress(f"[{cfg.lab}] grades, the writer's log and the terminal recordings kept in {kept}")
     shutil.rmtree(folder, ignore_errors=True)
     return kept
 

@@ -63,9 +63,18 @@
       send({ size: [term.cols, term.rows] });
       term.focus();
     };
-    socket.onmessage = (ev) => term.write(new Uint8Array(ev.data));
+    socket.onmessage = (ev) => {
+      if (typeof ev.data !== "string") { term.write(new Uint8Array(ev.data)); return; }
+      const w = JSON.parse(ev.data).watch;  // the teacher at this terminal
+      if (!w) return;
+      document.body.dataset.watched = w.typing ? "typing" : w.watching ? "watching" : "no";
+      $("#watched").hidden = !w.watching;
+      $("#watched").textContent = w.typing ? "Your teacher is typing in this terminal."
+        : w.watching ? "Your teacher is watching this terminal." : "";
+    };
     socket.onclose = () => {
       $("#terminal-state").textContent = "closed";
+      $("#watched").hidden = true; document.body.dataset.watched = "no";
       delete document.body.dataset.terminal;
     };
   }

@@ -14,7 +14,10 @@
     tr.dataset.healthy = `${lab.healthy}/${lab.of}`;
     const link = document.createElement("a");
     link.href = `/lab/${encodeURIComponent(lab.lab)}`; link.textContent = lab.student || lab.lab;
-    const who = document.createElement("td"); who.append(link);
+    const seat = document.createElement("a");  // watch or replay the student's terminals
+    seat.href = `/teacher/lab/${encodeURIComponent(lab.lab)}/terminals`; seat.textContent = "terminals";
+    seat.className = "terminals";
+    const who = document.createElement("td"); who.append(link, " · ", seat);
     const hosts = document.createElement("td"); hosts.className = "hosts";
     for (const h of lab.hosts) {
       const s = document.createElement("span");
