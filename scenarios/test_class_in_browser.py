@@ -9,7 +9,8 @@ and Debian's chromium driven by Selenium:
   one body; a socket from another site: refused;
 - the teacher's grid shows A's db2 stopped, and back;
 - the Check button shows the goals of a running exercise with hints;
-- a wrong link: the login page with one line; a run of them: answered late.
+- a wrong link: the login page with one line; a run of them: answered late;
+- the teacher watches A's terminal live from the grid and replays it.
 Screenshots go to reports/ (the README shows two of them).
 """
 
@@ -181,6 +182,63 @@ def test_a_students_session_opens_nothing_of_another_lab(
             return b"own-42" in seen  # the shell's answer, not the echo of the line
 
         wait_for("Ada's own shell to answer", answered, 15)
+
+
+def test_the_teacher_watches_a_students_terminal_live_and_replays_it(
+        browser: Any, server: str, school: tuple[LabConfig, Roster]) -> None:
+    """Issue 33: from the grid, the teacher opens A's live terminal; what A
+    types shows there within a second, and A's page says the teacher is
+    watching; A's own session opens no watch route; the finished session
+    replays in the page with the same lines."""
+    import contextlib
+
+    from browsing import chromium
+    from selenium.webdriver.common.by import By
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+    from websockets.typing import Origin
+
+    ada, teacher_token = school[1].students[0], school[1].teacher_token
+    as_student(browser, server, ada.token)
+    open_shell(browser, "ns2")
+    cookie = session_of(browser)
+    with contextlib.contextmanager(chromium)() as teacher:
+        as_student(teacher, server, teacher_token)
+        until(teacher, "r01's row in the grid", lambda d: d.find_elements(
+            By.CSS_SELECTOR, '#grid tr[data-lab="r01"] a.terminals'), 10)[0].click()
+        watch = until(teacher, "A's live session listed", lambda d: d.find_elements(
+            By.CSS_SELECTOR, '#sessions tr[data-live="yes"] a.watch'), 10)
+        watch[0].click()
+        until(teacher, "the watch open", lambda d: d.execute_script(
+            "return document.body.dataset.watching"), 10)
+        until(browser, "A's page says the teacher watches", lambda d: d.execute_script(
+            "return document.body.dataset.watched") == "watching", 5)
+        assert "watching" in browser.find_element(By.ID, "watched").text
+        type_in_terminal(browser, "echo seen-by-$((6*7)); hostname")
+        until(teacher, "A's line on the teacher's screen, within 1 s",
+              lambda d: "seen-by-42" in terminal_text(d), 1)
+        # A's own session: no watch route, no session list, of any lab
+        status = browser.execute_script(
+            "const s = async (p) => (await fetch(p)).status;"
+            "return Promise.all([s('/teacher/lab/r01/terminals'),"
+            " s('/teacher/lab/r02/terminals')]);")
+        assert status == [403, 403]
+        sid = str(teacher.execute_script("return document.body.dataset.watching"))
+        with pytest.raises(InvalidStatus) as refused:
+            with connect(f"{server.replace('http', 'ws')}/teacher/lab/r01/watch?session={sid}",
+                         origin=Origin(server),
+                         additional_headers={"Cookie": f"{access.COOKIE}={cookie}"}):
+                pytest.fail("a student's session watched a terminal")
+        assert refused.value.response.status_code == 403
+        browser.get(f"{server}/lab/r01")  # A leaves: the session ends
+        teacher.get(f"{server}/teacher/lab/r01/replay/{sid}")
+        until(teacher, "the replay's player", lambda d: d.execute_script(
+            "return !!window.player && window.player.getDuration() > 0"), 10)
+        teacher.execute_script("window.player.seek(window.player.getDuration())")  # its end
+        until(teacher, "the same lines in the replay", lambda d: "seen-by-42" in str(
+            d.execute_script("return document.querySelector('#player').textContent")), 10)
+        REPORTS.mkdir(exist_ok=True)
+        teacher.save_screenshot(str(REPORTS / "class-replay.png"))
 
 
 def test_the_teachers_grid_follows_a_stopped_database(

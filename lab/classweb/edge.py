@@ -18,6 +18,10 @@ HEADERS = {  # on every answer: nothing framed, sent elsewhere or loaded from el
                                "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
     "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+# The teacher's replay page only: asciinema-player's terminal is WebAssembly,
+# which 'self' alone may not compile ('wasm-unsafe-eval' allows no JS eval).
+REPLAY = {**HEADERS, "Content-Security-Policy": HEADERS["Content-Security-Policy"]
+          + "; script-src 'self' 'wasm-unsafe-eval'"}
 
 
 def stamp(path: Path) -> tuple[int, int] | None:
@@ -99,7 +103,8 @@ def with_headers(app: ASGIApp) -> ASGIApp:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).update(HEADERS)
+                MutableHeaders(scope=message).update(
+                    REPLAY if "/replay/" in scope["path"] else HEADERS)
             await send(message)
 
         await app(scope, receive, with_headers)

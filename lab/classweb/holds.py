@@ -4,7 +4,7 @@ hand (tests/test_generated_docs.py renders it again and compares)."""
 
 from __future__ import annotations
 
-from lab.classweb import access, class_watch
+from lab.classweb import access, casts, class_watch
 from lab.model import roster
 
 BEGIN = "<!-- class-holds:begin (written by lab/classweb/holds.py; do not edit) -->"
@@ -57,6 +57,12 @@ def readme_block() -> str:
         "shell nor any `docker exec` of the engine's can change its network; no lab "
         "container holds the Docker socket, privilege or anything of this machine "
         "(`compose/lab-address` is built into the images, not mounted);",
+        "every terminal session is recorded on the teacher's side (the lab's state "
+        "folder on this machine, never in the lab), at most "
+        f"{casts.SESSION_CAP // 2**20} MiB a session and {casts.CLASS_CAP // 2**20} MiB "
+        "a class, said in the recording when reached; only the teacher's session lists, "
+        "watches or replays them (a student's own lab included: 403), and a watching "
+        "teacher types only after \"take the keyboard\", which the student's page says;",
         "the server listens on 127.0.0.1; `--listen ADDRESS` serves a classroom "
         "network and says in one line that the traffic is plain HTTP unless "
         "`--tls-cert` and `--tls-key` are given;",
