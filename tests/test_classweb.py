@@ -355,9 +355,14 @@ def test_the_grade_table_has_a_row_per_student_and_a_column_per_goal(tmp_path: P
     cfg = base.for_lab("s01")
     cfg.state_dir.mkdir(parents=True)
     grades.record(cfg, _grade((True, False)))
+    (cfg.state_dir / "casts").mkdir()
+    for sid in ("web1-20261207-101500-2", "ns2-20261207-100000-1"):
+        (cfg.state_dir / "casts" / f"{sid}.cast").write_text("{}\n")
     lines = grades.table(base).render("csv").splitlines()
-    assert lines[0].endswith("db2 replicates first met,no write lost first met")
+    assert lines[0].endswith(
+        "db2 replicates first met,no write lost first met,terminal sessions")
     assert lines[1].startswith("Ada Lovelace,ada@school.example,s01,replica-broken,2,4,")
+    assert lines[1].endswith(",ns2-20261207-100000-1 web1-20261207-101500-2")  # oldest first
     assert lines[2].startswith("Alan Turing,alan@school.example,s02,,")
 
 

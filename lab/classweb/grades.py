@@ -171,11 +171,12 @@ class ClassTable:
         out = io.StringIO()
         w = csv.writer(out)
         w.writerow(["name", "email", "lab", "exercise", "points", "out_of",
-                    *[f"{n} first met" for n in self.goal_names]])
+                    *[f"{n} first met" for n in self.goal_names], "terminal sessions"])
         for r in self.rows:
             met = {g["name"]: g.get("first_met") or "" for g in r["goals"]}
             w.writerow([r["name"], r["email"], r["lab"], r["exercise"], r["points"],
-                        r["out_of"], *[met.get(n, "") for n in self.goal_names]])
+                        r["out_of"], *[met.get(n, "") for n in self.goal_names],
+                        " ".join(r.get("sessions", []))])
         return out.getvalue()
 
 
@@ -189,8 +190,15 @@ def table(base: LabConfig) -> ClassTable:
         rows.append({"name": s.name, "email": s.email, "lab": s.lab,
                      "exercise": doc.get("exercise", ""), "points": doc.get("points", ""),
                      "out_of": doc.get("out_of", ""), "checked_at": doc.get("checked_at", ""),
-                     "goals": doc.get("goals", [])})
+                     "goals": doc.get("goals", []), "sessions": sessions(base.for_lab(s.lab))})
     return ClassTable(rows)
+
+
+def sessions(cfg: LabConfig) -> list[str]:
+    """The lab's recorded terminal sessions (classweb.casts), oldest first:
+    what the teacher replays beside the grade."""
+    stems = [p.stem for p in (cfg.state_dir / classroom.CASTS).glob("*.cast")]
+    return sorted(stems, key=lambda stem: stem.split("-", 1)[-1])  # HOST-TIME-N
 
 
 def collect(base: LabConfig, progress: Callable[[str], None]) -> ClassTable:
