@@ -1,6 +1,7 @@
 """`make bench ONLY=classroom`: a class of 24 in their browsers at once
 (issue 21): keystroke echo through the terminal, and what the class server
-costs with every page and terminal open.
+costs with every page and terminal open, every terminal recorded and one
+watched by the teacher (issue 33), and the recordings' bytes per student-hour.
 
 The class (c01..c24, its own state folder: a teacher's roster is never
 touched) runs `foolab class serve` in a process of its own. Each student is
@@ -120,6 +121,32 @@ class Student:
         self.http.close()
 
 
+class Watcher:
+    """The teacher watching one student's live terminal (issue 33): every
+    byte of it is sent a second time, to this socket, drained on a thread."""
+
+    def __init__(self, url: str, token: str, lab: str, folder: Path) -> None:
+        self.http = httpx.Client(base_url=url, timeout=30)
+        self.http.get(f"/join/{token}").raise_for_status()
+        (cast,) = folder.glob("*.cast")  # the student's one session
+        self.sock = connect(url.replace("http", "ws") +
+                            f"/teacher/lab/{lab}/watch?session={cast.stem}", origin=Origin(url),
+                            additional_headers={"Cookie": f"{COOKIE}={self.http.cookies[COOKIE]}"})
+        self.bytes = 0
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                self.bytes += len(self.sock.recv())
+        except Exception:  # noqa: BLE001 (closed: the bench is over)
+            return
+
+    def close(self) -> None:
+        self.sock.close()
+        self.http.close()
+
+
 def classroom_figures(lab: Lab, reps: int, progress: Progress,
                       students: int = STUDENTS) -> list[Figure]:
     """Echo p50/p99 with every terminal open, the server's idle CPU and memory."""
@@ -138,6 +165,9 @@ def classroom_figures(lab: Lab, reps: int, progress: Progress,
                   f"{IDLE_S:.0f} s; aim <= 5 %")
     memory = Figure("class server memory", "MiB", note=f"resident, {students} pages and "
                     "terminals open")
+    recorded = Figure("recorded terminal bytes per student-hour", "KiB", note="every "
+                      "terminal recorded (asciicast v2) while the bench types and idles; one "
+                      "terminal watched by the teacher throughout")
     roster = classroom.enrol(base, csv, PREFIX)
     cfgs = [base.for_lab(s.lab) for s in roster.students]
     server: subprocess.Popen[str] | None = None
@@ -151,6 +181,9 @@ def classroom_figures(lab: Lab, reps: int, progress: Progress,
         progress(f"classroom: {students} pages and terminals opening")
         shell_on = lab.topology.primary_dns
         opened = [Student(url, s.token, s.lab, shell_on) for s in roster.students]
+        since = time.monotonic()
+        watcher = Watcher(url, roster.teacher_token, opened[0].lab,
+                          cfgs[0].state_dir / classroom.CASTS)
         wait_for("every page's first document", lambda: all(s.docs for s in opened), 60)
         for i in range(reps):
             progress(f"classroom: idle window {i + 1}/{reps}")
@@ -164,6 +197,12 @@ def classroom_figures(lab: Lab, reps: int, progress: Progress,
             cuts = statistics.quantiles(echoes, n=100)
             p50.runs.append(statistics.median(echoes))
             p99.runs.append(cuts[98])
+            hours = (time.monotonic() - since) / 3600
+            cast_bytes = sum(p.stat().st_size for c in cfgs
+                             for p in (c.state_dir / classroom.CASTS).glob("*.cast"))
+            recorded.runs.append(cast_bytes / 1024 / students / hours)
+        assert watcher.bytes > 0, "the teacher's watch carried nothing"
+        watcher.close()
     finally:
         for s in opened:
             s.close()
@@ -172,5 +211,5 @@ def classroom_figures(lab: Lab, reps: int, progress: Progress,
             server.wait(timeout=20)
         classroom.down(cfgs, progress)
         classroom.forget_roster(base)
-    return [p50, p99, idle, memory]
+    return [p50, p99, idle, memory, recorded]
 

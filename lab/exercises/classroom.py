@@ -280,6 +280,7 @@ def up(cfgs: list[LabConfig], progress: Progress,
 # writer's logs (the evidence behind the data goals) and the terminal casts.
 KEPT = REPO / "reports" / "exercises" / "kept"
 CASTS = "casts"  # the lab's recorded terminal sessions (classweb.casts)
+KEPT_AS = {"writer": "the writer's log", CASTS: "the terminal recordings"}
 
 
 def clear(cfg: LabConfig, progress: Progress) -> Path | None:
@@ -304,7 +305,8 @@ def clear(cfg: LabConfig, progress: Progress) -> Path | None:
             shutil.copy2(path, kept / path.name)
         for logs in folders:
             shutil.copytree(logs, kept / logs.name, dirs_exist_ok=True)
-        progress(f"[{cfg.lab}] grades, the writer's log and the terminal recordings kept in {kept}")
+        what = (["grades"] if evidence else []) + [KEPT_AS[f.name] for f in folders]
+        progress(f"[{cfg.lab}] {' and '.join(what)} kept in {kept}")
     shutil.rmtree(folder, ignore_errors=True)
     return kept
 
