@@ -77,8 +77,11 @@ def student(topo: Topology, lab: str, student_name: str, brief: str, teacher: bo
 </body></html>"""
 
 
-def teacher() -> str:
-    """The teacher's grid: a row per lab, filled live from /teacher/events."""
+def teacher(exercises: list[str]) -> str:
+    """The teacher's grid: a row per lab, filled live from /teacher/events;
+    the lesson run from it (classweb.lesson_controls): an exercise started or stopped
+    in every lab or one, a lab reset."""
+    options = "".join(f'<option value="{escape(e)}">{escape(e)}</option>' for e in exercises)
     return f"""{_head("foo.com lab: the class")}<body data-connected="no">
 <header><h1>foo.com cluster lab <small>the class</small></h1><p id="banner">connecting...</p>
 <nav><a href="/teacher/grades.csv" download>grades (CSV)</a> ·
@@ -87,9 +90,14 @@ def teacher() -> str:
 <span id="grade-state" aria-live="polite"></span>
 <form method="post" action="/logout" class="inline"><button type="submit">sign out</button>
 </form></nav></header>
-<main><section class="panel wide"><table id="grid"><thead><tr><th>lab</th><th>student</th>
+<main><section class="panel wide"><p id="lesson">exercise <select id="exercise">{options}
+</select> <button type="button" id="start-all">start in every lab</button>
+<button type="button" id="stop-all">stop in every lab</button>
+<span id="lesson-state" aria-live="polite"></span></p>
+<table id="grid"><thead><tr><th>lab</th><th>student</th>
 <th>hosts</th><th>healthy</th><th>replication</th><th>exercise</th><th>goals</th>
-<th>faults</th><th>last activity</th></tr></thead><tbody></tbody></table></section></main>
+<th>faults</th><th>last activity</th><th>lesson</th></tr></thead><tbody></tbody></table>
+</section></main>
 <script src="/static/teacher.js"></script>
 </body></html>"""
 

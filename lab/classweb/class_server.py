@@ -47,6 +47,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from lab.classweb import access, casts, checks, class_pages, edge, grades, seat, terminal
+from lab.classweb import lesson_controls as controls
 from lab.classweb.class_watch import ClassWatch
 from lab.dashboard.server import bind, event_stream, on_thread, pushed
 from lab.engine.lab import Lab
@@ -84,7 +85,8 @@ class ClassServer:
         self._collecting = threading.Event()
         self.recorder = casts.Recorder(lambda lab: self.labs[lab].config.state_dir)
         self.recorder.count_existing(list(self.labs))
-        self.app = Starlette(routes=[*seat.Seat(self).routes(),
+        self.lesson = controls.Lesson(self)  # the grid's start, stop and reset
+        self.app = Starlette(routes=[*seat.Seat(self).routes(), *self.lesson.routes(),
             Route("/", self.home), Route("/login", self.login, methods=["POST"]),
             Route("/join/{token}", self.join), Route("/logout", self.logout, methods=["POST"]),
             Route("/lab/{name}", self.lab_page), Route("/lab/{name}/events", self.lab_events),
@@ -295,12 +297,15 @@ class ClassServer:
         return self.principal(conn, touch) == roster_model.TEACHER
 
     async def teacher(self, request: Request) -> Response:
-        return HTMLResponse(class_pages.teacher()) if self._teacher(request) else self.forbidden()
+        if not self._teacher(request):
+            return self.forbidden()
+        return HTMLResponse(class_pages.teacher([e.name for e in EXERCISES]))
 
     async def teacher_events(self, request: Request) -> Response:
         if not self._teacher(request):
             return self.forbidden()
-        return self._stream(self.watch.rows, lambda: self._teacher(request, touch=False))
+        return self._stream(lambda: self.lesson.grid(self.watch.rows()),
+                            lambda: self._teacher(request, touch=False))
 
     async def grades(self, request: Request) -> Response:
         fmt = request.path_params["fmt"]

@@ -12,7 +12,7 @@ from typing import Any
 from lab.cli.command import Command
 from lab.cli.output import StartProgress, say
 from lab.engine.lab import Lab
-from lab.exercises import classroom
+from lab.exercises import classroom, lesson
 from lab.model import roster as roster_model
 from lab.model.config import LabConfig
 from lab.model.errors import LabError
@@ -21,12 +21,13 @@ from lab.model.errors import LabError
 def add_class(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cl = sub.add_parser("class", help="a lab per student: up N, status, down (make class-up N=8)")
     cl.add_argument("action", choices=["up", "status", "down", "access", "serve", "collect",
-                                       "exercise"],
+                                       "exercise", "reset"],
                     help="up, status, down; access: each student's secret link; serve: the "
                     "class's web server; collect: the grade table; exercise NAME: start it "
-                    "in every lab with each student's seed")
+                    "in every lab with each student's seed; reset LAB: that lab fresh, its "
+                    "exercise started again with the same seed")
     cl.add_argument("count", nargs="?", help="up: how many labs (s01, s02, ...); "
-                    "exercise: its name")
+                    "exercise: its name; reset: the lab")
     cl.add_argument("--roster", type=Path, help="up: a CSV of students (name,email): a lab "
                     "each, seeded from the e-mail and a class secret")
     cl.add_argument("--format", choices=["table", "csv", "json", "moodle", "canvas"],
@@ -77,6 +78,11 @@ def cmd_class(lab: Lab, args: argparse.Namespace) -> int:
         return 0
     if args.action == "exercise":
         return _exercise(base, names, args.count)
+    if args.action == "reset":
+        if not args.count:
+            raise LabError("class reset needs the lab's name", hint="e.g. `foolab class reset s03`")
+        say(lesson.reset(base, args.count, say))
+        return 0
     if args.action == "collect":
         return _collect(base, args.format)
     rows = classroom.status(cfgs)
@@ -114,21 +120,15 @@ def _up(lab: Lab, args: argparse.Namespace) -> int:
 
 def _exercise(base: LabConfig, names: list[str], exercise: str | None) -> int:
     """`class exercise NAME`: the exercise in every lab, each student's seed."""
-    from lab.exercises import grader
-
     roster = classroom.require_roster(base)
     if not exercise:
         raise LabError("class exercise needs the exercise's name", hint="`foolab exercise list`")
     failed = 0
     for name in names:
-        seed = roster.seed(name)
-        if seed is None:
+        if roster.seed(name) is None:
             continue
-        lab = Lab(base.for_lab(name))
         try:
-            with lab.network():
-                grader.start(lab, exercise, seed)
-            say(f"lab {name}: {exercise} started")
+            say(lesson.start(base, name, exercise))
         except LabError as exc:
             failed += 1
             say(f"lab {name}: {exc}")

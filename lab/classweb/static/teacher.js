@@ -36,8 +36,46 @@
       cell(repl, r && r.io === "Yes" && r.sql === "Yes" ? "yes" : "no"), cell(lab.exercise || "-"),
       cell(goals), cell(lab.faults.concat(lab.oom ? [`${lab.oom} killed at the memory bound`] : []).join("; ") || "-"), cell(ago(lab.activity), "activity"));
     tr.querySelector(".activity").dataset.t = lab.activity || "";
+    tr.append(actions(lab));
     return tr;
   }
+
+  // --- the lesson: start, stop, reset (classweb/lesson_controls.py) ---
+  async function post(path, body, question) {
+    if (!window.confirm(question)) return;
+    const r = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body) });
+    const doc = await r.json();
+    $("#lesson-state").textContent = r.ok ? (doc.busy && doc.busy.length
+      ? `busy, left alone: ${doc.busy.join(", ")}` : "started: the rows show how it goes")
+      : doc.error || `error ${r.status}`;
+  }
+  function button(text, cls, onclick) {
+    const b = document.createElement("button"); b.type = "button";
+    b.textContent = text; b.className = cls; b.addEventListener("click", onclick); return b;
+  }
+  function actions(lab) {
+    const td = document.createElement("td"); td.className = "lesson";
+    const base = `/teacher/lab/${encodeURIComponent(lab.lab)}`;
+    const a = lab.action;
+    const busy = a && a.running;
+    const line = document.createElement("span"); line.className = "action";
+    line.dataset.state = !a ? "none" : busy ? "running" : a.ok ? "done" : "failed";
+    line.textContent = a ? `${a.what}: ${a.line}` : "";
+    const start = button("start", "start", () => post(`${base}/exercise`,
+      { exercise: $("#exercise").value }, `Start ${$("#exercise").value} in ${lab.lab}?`));
+    const stop = button("stop", "stop", () => post(`${base}/exercise`, { stop: true },
+      `Stop ${lab.exercise || "the exercise"} in ${lab.lab}? (the lab is healed)`));
+    const reset = button("reset", "reset", () => post(`${base}/reset`, {},
+      `Reset ${lab.lab}? A fresh lab, the same seed, its exercise started again.`));
+    for (const b of [start, stop, reset]) b.disabled = !!busy;
+    td.append(start, stop, reset, " ", line);
+    return td;
+  }
+  $("#start-all").addEventListener("click", () => post("/teacher/exercise",
+    { exercise: $("#exercise").value }, `Start ${$("#exercise").value} in every lab?`));
+  $("#stop-all").addEventListener("click", () => post("/teacher/exercise", { stop: true },
+    "Stop the exercise in every lab? (each lab is healed)"));
 
   const source = new EventSource("/teacher/events");
   source.onopen = () => { document.body.dataset.connected = "yes"; $("#banner").textContent = "live"; };
