@@ -10,7 +10,8 @@ and Debian's chromium driven by Selenium:
 - the teacher's grid shows A's db2 stopped, and back;
 - the Check button shows the goals of a running exercise with hints;
 - a wrong link: the login page with one line; a run of them: answered late;
-- the teacher watches A's terminal live from the grid and replays it.
+- the teacher watches A's terminal live from the grid and replays it;
+- the teacher starts an exercise in A's lab from the grid, resets it, stops it.
 Screenshots go to reports/ (the README shows two of them).
 """
 
@@ -281,6 +282,52 @@ def test_check_shows_each_goal_with_its_hint(
         kept = json.loads((state / "class" / "r01" / "goals-met.json").read_text())
         follows = next(g for g in kept["goals"] if g["name"] == "ns2 answers like ns1")
         assert re.search(r"serials ns1 \d+, ns2 \d+", follows["seen"]), follows
+    finally:
+        foolab(state, "--lab", "r01", "exercise", "stop")
+
+
+def test_the_teacher_runs_the_lesson_from_the_grid_and_resets_a_lab(
+        browser: Any, server: str, school: tuple[LabConfig, Roster], state: Path) -> None:
+    """Issue 33: from the grid, the teacher starts an exercise in A's lab
+    (A's own seed), resets the lab (a fresh lab: what A left in it is gone;
+    the same exercise again, the same seed), then stops it; each after a
+    confirmation, its progress on A's row."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from lab.exercises import grader
+
+    r01 = Lab(school[0].for_lab("r01"))
+    row = '#grid tr[data-lab="r01"]'
+
+    def act(button: str, what: str, timeout: float) -> None:
+        until(browser, f"r01's {button} button", lambda d: d.find_elements(
+            By.CSS_SELECTOR, f"{row} button.{button}:not([disabled])"), 10)[0].click()
+        browser.switch_to.alert.accept()  # the confirmation
+        ended = until(browser, f"{what} ended on r01's row", lambda d: d.execute_script(
+            f"const a = document.querySelector('{row} .action');"
+            f"return a && a.textContent.startsWith('{button}') && a.dataset.state !== 'running'"
+            " && [a.dataset.state, a.textContent]"), timeout)
+        assert ended[0] == "done", ended[1]
+
+    as_student(browser, server, school[1].teacher_token)
+    try:
+        Select(browser.find_element(By.ID, "exercise")).select_by_value("ns2-stale")
+        act("start", "the exercise's start", 60)
+        ran = grader.running(r01)
+        assert ran is not None and ran.exercise == "ns2-stale"
+        assert ran.seed == school[1].seed("r01")  # the student's own
+        left = subprocess.run(["docker", "exec", "foolabr01-web1", "touch", "/root/left-by-a"],
+                              capture_output=True)
+        assert left.returncode == 0
+        act("reset", "the reset", 240)
+        again = grader.running(r01)
+        assert again is not None and (again.exercise, again.seed) == (ran.exercise, ran.seed)
+        gone = subprocess.run(["docker", "exec", "foolabr01-web1", "test", "-e",
+                               "/root/left-by-a"], capture_output=True)
+        assert gone.returncode == 1, "the reset lab still holds what A left in it"
+        act("stop", "the exercise's stop", 60)
+        assert grader.running(r01) is None
     finally:
         foolab(state, "--lab", "r01", "exercise", "stop")
 
