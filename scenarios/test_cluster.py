@@ -280,3 +280,25 @@ def test_a_lost_node_is_seen_and_its_labs_placed_again(pool: Path) -> None:
     assert all(r["node"] == "node1" for r in status.values()), status
     assert all(status[n]["healthy"] == 7 for n in (*kept, gone[1])), status
     assert status[gone[0]]["exercise"] == EXERCISE  # the fresh lab, broken the same way
+
+
+def test_a_lab_on_a_node_is_reset_on_the_cluster_with_its_exercise(pool: Path) -> None:
+    """Issue 33: `class reset` of a lab on a node (the one placed again
+    above, its exercise running): removed, placed on a live node again,
+    whole, the same exercise started again with the same seed."""
+    from lab.exercises import grader
+
+    name, was = next((n, r) for n, r in rows(pool).items() if r["exercise"] == EXERCISE)
+    before = grader.running(Lab(config(pool, name)))
+    assert before is not None and before.seed == SEED
+    reset = foolab(pool, "class", "reset", name)
+    said = reset.stdout + reset.stderr
+    assert reset.returncode == 0, said[-2000:]
+    assert f"lab {name}: reset, {EXERCISE} started again with the same seed" in said, said[-2000:]
+    row = rows(pool)[name]
+    assert row["node"] == "node1" and row["exercise"] == EXERCISE, row
+    # broken the same way (the lab placed again above lists its fault twice: its
+    # old lab's record is kept when its node is lost; the reset starts clean)
+    assert (row["healthy"], set(row["faults"])) == (was["healthy"], set(was["faults"]))
+    after = grader.running(Lab(config(pool, name)))
+    assert after is not None and after.seed == SEED and after.started_at > before.started_at
