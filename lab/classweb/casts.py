@@ -222,7 +222,7 @@ class Recorder:
         rows = []
         for path in sorted(self._casts(lab).glob("*.cast"), reverse=True):
             with path.open(encoding="utf-8") as f:
-                header = _header(f.readline())
+                header = json_object(f.readline())
             live = self.find(lab, path.stem)
             rows.append({"id": path.stem, "host": path.stem.split("-")[0],
                          "started": header.get("timestamp"), "ended": None if live
@@ -232,9 +232,10 @@ class Recorder:
         return rows
 
 
-def _header(line: str) -> dict[str, Any]:
+def json_object(text: str) -> dict[str, Any]:
+    """A JSON object from a page or a cast's header line; {} for anything else."""
     with contextlib.suppress(ValueError):
-        doc = json.loads(line)
+        doc = json.loads(text)
         if isinstance(doc, dict):
             return doc
     return {}

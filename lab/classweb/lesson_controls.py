@@ -16,29 +16,17 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from lab.classweb.seat import Server
 from lab.exercises import lesson
 from lab.exercises.catalog import EXERCISES
-from lab.model.config import LabConfig
 from lab.model.errors import LabError
 from lab.model.roster import TEACHER
-
-
-class Server(Protocol):
-    """What the grid's actions ask of the class server (class_server.ClassServer)."""
-
-    base: LabConfig
-    labs: dict[str, Any]
-
-    def principal(self, conn: HTTPConnection, touch: bool = True) -> str | None: ...
-    def _origin_ok(self, conn: HTTPConnection) -> bool: ...
-    @staticmethod
-    def forbidden() -> Response: ...
 
 
 class Lesson:

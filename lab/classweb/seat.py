@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from typing import Any, Protocol
+from typing import Protocol
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, HTMLResponse, Response
@@ -27,15 +26,17 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from lab.classweb import casts, class_pages, grades
 from lab.engine.lab import Lab
-from lab.model.config import REPO
+from lab.model.config import REPO, LabConfig
 from lab.model.roster import TEACHER
 
 PLAYER = REPO / "web" / "node_modules" / "asciinema-player" / "dist" / "bundle"
 
 
 class Server(Protocol):
-    """What the seat asks of the class server (class_server.ClassServer)."""
+    """What the teacher's pages (the seat, lesson_controls) ask of the class
+    server (class_server.ClassServer)."""
 
+    base: LabConfig
     labs: dict[str, Lab]
     recorder: casts.Recorder
 
@@ -116,7 +117,7 @@ class Seat:
                         if receive not in done:
                             receive.cancel()
                             break
-                        message = _parse(receive.result())
+                        message = casts.json_object(receive.result())
                         if "take" in message:
                             took = live.teacher_typing = bool(message["take"])
                             live.tell()
@@ -133,12 +134,3 @@ class Seat:
             live.tell()  # one watcher fewer
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await ws.close()
-
-
-def _parse(text: str) -> dict[str, Any]:
-    with contextlib.suppress(ValueError):
-        message = json.loads(text)
-        if isinstance(message, dict):
-            return message
-    return {}
-

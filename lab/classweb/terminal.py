@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from lab.classweb.casts import Recorder, on_loop
+from lab.classweb.casts import Recorder, json_object, on_loop
 from lab.engine import client
 from lab.engine.lab import Lab
 from lab.model.errors import LabError
@@ -79,7 +79,7 @@ async def _bridge(ws: WebSocket, lab: Lab, host: str, on_input: Any,
             if receive not in done:
                 receive.cancel()
                 break
-            message = _parse(receive.result())
+            message = json_object(receive.result())
             if "in" in message:
                 recorder.typed(live, str(message["in"]))
                 await keys(str(message["in"]).encode())
@@ -101,14 +101,6 @@ async def _bridge(ws: WebSocket, lab: Lab, host: str, on_input: Any,
         await asyncio.to_thread(_hang_up, exec_id)
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await ws.close()  # the page may have gone first
-
-
-def _parse(text: str) -> dict[str, Any]:
-    try:
-        message = json.loads(text)
-    except ValueError:
-        return {}
-    return message if isinstance(message, dict) else {}
 
 
 def _hang_up(exec_id: str) -> None:
