@@ -31,6 +31,9 @@ def replica_running(replica: str, master: str | None = None, timeout: float = 60
             return rs if rs and rs.running and rs.seconds_behind == 0 else None
 
         rs = wait_for(f"replication on {replica}", running, timeout=timeout, every=0.25)
+        # and the host's own start-up job has ended: until then it may still
+        # set replication up, behind the next step's back (images/db/db-setup)
+        wait_for(f"{replica}'s db-setup done", lambda: setup_done(lab, replica), timeout, 0.25)
         seen = (f"Slave_IO_Running: {rs.io_running}, Slave_SQL_Running: {rs.sql_running}, "
                 f"Seconds_Behind_Master: {rs.seconds_behind}, from {rs.master_host}")
         if master is not None:
