@@ -173,6 +173,55 @@ def test_a_lab_on_node2_is_graded_from_the_manager(pool: Path) -> None:
         assert foolab(pool, "--lab", name, "exercise", "stop").returncode == 0
 
 
+def test_the_teacher_watches_a_terminal_on_a_lab_on_a_node(pool: Path) -> None:
+    """Issue 33 on a node: a student's terminal in a lab on node2, carried by
+    the class server on this machine, is recorded here and watched live by
+    the teacher."""
+    import httpx
+    from websockets.sync.client import connect
+    from websockets.typing import Origin
+
+    from lab.classweb.access import COOKIE
+    from lab.classweb.class_server import running
+    from lab.exercises import classroom
+
+    base = replace(LabConfig.from_env(), state_dir=pool, class_root=pool / "class")
+    csv = pool / "students.csv"
+    csv.write_text("".join(f"Student {i},s{i}@school.example\n" for i in range(1, 5)))
+    roster = classroom.enrol(base, csv, "w")  # the labs already up: w01..w04
+    name = on(pool, "node2")[0]
+    token = next(s.token for s in roster.students if s.lab == name)
+    try:
+        with running(base) as (url, app):
+            def session(link: str) -> dict[str, str]:
+                with httpx.Client(base_url=url) as http:
+                    http.get(f"/join/{link}").raise_for_status()
+                    return {"Cookie": f"{COOKIE}={http.cookies[COOKIE]}"}
+
+            ws = url.replace("http", "ws")
+            with connect(f"{ws}/lab/{name}/terminal?host=ns2", origin=Origin(url),
+                         additional_headers=session(token)) as mine:
+                wait_for("the session recorded", lambda: app.recorder.sessions(name),
+                         timeout=15)
+                sid = app.recorder.sessions(name)[0]["id"]
+                with connect(f"{ws}/teacher/lab/{name}/watch?session={sid}",
+                             origin=Origin(url),
+                             additional_headers=session(roster.teacher_token)) as seat:
+                    mine.send(json.dumps({"in": "echo node-$((6*7)); hostname\r"}))
+                    seen = bytearray()
+
+                    def shown() -> bool:
+                        data = seat.recv(timeout=5)
+                        seen.extend(data if isinstance(data, bytes) else b"")
+                        return b"node-42" in seen
+
+                    wait_for("the line on the teacher's screen", shown, timeout=15)
+        cast = config(pool, name).state_dir / "casts" / f"{sid}.cast"
+        assert "node-42" in cast.read_text() and "ns2" in cast.read_text()
+    finally:
+        classroom.forget_roster(base)
+
+
 @pytest.fixture(scope="module")
 def matrix(pool: Path) -> dict[str, str]:
     """Issue 31: every exercise in a lab on a node, the writer's included
