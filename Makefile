@@ -97,11 +97,14 @@ unit: $(VENV)/.installed
 scenarios: $(VENV)/.installed
 	FOOLAB_REQUIRE_LAB=1 $(PY) -m pytest scenarios $(PYTEST_ARGS)
 
-# One after another. (`-m "not alone" -n 2 --dist loadgroup` runs the single
-# lab's scenarios beside those with labs of their own, scenarios/conftest.py;
-# one of three such runs failed, see README.)
+# Two workers (pytest-xdist): the single lab's scenarios on one, those with
+# labs of their own on the other (scenarios/conftest.py); then the one that
+# must have the machine to itself (marked alone).
 test: lab-up
-	FOOLAB_REQUIRE_LAB=1 $(PY) -m pytest tests scenarios --junitxml=reports/junit.xml $(PYTEST_ARGS)
+	FOOLAB_REQUIRE_LAB=1 $(PY) -m pytest tests scenarios -m "not alone" -n 2 --dist loadgroup \
+		--junitxml=reports/junit.xml $(PYTEST_ARGS)
+	FOOLAB_REQUIRE_LAB=1 $(PY) -m pytest scenarios -m alone --junitxml=reports/junit-alone.xml \
+		$(PYTEST_ARGS)
 
 # The full run also times the scenario suite; QUICK=1 reuses the per-scenario
 # times of the last `make test` (reports/junit.xml), if there is one.
