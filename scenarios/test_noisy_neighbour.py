@@ -4,7 +4,8 @@ Two labs of a roster class (n01 and n02, their own state folder) and the
 class server. As root in n01 a student allocates 3 GiB in web1, starts 3,000
 processes in web2 and spins busy loops in all seven hosts. The allocation
 ends at web1's bound and shows on `class status`, the flood stops at web2's
-bound, n02 stays healthy with its pages within 2x of their speed before,
+bound, n02 stays healthy with its pages within 2x of their speed before
+(or 5 ms more: the scheduler's wakeup latency, not a share) and a core for it,
 and the class server answers. A query then grows n01's db1 past its own
 bound: db1 exits, and the class server's watch starts it again. Every load
 here ends by itself (timeout).
@@ -37,6 +38,7 @@ LABS = ("n01", "n02")
 ROSTER = "name,email\nNoisy Nora,nora@school.example\nQuiet Quentin,quentin@school.example\n"
 BUSY_S = 60  # how long the busy loops spin (each ends by itself)
 CPU_S = 10  # how long the quiet lab's own loop runs, measured
+WAKEUP_ALLOWANCE_S = 0.005  # a page's added wait that is the scheduler's, not a share
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def school(state: Path) -> Iterator[LabConfig]:
         yield base
 
 
-def page_seconds(lab: Lab, count: int = 30) -> float:
+def page_seconds(lab: Lab, count: int = 60) -> float:
     """The median time of n02's /db.php through web1, from inside the lab."""
     times = []
     with lab.network():
@@ -131,7 +133,10 @@ def test_a_noisy_lab_stays_inside_its_share(school: LabConfig, state: Path,
     record_property("page median with a noisy neighbour (ms)", round(during * 1000, 2))
     record_property("cores the quiet lab got for one busy loop", round(cores, 2))
     assert rows(state)["n02"]["healthy"] == 7
-    assert during <= 2 * before, (before, during)
+    # Within 2x, or a few scheduler slices more: a 2 ms page met 28 busy
+    # loops' wakeup latency once (1.9 -> 5.0 ms), which is not a share taken
+    # (that is `cores` below); an unbounded lab made it 5.7x, over 9 ms more.
+    assert during <= 2 * before or during - before <= WAKEUP_ALLOWANCE_S, (before, during)
     assert cores >= 0.6, f"the quiet lab got {cores:.2f} of a core beside the noisy one"
 
     wait_for("n01 healthy again once its loads ended",
