@@ -164,6 +164,26 @@ def test_recording_stops_at_the_sessions_cap_and_at_the_class_cap_and_says_so(
     assert recorder.sessions("s02") == []
 
 
+def test_one_lab_cannot_use_up_the_class_s_recordings(tmp_path: Path,
+                                                       monkeypatch: Any) -> None:
+    async def nothing(*_a: Any) -> None:
+        return None
+
+    monkeypatch.setattr(casts, "CLASS_CAP", 20_000)
+    recorder = casts.Recorder(lambda lab: tmp_path / lab)
+    recorder.count_existing(["s01", "s02"])  # each lab's share: 10,000 bytes
+    for _ in range(30):  # session after session, each filled
+        live = recorder.open("s01", "web1", nothing, nothing)
+        for _ in range(10):
+            recorder.output(live, b"x" * 500)
+        recorder.close(live)
+    assert recorder._by_lab["s01"] <= 10_000
+    theirs = recorder.open("s02", "web1", nothing, nothing)
+    recorder.output(theirs, b"still recorded")
+    recorder.close(theirs)
+    assert theirs.out is not None and not theirs.capped
+
+
 def test_a_session_id_from_a_url_never_names_another_file(tmp_path: Path) -> None:
     recorder = casts.Recorder(lambda lab: tmp_path / lab)
     (tmp_path / "s01").mkdir()

@@ -104,9 +104,10 @@ class Live:
         if self.out is None or self.capped:
             return
         line = json.dumps([round(time.time() - self.started, 3), kind, data]) + "\n"
-        if self.size + len(line) > SESSION_CAP or not recorder.take(len(line)):
+        if self.size + len(line) > SESSION_CAP or not recorder.take(len(line), self.lab):
             self.capped = (f"recording stopped at {self.size} bytes: the "
-                           f"{'session' if self.size + len(line) > SESSION_CAP else 'class'}'s cap")
+                           + ("session's cap" if self.size + len(line) > SESSION_CAP
+                              else "lab's share of the class's cap"))
             note = json.dumps([round(time.time() - self.started, 3), "o",
                                f"\r\n[{self.capped}]\r\n"]) + "\n"
             self.out.write(note)
@@ -134,20 +135,29 @@ class Recorder:
         self.live: dict[str, dict[str, Live]] = {}
         self._n = itertools.count(1)
         self._used = 0
+        self._by_lab: dict[str, int] = {}
+        self._labs = 1
 
     def _casts(self, lab: str) -> Path:
         return self.folder(lab) / CASTS
 
-    def take(self, n: int) -> bool:
-        """Room for n more bytes in the class's casts."""
-        if self._used + n > CLASS_CAP:
+    def take(self, n: int, lab: str) -> bool:
+        """Room for n more bytes in the class's casts and in the lab's equal
+        share of them: one student opening session after session cannot
+        leave the others unrecorded."""
+        mine = self._by_lab.get(lab, 0)
+        if self._used + n > CLASS_CAP or mine + n > CLASS_CAP // self._labs:
             return False
         self._used += n
+        self._by_lab[lab] = mine + n
         return True
 
     def count_existing(self, labs: list[str]) -> None:
-        """The bytes already on disk count toward the class's cap."""
-        self._used = sum(p.stat().st_size for lab in labs for p in self._casts(lab).glob("*.cast"))
+        """The class's labs share the cap; what is on disk already counts."""
+        self._labs = max(len(labs), 1)
+        self._by_lab = {lab: sum(p.stat().st_size for p in self._casts(lab).glob("*.cast"))
+                        for lab in labs}
+        self._used = sum(self._by_lab.values())
 
     def open(self, lab: str, host: str, send: Send, tell_student: Tell,
              cols: int = 80, rows: int = 24) -> Live:
@@ -160,7 +170,7 @@ class Recorder:
                              "timestamp": int(started), "title": f"{lab} {host}",
                              "env": {"TERM": "xterm-256color"}}) + "\n"
         live = Live(lab, host, sid, started, None, send, tell_student)
-        if self.take(len(header)):
+        if self.take(len(header), lab):
             out = (folder / f"{sid}.cast").open("w", encoding="utf-8")
             out.write(header)
             out.flush()

@@ -60,7 +60,8 @@ def readme_block() -> str:
         "every terminal session is recorded on the teacher's side (the lab's state "
         "folder on this machine, never in the lab), at most "
         f"{casts.SESSION_CAP // 2**20} MiB a session and {casts.CLASS_CAP // 2**20} MiB "
-        "a class, said in the recording when reached; only the teacher's session lists, "
+        "a class, each lab an equal share of it, said in the recording when reached; "
+        "only the teacher's session lists, "
         "watches or replays them (a student's own lab included: 403), and a watching "
         "teacher types only after \"take the keyboard\", which the student's page says;",
         "the server listens on 127.0.0.1; `--listen ADDRESS` serves a classroom "
