@@ -15,6 +15,7 @@ help:
 	@echo "make lab-up      install what is missing, build, start the seven hosts, print status"
 	@echo "                 (BALANCER=1: and lb, HAProxy in front of web1-3;"
 	@echo "                  MHA=1 or KEEPALIVED=1: automatic failover of db1)"
+	@echo "                 (TIMINGS=1: and where the time went, phase by phase)"
 	@echo "make lab-down    remove every container, network and volume of the lab"
 	@echo "make lab-status  the status table"
 	@echo "make class-up N=8  a lab per student: s01..s08, each with the article's addresses"
@@ -52,9 +53,12 @@ web:
 	@scripts/install-web.sh
 
 # BALANCER=1: also lb, HAProxy in front of web1-3 (compose/balancer.yml).
-lab-up: $(VENV)/.installed engine browser web
+# chromium is for the browser tests alone: `make test` installs it, the lab
+# does not wait for it.
+lab-up: $(VENV)/.installed engine web
 	$(FOOLAB) up $(if $(filter-out 0,$(BALANCER)),--with balancer) \
-	  $(if $(filter-out 0,$(MHA)),--with mha) $(if $(filter-out 0,$(KEEPALIVED)),--with keepalived)
+	  $(if $(filter-out 0,$(MHA)),--with mha) $(if $(filter-out 0,$(KEEPALIVED)),--with keepalived) \
+	  $(if $(filter-out 0,$(TIMINGS)),--timings)
 
 lab-down: $(VENV)/.installed
 	$(FOOLAB) down
@@ -100,7 +104,7 @@ scenarios: $(VENV)/.installed
 # Two workers (pytest-xdist): the single lab's scenarios on one, those with
 # labs of their own on the other (scenarios/conftest.py); then the one that
 # must have the machine to itself (marked alone).
-test: lab-up
+test: lab-up browser
 	FOOLAB_REQUIRE_LAB=1 $(PY) -m pytest tests scenarios -m "not alone" -n 2 --dist loadgroup \
 		--junitxml=reports/junit.xml $(PYTEST_ARGS)
 	FOOLAB_REQUIRE_LAB=1 $(PY) -m pytest scenarios -m alone --junitxml=reports/junit-alone.xml \

@@ -76,3 +76,53 @@ def test_a_slow_host_is_named_with_what_its_check_said(monkeypatch):
                 {"lab-web3": "w3"})
     with pytest.raises(LabError, match=r"not ready within 0 s.*web3 \(no key\)"):
         ready.wait_ready({"web3": "lab-web3"}, 0.3, lambda: True)
+
+
+def test_no_check_runs_while_the_daemons_do_not_listen(monkeypatch):
+    """A probe is an exec (engine and runc CPU): a class starting 24 labs at
+    once must not spend it on hosts whose daemons have not opened their
+    ports. db1's check runs only once it listens; ns1 (no ports given, or
+    on another machine: None) is probed as before."""
+    listens = iter([False, False, False, True])
+    asked: list[str] = []
+
+    def listening(c: str, ports: tuple[int, ...]) -> bool | None:
+        if c != "lab-db1":
+            return None
+        asked.append("listening?")
+        return next(listens, True)
+
+    monkeypatch.setattr(ready, "listening", listening)
+
+    def probes(c: str) -> Iterator[Probe]:
+        while True:
+            asked.append(c)
+            yield Probe(True, "", c)
+
+    fake_engine(monkeypatch, {c: probes(c) for c in ("lab-db1", "lab-ns1")},
+                {"lab-db1": "lab-db1", "lab-ns1": "lab-ns1"})
+    took = ready.wait_ready({"db1": "lab-db1", "ns1": "lab-ns1"}, 10, lambda: True,
+                            listens={"db1": (3306,), "ns1": (53,)})
+    assert set(took) == {"db1", "ns1"}
+    db1 = [a for a in asked if a != "lab-ns1"]
+    assert db1 == ["listening?"] * 4 + ["lab-db1"]  # probed once, after it listens
+
+
+def test_listening_reads_the_kernels_table_of_the_containers_process(monkeypatch):
+    """The table is read from /proc of the container's main process; here
+    this test's own process, with a socket of its own listening."""
+    import os
+    import socket
+
+    monkeypatch.setattr(ready.client, "pid", lambda _c: os.getpid())
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        port = server.getsockname()[1]
+        assert ready.listening("c", (port,)) is False  # bound, not yet listening
+        server.listen()
+        assert ready.listening("c", (port,)) is True
+        with socket.socket() as other:
+            other.bind(("127.0.0.1", 0))
+            assert ready.listening("c", (port, other.getsockname()[1])) is False
+    monkeypatch.setattr(ready.client, "pid", lambda _c: None)
+    assert ready.listening("c", (port,)) is None  # not here: probe as before

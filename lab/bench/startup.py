@@ -12,6 +12,7 @@ machine, so the lab's share is their CPU with it up minus with it down.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -19,7 +20,10 @@ from pathlib import Path
 
 from lab.engine import client
 from lab.engine.lab import Lab
+from lab.engine.process import compose_command, run
+from lab.model.errors import LabError
 from lab.model.figures import Figure, Progress
+from lab.model.timings import WHOLE
 from lab.model.topology import Role, image
 
 ENGINE = ("dockerd", "containerd")
@@ -27,10 +31,12 @@ SHIM = "containerd-shim-runc-v2"
 
 
 def lab_up_times(lab: Lab, runs: int, cold: bool, progress: Progress, fresh: bool = False,
+                 phases: dict[str, Figure] | None = None,
                  ) -> tuple[Figure, Figure, dict[str, Figure]]:
     """Time `up` from no lab (cold: lab images removed too; fresh: the base
     image as well) to seven healthy hosts, and `down`; per host, seconds
-    from start to healthy (its healthcheck run by `up`)."""
+    from start to healthy (its healthcheck run by `up`). `phases`: each of
+    up's phases (Lab.phases) added there as "NAME: PHASE"."""
     name, note = (("lab-up fresh", "no base image (debootstrap), no lab images; engine "
                    "installed") if fresh else
                   ("lab-up cold", "base image present, lab images removed") if cold else
@@ -52,6 +58,9 @@ def lab_up_times(lab: Lab, runs: int, cold: bool, progress: Progress, fresh: boo
         t0 = time.monotonic()
         healthy = lab.up()
         up.runs.append(time.monotonic() - t0)
+        for phase, seconds in lab.phases.took.items():
+            if phases is not None and phase != WHOLE:
+                phases.setdefault(phase, Figure(f"{up.name}: {phase}", "s")).runs.append(seconds)
         for host, seconds in healthy.items():
             per_host.setdefault(host, Figure(f"{host} healthy after start", "s")).runs.append(
                 seconds)
@@ -139,6 +148,44 @@ def check_interval(lab: Lab) -> float:
     return max(ns, default=0) / 1e9
 
 
+# --- the floor: the engine's own start ----------------------------------------------------
+
+# Seven containers of the lab's images, doing nothing, on a network of their
+# own with no way out: what Compose and the engine cost before any daemon of
+# the lab runs. `up` warm is judged against it (aim: at most 3x).
+FLOOR_PROJECT = "foolab-floor"
+FLOOR_SERVICE = """  {name}:
+    image: {image}
+    entrypoint: ["sleep", "infinity"]
+    init: true
+    networks: [bare]
+"""
+
+
+def floor(lab: Lab, runs: int, progress: Progress) -> Figure:
+    """Seconds for `docker compose up -d` of seven bare containers of the
+    lab's images (created, started, on a new network), then removed."""
+    figure = Figure("seven bare containers up (the floor)", "s",
+                    note="the lab's images running `sleep`, one new internal network, "
+                    "`docker compose up -d` as the lab's")
+    services = "".join(FLOOR_SERVICE.format(name=h.name, image=h.image)
+                       for h in lab.topology.hosts)
+    with tempfile.TemporaryDirectory(prefix="foolab-floor-") as tmp:
+        file = Path(tmp) / "floor.yml"
+        file.write_text(f"services:\n{services}networks:\n  bare: {{internal: true}}\n")
+        compose = [*compose_command(), "-p", FLOOR_PROJECT, "-f", str(file)]
+        for i in range(runs):
+            progress(f"{figure.name}: run {i + 1}/{runs}")
+            t0 = time.monotonic()
+            out = run([*compose, "up", "-d"], timeout=120)
+            took = time.monotonic() - t0
+            run([*compose, "down", "-t", "0"], timeout=120)
+            if out.returncode != 0:
+                raise LabError("the floor's seven bare containers did not start", out.stderr)
+            figure.runs.append(took)
+    return figure
+
+
 # --- cold build ----------------------------------------------------------------------------
 
 
@@ -167,13 +214,21 @@ def cold_build(lab: Lab, progress: Progress) -> Figure:
 
 def startup_figures(lab: Lab, reps: int, progress: Progress, idle_s: float = 60,
                     ) -> list[Figure]:
-    """Warm up (down, then up; `reps` times), idle CPU and memory of the lab
-    just started, then a cold build of the role images."""
+    """Up fresh (no base image, no lab image), cold (base image there), warm
+    (down, then up; `reps` times), each phase's seconds and the floor beside
+    them; idle CPU and memory of the lab just started, then a cold build of
+    the role images."""
     lab.down(forget_secrets=False)
     loads = [os.getloadavg()[0]]
     progress(f"engine daemons with this lab down: {idle_s:g} s")
     without = engine_cpu(idle_s)
-    up, down, per_host = lab_up_times(lab, reps, cold=False, progress=progress)
+    phases: dict[str, Figure] = {}
+    fresh, _, _ = lab_up_times(lab, 1, cold=True, progress=progress, fresh=True, phases=phases)
+    cold, _, _ = lab_up_times(lab, 1, cold=True, progress=progress, phases=phases)
+    up, down, per_host = lab_up_times(lab, reps, cold=False, progress=progress, phases=phases)
+    bare = floor(lab, reps, progress)
+    ratio = Figure("lab-up warm / the floor", "x", [(up.median or 0) / (bare.median or 1)],
+                   note="medians; aim: at most 3")
     # A window as long as the engine's check interval holds one check of each
     # host; a minute holds one run of the cron jobs too (web1's push).
     window = max(idle_s, check_interval(lab))
@@ -186,7 +241,7 @@ def startup_figures(lab: Lab, reps: int, progress: Progress, idle_s: float = 60,
              "other labs on this machine still running")
     mem = memory(lab)
     figures = [
-        up, down, *per_host.values(),
+        fresh, cold, up, bare, ratio, down, *per_host.values(), *phases.values(),
         Figure("idle CPU of one lab", "% of a core",
                [cpu["containers"] + cpu["shims"] + share],
                note="containers + their shims + its share of dockerd and containerd; " + where),

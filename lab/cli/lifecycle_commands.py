@@ -43,6 +43,8 @@ def add_up(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     choices=["balancer", *HA, "resolvers"], help="balancer: also lb, HAProxy "
                     "in front of web1-3 (env FOOLAB_BALANCER=1); mha, keepalived: automatic "
                     "failover; resolvers: three caching resolvers for the load study")
+    up.add_argument("--timings", action="store_true",
+                    help="after the status, where the time went: each phase's seconds")
 
 
 def cmd_up(lab: Lab, args: argparse.Namespace) -> int:
@@ -56,6 +58,7 @@ def cmd_up(lab: Lab, args: argparse.Namespace) -> int:
         admin.check(lab)
     lab.up()
     say(("lab was already up" if already else "lab up") + f" in {time.monotonic() - t0:.1f} s")
+    timings = lab.phases.lines() if args.timings else []
     with lab.network():  # a class lab: from inside it
         for admin in extra:
             say(f"{admin.__name__.rsplit('.', 1)[-1]}: " + ("started" if admin.add(lab) else
@@ -64,7 +67,11 @@ def cmd_up(lab: Lab, args: argparse.Namespace) -> int:
             started = resolvers.add(lab, resolvers.DEFAULT_COUNT)
             say(f"resolvers res1-res{resolvers.DEFAULT_COUNT} (unbound): "
                 + (f"started {', '.join(started)}" if started else "already running"))
-        return cmd_status(lab, args)
+        code = cmd_status(lab, args)
+    if timings:  # phases side by side add up to more than the whole
+        print("\nwhere the time went (phases side by side overlap):")
+        print("\n".join(f"  {line}" for line in timings))
+    return code
 
 
 def add_down(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import tempfile
 from pathlib import Path
 
 from lab.engine import client
+from lab.engine.process import run_logged
 from lab.model.config import REPO
 
 # Put at the top of every image's build context: a class lab's containers
@@ -43,3 +45,13 @@ def image_digest_label(image: str) -> str | None:
         return None
     labels = (data.get("Config") or {}).get("Labels") or {}
     return str(labels.get("org.foolab.context", ""))
+
+
+def docker_build(folder: Path, image: str, digest: str, log: Path, no_cache: bool) -> None:
+    """`docker build` of one image's context, labelled with its digest; the
+    output to `log` (a failure: LabError with its last lines)."""
+    with tempfile.TemporaryDirectory(prefix="foolab-build-") as tmp:
+        run_logged(["docker", "build", *(["--no-cache"] if no_cache else []), "-t", image,
+                    "--label", f"org.foolab.context={digest}",
+                    str(build_context(folder, Path(tmp)))],
+                   log, f"building {image}", timeout=900)

@@ -9,7 +9,6 @@ exit only what it started itself.
 from __future__ import annotations
 
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,17 +20,18 @@ from types import TracebackType
 from typing import Any
 
 from lab.engine import addressing, cgroups, client, netns, network, nodes
-from lab.engine.images import build_context, context_digest, image_digest_label
+from lab.engine.images import context_digest, docker_build, image_digest_label
 from lab.engine.network import subnet_conflict
 from lab.engine.process import compose_command, fill, require_engine, run, run_logged
 from lab.engine.ready import probe as probe_now
-from lab.engine.ready import probe_all, wait_ready
+from lab.engine.ready import probe_all, running_for, wait_ready
 from lab.engine.waiting import wait_for
 from lab.model import class_layout, cluster, secrets
 from lab.model.config import REPO, LabConfig, compose_env
 from lab.model.errors import LabError
 from lab.model.figures import Progress
-from lab.model.topology import Host, image
+from lab.model.timings import WHOLE, Phases
+from lab.model.topology import LISTENS, Host, image
 
 # --- the lab ------------------------------------------------------------------
 
@@ -64,6 +64,7 @@ class Lab:
         self.topology = self.config.topology
         self.progress: Progress = progress or (lambda _msg: None)
         self.prepare = tuple(prepare)
+        self.phases = Phases()  # where the last `up` spent its time (up --timings)
         self._started_here = False
 
     # -- context manager --
@@ -218,13 +219,8 @@ class Lab:
     ) -> subprocess.CompletedProcess[str]:
         """Run argv on a host (docker exec); the result is returned, never raised.
         `service`: `host` names one of the lab's other containers (res1,
-        db1-mha: service_container), not a host of the topology.
-
-        Stays on the docker CLI: the SDK's exec_run has neither stdin nor a
-        timeout. Feeding stdin means writing to the private raw socket of
-        exec_start(socket=True) and half-closing it per transport, and a
-        timeout could only abandon a blocked HTTP read; `docker exec -i`
-        under subprocess gives both, and EOF on stdin, reliably."""
+        db1-mha: service_container), not a host of the topology. The docker
+        CLI, not the SDK: exec_run has neither stdin (with EOF) nor a timeout."""
         container = self.service_container(host) if service else self.topology.host(host).container
         cmd = ["docker", "exec", *(["-i"] if input is not None else [])]
         if user:
@@ -277,42 +273,45 @@ class Lab:
 
     def build_image(self, folder: Path, image: str, no_cache: bool = False) -> float | None:
         """Build one image from a folder under images/ unless the image already
-        carries that folder's digest; seconds it took, None if not built.
-        Shared by the role images and extra ones (the load generator), so all
-        are built alike. `no_cache`: every layer again (a cold build). A node
-        gets it built here."""
+        carries that folder's digest; seconds it took, None if not built. The
+        role images and extra ones (the load generator) alike. `no_cache`:
+        every layer again (a cold build). A node gets it built here."""
         if (node := client.current_engine()) is not None:
             with client.engine(client.MACHINE):
                 took = self.build_image(folder, image, no_cache)
             nodes.ship_images([image], node, self.progress)
             return took
+        t0 = time.monotonic()
         digest = context_digest(folder)
         if not no_cache and image_digest_label(image) == digest:
             self.progress(f"image {image}: up to date")
+            self.phases.add(f"image {image.split(':')[0]}: up to date", time.monotonic() - t0)
             return None
         self.progress(f"image {image}: building (Debian packages; about 20 s)")
-        log = self.config.log_dir / f"build-{folder.name}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="foolab-build-") as tmp:
-            run_logged(
-                ["docker", "build", *(["--no-cache"] if no_cache else []), "-t", image,
-                 "--label", f"org.foolab.context={digest}",
-                 str(build_context(folder, Path(tmp)))],
-                log, f"building {image}", timeout=900,
-            )
+        self.config.log_dir.mkdir(parents=True, exist_ok=True)
+        docker_build(folder, image, digest, self.config.log_dir / f"build-{folder.name}.log",
+                     no_cache)
         took = time.monotonic() - t0
         self.progress(f"image {image}: built in {took:.0f} s")
+        self.phases.add(f"image {image.split(':')[0]}: built", took)
         return took
 
     def up(self) -> dict[str, float]:
         """Build, start and wait for seven healthy hosts; idempotent.
 
-        Returns seconds from start to healthy per host. If this call started
-        the lab and the start fails, everything it made is removed again."""
-        require_engine()
-        compose_command()
-        already = self.is_up()
+        Returns seconds from start to healthy per host (each phase's in
+        self.phases). If this call started the lab and the start fails,
+        everything it made is removed again."""
+        self.phases = Phases()
+        with self.phases.timed(WHOLE):
+            return self._up()
+
+    def _up(self) -> dict[str, float]:
+        with self.phases.timed("engine and compose found, lab state read"):
+            require_engine()
+            compose_command()
+            already = self.is_up()
         cgroups.apply(self.config, self.engine)  # a class lab's share: a bad bound stops here
         if self.config.in_class:
             self.config = network.with_wire(self.config)
@@ -321,20 +320,19 @@ class Lab:
         elif not already:
             conflict = subnet_conflict(self.topology.subnet, self.config.project)
             if conflict:
-                raise LabError(
-                    f"subnet {self.topology.subnet} is already in use",
-                    conflict,
-                    "choose another with FOOLAB_SUBNET=10.x.y.0/24 (or --subnet)",
-                )
+                raise LabError(f"subnet {self.topology.subnet} is already in use", conflict,
+                               "choose another with FOOLAB_SUBNET=10.x.y.0/24 (or --subnet)")
         secrets.write_private(self.config.env_file, self.env(), "made by foolab up; never commit")
         for prepare in self.prepare:
             prepare(self)
-        self.build()
+        with self.phases.timed("images, all of them (side by side)"):
+            self.build()
         self._started_here = not already
         try:
             healthy = self._start_and_wait()
             if self.config.in_class:
-                wait_for("the lab's console", lambda: client.pid(self.console), timeout=30)
+                with self.phases.timed("the console running"):
+                    wait_for("the lab's console", lambda: client.pid(self.console), timeout=30)
             return healthy
         except BaseException:
             if self._started_here:  # a class lab half up is forgotten entirely
@@ -350,8 +348,9 @@ class Lab:
 
         def compose_up() -> None:
             try:
-                result["up"] = self.compose("up", "-d", "--no-build",
-                                            timeout=self.config.health_timeout)
+                with self.phases.timed("compose up (network, containers created and started)"):
+                    result["up"] = self.compose("up", "-d", "--no-build",
+                                                timeout=self.config.health_timeout)
             except LabError as exc:
                 result["up"] = subprocess.CompletedProcess([], 1, "", str(exc))
 
@@ -362,8 +361,9 @@ class Lab:
             return up is not None
 
         def say_ready(name: str, seconds: float) -> None:
-            host = self.topology.host(name)
-            self.progress(f"{name:5} healthy after {seconds:4.1f} s ({host.address})")
+            self.progress(f"{name:5} healthy after {seconds:4.1f} s "
+                          f"({(host := self.topology.host(name)).address})")
+            self.phases.add(f"{name} running -> healthy", running_for(host.container))
 
         starter = threading.Thread(target=client.carried(compose_up), daemon=True)
         starter.start()
@@ -371,7 +371,8 @@ class Lab:
         try:  # a class lab's hosts wait for their lab address (lab.engine.addressing)
             with addressing.addressing(self.config, [*hosts.values(), self.console]):
                 return wait_ready(hosts, self.config.health_timeout, started, say_ready,
-                                  hint=f"`docker logs {self.config.project}-HOST` shows why")
+                                  f"`docker logs {self.config.project}-HOST` shows why",
+                                  {h.name: LISTENS.get(h.role, ()) for h in self.topology.hosts})
         finally:
             starter.join(timeout=30)
 

@@ -66,12 +66,19 @@ def require_engine() -> None:
     client.ping()  # the daemon, through the SDK: a one-line LabError if absent
 
 
+_COMPOSE: list[str] = []  # found once per process: each look is a docker CLI run
+
+
 def compose_command() -> list[str]:
     """Compose v2 (`docker compose`) if present, else v1 (`docker-compose`)."""
+    if _COMPOSE:
+        return list(_COMPOSE)
     if run(["docker", "compose", "version"], timeout=20).returncode == 0:
-        return ["docker", "compose"]
+        _COMPOSE[:] = ["docker", "compose"]
+        return list(_COMPOSE)
     if shutil.which("docker-compose"):
-        return ["docker-compose"]
+        _COMPOSE[:] = ["docker-compose"]
+        return list(_COMPOSE)
     raise LabError(
         "Docker Compose is missing",
         hint="run `make lab-up` as root (scripts/install-engine.sh installs it)",

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from lab.engine import client
@@ -74,9 +76,27 @@ def probe_all(containers: Sequence[str]) -> dict[str, Probe]:
         return dict(zip(containers, pool.map(client.carried(probe), containers), strict=True))
 
 
+def listening(container: str, ports: tuple[int, ...]) -> bool | None:
+    """Whether the container's network namespace has a TCP socket listening
+    on each of `ports`, read from this machine's /proc (no exec); None when
+    it cannot be read here (not running, or on another machine)."""
+    pid = client.pid(container)
+    if pid is None:
+        return None
+    found: set[int] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            rows = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        found.update(int(f[1].rsplit(":", 1)[1], 16) for f in map(str.split, rows)
+                     if len(f) > 3 and f[3] == "0A")  # 0A: LISTEN
+    return all(p in found for p in ports)
+
+
 def wait_ready(hosts: dict[str, str], timeout: float, started: Callable[[], bool],
                on_ready: Callable[[str, float], None] = lambda _h, _s: None, hint: str = "",
-               ) -> dict[str, float]:
+               listens: dict[str, tuple[int, ...]] | None = None) -> dict[str, float]:
     """Wait until every host's check passes in the container that `started`
     leaves behind; return seconds to ready per host.
 
@@ -85,7 +105,10 @@ def wait_ready(hosts: dict[str, str], timeout: float, started: Callable[[], bool
     a check passing before that may have run in a container about to be
     replaced, so it counts only if the container is still the same one
     afterwards. Each host is polled on its own thread with a short backoff
-    (0.1 s growing to 0.3 s: a probe is one exec, cheap for a few seconds)."""
+    (0.1 s growing to 0.3 s). A probe is an exec, about 60 ms of the
+    engine's and runc's CPU: while a host's daemons do not yet listen on
+    their ports (`listens`: name -> ports), it is not run at all, so that a
+    class of labs starting at once does not spend its CPU asking."""
     t0 = time.monotonic()
     deadline = t0 + timeout
     ready: dict[str, float] = {}
@@ -98,6 +121,12 @@ def wait_ready(hosts: dict[str, str], timeout: float, started: Callable[[], bool
         while not stop.is_set() and time.monotonic() < deadline:
             try:
                 done = started()  # read before probing: the probe then ran after it
+                ports = (listens or {}).get(name, ())
+                if ports and listening(container, ports) is False:
+                    last[name] = f"not listening on port {'/'.join(map(str, ports))} yet"
+                    stop.wait(pause)
+                    pause = min(0.3, pause + 0.05)
+                    continue
                 p = probe(container)
                 last[name] = p.output
                 passed = p.container_id if p.ok else passed
@@ -131,3 +160,16 @@ def wait_ready(hosts: dict[str, str], timeout: float, started: Callable[[], bool
 
 def _container_id(container: str) -> str:
     return str((client.inspect_container(container) or {}).get("Id", ""))
+
+
+def running_for(container: str) -> float:
+    """Seconds since the container's process started (State.StartedAt), 0
+    when it is not there: how long a host took from running to healthy."""
+    started = str(((client.inspect_container(container) or {}).get("State") or {}).get(
+        "StartedAt", ""))
+    try:  # RFC 3339 with nanoseconds: Python reads microseconds
+        head, _, frac = started.rstrip("Z").partition(".")
+        when = datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
+    except ValueError:
+        return 0.0
+    return max(0.0, time.time() - when.timestamp())

@@ -125,6 +125,7 @@ class Outcome:
 @dataclass
 class ClassUp:
     outcomes: list[Outcome] = field(default_factory=list)
+    width: int = 0  # labs started at once
 
     @property
     def failed(self) -> list[Outcome]:
@@ -251,6 +252,7 @@ def up(cfgs: list[LabConfig], progress: Progress,
 
     width = class_layout.start_width(len(cfgs), os.cpu_count() or 1, available_mib())
     progress(f"starting {len(cfgs)} labs, {width} at once (from the cores and free memory)")
+    result.width = width
     done: list[Outcome] = []
     lock = threading.Lock()
 

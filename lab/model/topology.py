@@ -29,6 +29,11 @@ class Role(Enum):
     MHA = "mha"  # the optional MHA manager (automatic failover, issue 15)
 
 
+# The TCP ports each role's daemons listen on once started (named, Apache
+# and sshd, MariaDB): a host's healthcheck cannot pass before they do.
+LISTENS = {Role.DNS: (53,), Role.WEB: (80, 22), Role.DB: (3306,)}
+
+
 def image_tag() -> str:
     """The tag of the lab's images: FOOLAB_IMAGE_TAG, default latest (a
     checkout that changes images/ can build its own beside another's)."""
