@@ -60,7 +60,8 @@ def lab_up_times(lab: Lab, runs: int, cold: bool, progress: Progress, fresh: boo
         up.runs.append(time.monotonic() - t0)
         for phase, seconds in lab.phases.took.items():
             if phases is not None and phase != WHOLE:
-                phases.setdefault(phase, Figure(f"{up.name}: {phase}", "s")).runs.append(seconds)
+                key = f"{up.name}: {phase}"  # fresh, cold and warm apart
+                phases.setdefault(key, Figure(key, "s")).runs.append(seconds)
         for host, seconds in healthy.items():
             per_host.setdefault(host, Figure(f"{host} healthy after start", "s")).runs.append(
                 seconds)
