@@ -115,6 +115,7 @@ def test_listening_reads_the_kernels_table_of_the_containers_process(monkeypatch
     import socket
 
     monkeypatch.setattr(ready.client, "pid", lambda _c: os.getpid())
+    monkeypatch.setattr(ready.client, "inspect_container", lambda _c: {"Id": "not-in-cgroup"})
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         port = server.getsockname()[1]
@@ -126,3 +127,25 @@ def test_listening_reads_the_kernels_table_of_the_containers_process(monkeypatch
             assert ready.listening("c", (port, other.getsockname()[1])) is False
     monkeypatch.setattr(ready.client, "pid", lambda _c: None)
     assert ready.listening("c", (port,)) is None  # not here: probe as before
+
+
+def test_the_main_process_is_asked_of_the_engine_once_per_start(monkeypatch):
+    """While a host's process lives (its cgroup still names the container),
+    the engine is not asked again; once it is gone, it is."""
+    import os
+    from pathlib import Path
+
+    asked: list[str] = []
+    cid = Path(f"/proc/{os.getpid()}/cgroup").read_text().split(":")[-1].strip()
+
+    def pid(c: str) -> int:
+        asked.append(c)
+        return os.getpid()
+
+    monkeypatch.setattr(ready.client, "pid", pid)
+    monkeypatch.setattr(ready.client, "inspect_container", lambda _c: {"Id": cid})
+    monkeypatch.setattr(ready, "_PIDS", {})
+    assert [ready._main_pid("c") for _ in range(5)] == [os.getpid()] * 5
+    assert asked == ["c"]
+    ready._PIDS["c"] = (os.getpid(), "another-container")  # the process went, another came
+    assert ready._main_pid("c") == os.getpid() and asked == ["c", "c"]

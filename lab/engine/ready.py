@@ -76,11 +76,30 @@ def probe_all(containers: Sequence[str]) -> dict[str, Probe]:
         return dict(zip(containers, pool.map(client.carried(probe), containers), strict=True))
 
 
+_PIDS: dict[str, tuple[int, str]] = {}  # container -> its main process and id, last seen
+
+
+def _main_pid(container: str) -> int | None:
+    """client.pid, asked of the engine once per container start: a class
+    starting 24 labs at once asks every host several times a second."""
+    pid, cid = _PIDS.get(container, (0, ""))
+    try:
+        if pid and cid in Path(f"/proc/{pid}/cgroup").read_text():
+            return pid  # the same process of the same container, still there
+    except OSError:
+        pass
+    pid = client.pid(container) or 0
+    cid = str((client.inspect_container(container) or {}).get("Id", "")) if pid else ""
+    if pid and cid:
+        _PIDS[container] = (pid, cid)
+    return pid or None
+
+
 def listening(container: str, ports: tuple[int, ...]) -> bool | None:
     """Whether the container's network namespace has a TCP socket listening
     on each of `ports`, read from this machine's /proc (no exec); None when
     it cannot be read here (not running, or on another machine)."""
-    pid = client.pid(container)
+    pid = _main_pid(container)
     if pid is None:
         return None
     found: set[int] = set()
