@@ -2,7 +2,7 @@
 
 When a lab (or one host) reaches its memory bound (lab.engine.cgroups),
 the kernel kills the process that uses most. In a web host that is one of
-supervisord's programs, started again by supervisord; in a name server or
+its daemons, started again by its runit supervisor (runsv); in a name server or
 a database it is the host's own daemon, and the container exits. Docker
 records that exit as OOMKilled, which no fault, runbook or exercise of
 foolab makes (they kill or stop a host; that exit is theirs to undo). So
