@@ -52,6 +52,7 @@ class Visit:
     address: str | None  # the address the DNS answer led with
     status: int | None  # None: no page at all (refused, unreachable, timed out)
     served_by: str | None  # X-Served-By, or the error's name
+    ended: float = 0.0  # seconds since the visitors started, when its fate was known
 
     @property
     def ok(self) -> bool:
@@ -84,10 +85,10 @@ class Visitors:
         try:
             address = named.ask(self.name_servers[i % len(self.name_servers)]).records[0]
             resp = pages.fetch(address, "/light.php", timeout=PATIENCE)
-            visit = Visit(sent, address, resp.status, resp.served_by)
+            visit = Visit(sent, address, resp.status, resp.served_by, self.now())
         except (OSError, http.client.HTTPException, dns.exception.DNSException, IndexError,
                 LabError) as exc:
-            visit = Visit(sent, address, None, type(exc).__name__)
+            visit = Visit(sent, address, None, type(exc).__name__, self.now())
         with self._lock:
             self.visits.append(visit)
 
@@ -135,8 +136,11 @@ class OutageRun:
 
     @property
     def outage(self) -> list[Visit]:
-        """The visits sent while the container was stopped."""
-        return self.during(self.down, self.heal_began)
+        """The visits sent and ended while the container was stopped. A visit
+        sent just before the start may still succeed: its SYN waits on this
+        machine's ARP resolution (3 probes, 1 s apart), and a web server
+        that is back within that time answers it."""
+        return [v for v in self.during(self.down, self.heal_began) if v.ended < self.heal_began]
 
     @property
     def failed_share(self) -> float:
