@@ -8,7 +8,7 @@ USERS    ?= 30
 DURATION ?= 60s
 CACHE    ?= none
 
-.PHONY: help lab-up lab-down lab-status test unit scenarios engine browser web lint bench load load-report \
+.PHONY: help lab-up lab-down lab-status test unit scenarios deps engine browser web lint bench load load-report \
 	dashboard class-up class-status class-down class-serve cluster-up cluster-status cluster-down
 
 help:
@@ -41,6 +41,11 @@ $(VENV)/.installed: pyproject.toml scripts/install-python-env.sh
 	scripts/install-python-env.sh $(VENV)
 	@touch $@
 
+# What lab-up needs, side by side: Debian packages in one transaction, then
+# the engine, the Python environment, xterm.js and the base image at once.
+deps:
+	@scripts/install-deps.sh $(VENV)
+
 engine:
 	@scripts/install-engine.sh
 
@@ -48,14 +53,15 @@ engine:
 browser:
 	@scripts/install-browser.sh
 
-# xterm.js from npm (web/package-lock.json): the class's terminal page serves it.
+# xterm.js and asciinema-player from the npm registry (web/package-lock.json,
+# scripts/fetch-web.py): the class's pages serve them.
 web:
 	@scripts/install-web.sh
 
 # BALANCER=1: also lb, HAProxy in front of web1-3 (compose/balancer.yml).
 # chromium is for the browser tests alone: `make test` installs it, the lab
 # does not wait for it.
-lab-up: $(VENV)/.installed engine web
+lab-up: deps
 	$(FOOLAB) up $(if $(filter-out 0,$(BALANCER)),--with balancer) \
 	  $(if $(filter-out 0,$(MHA)),--with mha) $(if $(filter-out 0,$(KEEPALIVED)),--with keepalived) \
 	  $(if $(filter-out 0,$(TIMINGS)),--timings)
@@ -68,7 +74,7 @@ lab-status: $(VENV)/.installed
 
 # A lab per student (issue 10); one student's lab: foolab --lab s03 COMMAND.
 N ?= 8
-class-up: $(VENV)/.installed engine web
+class-up: deps
 	$(FOOLAB) class up $(if $(ROSTER),--roster $(ROSTER),$(N)) \
 	  $(if $(filter-out 0,$(SUBNET_PER_LAB)),--subnet-per-lab) $(if $(filter-out 0,$(SWARM)),--swarm)
 

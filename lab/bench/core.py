@@ -217,6 +217,13 @@ def load_study_figures(lab: Lab, reps: int, progress: Progress) -> list[Figure]:
     return bench_figures(rows)
 
 
+def fresh_machine_part(lab: Lab, reps: int, progress: Progress) -> list[Figure]:
+    """Once whatever `reps`: every package fetched anew, minutes of network."""
+    from lab.bench.fresh_machine import fresh_machine_figures
+
+    return fresh_machine_figures(progress)
+
+
 PARTS: dict[str, Callable[[Lab, int, Progress], list[Figure]]] = {
     "failover": failover_figures,
     "writes": partitioned_failover_figures,
@@ -227,7 +234,9 @@ PARTS: dict[str, Callable[[Lab, int, Progress], list[Figure]]] = {
     "load": load_study_figures,
     "startup": startup_figures,
     "neighbour": neighbour_figures,
+    "machine": fresh_machine_part,
 }
+WITHOUT_LAB = {"machine"}  # parts that measure on a machine of their own, not this lab
 
 
 def run_part(lab: Lab, part: str, quick: bool, progress: Progress) -> list[Figure]:

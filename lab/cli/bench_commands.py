@@ -22,7 +22,8 @@ def add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "bench/results.json (writes: acknowledged writes per replication mode; "
                     "dashboard: its delay and idle CPU; startup: warm up, cold build, "
                     "idle CPU and memory of one lab; class: a class of 8 and of 24; "
-                    "load: the load study)")
+                    "load: the load study; machine: `make lab-up` on a fresh Debian "
+                    "container, installs included, no lab here needed)")
     bn.add_argument("--render", action="store_true", help="measure nothing: write "
                     "docs/benchmarks.md again from bench/results.json (no lab needed)")
 
@@ -42,7 +43,8 @@ def cmd_bench(lab: Lab, args: argparse.Namespace) -> int:
         say("docs/benchmarks.md written from bench/results.json")
         return 0
     require_engine()
-    lab.up()
+    if args.only not in bench.WITHOUT_LAB:
+        lab.up()
     t0 = time.monotonic()
     if args.only:
         figures = bench.run_part(lab, args.only, args.quick, say)
