@@ -5,7 +5,7 @@ The machine is a container of the base image (debian:bookworm-slim) with an
 engine of its own (a node stand-in's capabilities: lab/engine/nodes.py) and a
 copy of the committed checkout (`git archive HEAD`). Before the clock starts
 it gets what a Debian install already has and the README assumes: python3,
-make, ca-certificates (Debian's standard task), plus this machine's CA bundle
+make, ca-certificates, wget (Debian's standard task), plus this machine's CA bundle
 (an HTTPS proxy here that a school's machine would trust the same way). Its
 apt lists are then removed, so the timed run fetches them as a real first
 `apt-get update` does. Then `make lab-up` is timed, and its own lines give
@@ -38,7 +38,7 @@ CHECKOUT = "/root/foolab"
 LOG = "/root/make-lab-up.log"
 BASE = "debian:bookworm-slim"
 # Debian's standard task has these; `make lab-up` needs nothing else to start.
-PREINSTALLED = ("python3", "make", "ca-certificates")
+PREINSTALLED = ("python3", "make", "ca-certificates", "wget")
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 JOB_DONE = re.compile(r"foolab: \[(?P<job>[\w-]+)\] done after (?P<s>\d+) s")
 LAB_UP = re.compile(r"foolab: lab up in (?P<s>[\d.]+) s")
