@@ -218,10 +218,10 @@ def load_study_figures(lab: Lab, reps: int, progress: Progress) -> list[Figure]:
 
 
 def fresh_machine_part(lab: Lab, reps: int, progress: Progress) -> list[Figure]:
-    """Once whatever `reps`: every package fetched anew, minutes of network."""
+    """`reps` new machines, each fetching every package anew (a minute or more each)."""
     from lab.bench.fresh_machine import fresh_machine_figures
 
-    return fresh_machine_figures(progress)
+    return fresh_machine_figures(reps, progress)
 
 
 PARTS: dict[str, Callable[[Lab, int, Progress], list[Figure]]] = {

@@ -130,33 +130,44 @@ def _tar(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def fresh_machine_figures(progress: Progress) -> list[Figure]:
-    """Time `make lab-up` on a fresh machine once (it fetches every package
-    anew; the network is most of its time)."""
+def fresh_machine_figures(runs: int, progress: Progress) -> list[Figure]:
+    """Time `make lab-up` on a fresh machine `runs` times, each machine new
+    (every package fetched anew: the network is much of its time)."""
+    note = "make lab-up on a fresh Debian 12 container, installs included; aim: at most 90 s"
+    whole = Figure("fresh machine: make lab-up to seven healthy", "s", note=note)
+    parts: dict[str, Figure] = {}
+    for i in range(runs):
+        progress(f"fresh machine {i + 1}/{runs}: a {BASE} container with an engine of its "
+                 f"own, given {', '.join(PREINSTALLED)} (not timed)")
+        seconds, out = _one_run(progress)
+        whole.runs.append(seconds)
+        for job in JOB_DONE.finditer(out):
+            parts.setdefault(job["job"], Figure(
+                f"fresh machine: install {job['job']} done", "s",
+                note="seconds from the start of `make lab-up`'s installs")).runs.append(
+                    float(job["s"]))
+        if (up := LAB_UP.search(out)) is not None:
+            parts.setdefault("up", Figure(
+                "fresh machine: foolab up (base image there, builds, start)", "s")).runs.append(
+                    float(up["s"]))
+    return [whole, *parts.values()]
+
+
+def _one_run(progress: Progress) -> tuple[float, str]:
     _remove()
     try:
-        progress(f"fresh machine: a {BASE} container with an engine of its own, "
-                 f"given {', '.join(PREINSTALLED)} (not timed)")
         _start()
         progress("fresh machine: `make lab-up` (every install, the base image, the builds)")
         t0 = time.monotonic()
         code = _detached(["sh", "-c", f"timeout {MAKE_TIMEOUT_S} make lab-up >{LOG} 2>&1"],
                          env={"PIP_CERT": str(CA_BUNDLE)}, workdir=CHECKOUT)
-        whole = time.monotonic() - t0
+        seconds = time.monotonic() - t0
         out = _exec(["cat", LOG])[1]
         if code != 0:
             raise LabError("`make lab-up` failed on the fresh machine", out.strip()[-500:])
     finally:
         _remove()
-    note = "make lab-up on a fresh Debian 12 container, installs included; aim: at most 90 s"
-    figures = [Figure("fresh machine: make lab-up to seven healthy", "s", [whole], note)]
-    figures += [Figure(f"fresh machine: install {job['job']} done", "s", [float(job["s"])],
-                       "seconds from the start of `make lab-up`'s installs")
-                for job in JOB_DONE.finditer(out)]
-    if (up := LAB_UP.search(out)) is not None:
-        figures.append(Figure("fresh machine: foolab up (base image there, builds, start)", "s",
-                              [float(up["s"])]))
     for line in out.splitlines():
         if line.startswith("foolab:"):
             progress("  " + line)
-    return figures
+    return seconds, out

@@ -47,11 +47,16 @@ def image_digest_label(image: str) -> str | None:
     return str(labels.get("org.foolab.context", ""))
 
 
-def docker_build(folder: Path, image: str, digest: str, log: Path, no_cache: bool) -> None:
+def docker_build(folder: Path, image: str, digest: str, log: Path, no_cache: bool,
+                 packages: str | None = None) -> None:
     """`docker build` of one image's context, labelled with its digest; the
-    output to `log` (a failure: LabError with its last lines)."""
+    output to `log` (a failure: LabError with its last lines). `packages`:
+    the shared package cache's proxy (lab.engine.package_cache), on this
+    machine's loopback, so the build runs on the host's network."""
+    through = ["--network", "host", "--build-arg", f"http_proxy={packages}"] if packages else []
     with tempfile.TemporaryDirectory(prefix="foolab-build-") as tmp:
-        run_logged(["docker", "build", *(["--no-cache"] if no_cache else []), "-t", image,
+        run_logged(["docker", "build", *(["--no-cache"] if no_cache else []), *through,
+                    "-t", image,
                     "--label", f"org.foolab.context={digest}",
                     str(build_context(folder, Path(tmp)))],
                    log, f"building {image}", timeout=900)

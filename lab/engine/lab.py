@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from lab.engine import addressing, cgroups, client, netns, network, nodes
+from lab.engine import addressing, cgroups, client, netns, network, nodes, package_cache
 from lab.engine.images import context_digest, docker_build, image_digest_label
 from lab.engine.network import subnet_conflict
 from lab.engine.process import compose_command, fill, require_engine, run, run_logged
@@ -265,13 +265,20 @@ class Lab:
         roles = dict.fromkeys(h.role for h in self.topology.hosts)  # lb only if asked
         names = {role: image(role) if tag is None else f"foolab/{role.value}:{tag}"
                  for role in roles}
-        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        # One package cache for them all: what two images share is fetched once.
+        with package_cache.serving() as (proxy, cache), \
+                ThreadPoolExecutor(max_workers=len(names)) as pool:
             took = {name: pool.submit(self.build_image, REPO / "images" / role.value, name,
-                                      no_cache) for role, name in names.items()}
-            return {name: seconds for name, job in took.items()
-                    if (seconds := job.result()) is not None}
+                                      no_cache, proxy) for role, name in names.items()}
+            built = {name: seconds for name, job in took.items()
+                     if (seconds := job.result()) is not None}
+        if cache.served:
+            self.progress(f"package cache: {cache.fetched} files fetched, "
+                          f"{cache.served - cache.fetched} more served from it")
+        return built
 
-    def build_image(self, folder: Path, image: str, no_cache: bool = False) -> float | None:
+    def build_image(self, folder: Path, image: str, no_cache: bool = False,
+                    packages: str | None = None) -> float | None:
         """Build one image from a folder under images/ unless the image already
         carries that folder's digest; seconds it took, None if not built. The
         role images and extra ones (the load generator) alike. `no_cache`:
@@ -291,7 +298,7 @@ class Lab:
         t0 = time.monotonic()
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
         docker_build(folder, image, digest, self.config.log_dir / f"build-{folder.name}.log",
-                     no_cache)
+                     no_cache, packages)
         took = time.monotonic() - t0
         self.progress(f"image {image}: built in {took:.0f} s")
         self.phases.add(f"image {image.split(':')[0]}: built", took)
