@@ -16,6 +16,7 @@ help:
 	@echo "                 (BALANCER=1: and lb, HAProxy in front of web1-3;"
 	@echo "                  MHA=1 or KEEPALIVED=1: automatic failover of db1)"
 	@echo "                 (TIMINGS=1: and where the time went, phase by phase)"
+	@echo "make deps        only what lab-up installs, side by side (engine, .venv, xterm.js, base image)"
 	@echo "make lab-down    remove every container, network and volume of the lab"
 	@echo "make lab-status  the status table"
 	@echo "make class-up N=8  a lab per student: s01..s08, each with the article's addresses"
