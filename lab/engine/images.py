@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from lab.engine import client
+from lab.engine import client, package_cache
 from lab.engine.process import run_logged
 from lab.model.config import REPO
 
@@ -60,3 +62,20 @@ def docker_build(folder: Path, image: str, digest: str, log: Path, no_cache: boo
                     "--label", f"org.foolab.context={digest}",
                     str(build_context(folder, Path(tmp)))],
                    log, f"building {image}", timeout=900)
+
+
+def build_side_by_side(builds: dict[str, Callable[[str | None], float | None]],
+                       progress: Callable[[str], None]) -> dict[str, float]:
+    """Run each image's build at once (they mostly wait on downloads and
+    unpacking), all through one package cache: what two images share is
+    fetched once. `builds`: image -> build(package cache proxy), which
+    returns its seconds, or None when the image was up to date."""
+    with package_cache.serving() as (proxy, cache), \
+            ThreadPoolExecutor(max_workers=max(1, len(builds))) as pool:
+        took = {name: pool.submit(build, proxy) for name, build in builds.items()}
+        built = {name: seconds for name, job in took.items()
+                 if (seconds := job.result()) is not None}
+    if cache.served:
+        progress(f"package cache: {cache.fetched} files fetched, "
+                 f"{cache.served - cache.fetched} more served from it")
+    return built

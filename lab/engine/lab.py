@@ -12,15 +12,15 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from lab.engine import addressing, cgroups, client, netns, network, nodes, package_cache
-from lab.engine.images import context_digest, docker_build, image_digest_label
+from lab.engine import addressing, cgroups, client, netns, network, nodes
+from lab.engine.images import build_side_by_side, context_digest, docker_build, image_digest_label
 from lab.engine.network import subnet_conflict
 from lab.engine.process import compose_command, fill, require_engine, run, run_logged
 from lab.engine.ready import probe as probe_now
@@ -265,17 +265,9 @@ class Lab:
         roles = dict.fromkeys(h.role for h in self.topology.hosts)  # lb only if asked
         names = {role: image(role) if tag is None else f"foolab/{role.value}:{tag}"
                  for role in roles}
-        # One package cache for them all: what two images share is fetched once.
-        with package_cache.serving() as (proxy, cache), \
-                ThreadPoolExecutor(max_workers=len(names)) as pool:
-            took = {name: pool.submit(self.build_image, REPO / "images" / role.value, name,
-                                      no_cache, proxy) for role, name in names.items()}
-            built = {name: seconds for name, job in took.items()
-                     if (seconds := job.result()) is not None}
-        if cache.served:
-            self.progress(f"package cache: {cache.fetched} files fetched, "
-                          f"{cache.served - cache.fetched} more served from it")
-        return built
+        return build_side_by_side({name: partial(self.build_image, REPO / "images" / role.value,
+                                                 name, no_cache)
+                                   for role, name in names.items()}, self.progress)
 
     def build_image(self, folder: Path, image: str, no_cache: bool = False,
                     packages: str | None = None) -> float | None:
