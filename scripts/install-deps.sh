@@ -32,6 +32,7 @@ if [ "${#missing[@]}" -gt 0 ] && { [ "$(id -u)" != 0 ] || ! has apt-get; }; then
 fi
 
 mkdir -p "$LOGS"
+rm -f "$LOGS/install-engine.rc"
 declare -A jobs=()
 start() {  # start NAME COMMAND...: in the background, logged
   local name=$1; shift
@@ -50,15 +51,22 @@ except Exception:
     sys.exit(1)' 2>/dev/null
 }
 
-engine_answers() {  # within a minute and a half (the engine's package may still install)
-  for _ in $(seq 1 450); do docker info >/dev/null 2>&1 && return 0; sleep 0.2; done
+# Within a minute and a half (the engine's package may still install), unless
+# the engine's job has already failed (a user who may not start dockerd).
+engine_answers() {
+  for _ in $(seq 1 450); do
+    docker info >/dev/null 2>&1 && return 0
+    [ "$(cat "$LOGS/install-engine.rc" 2>/dev/null)" = 0 ] || [ ! -s "$LOGS/install-engine.rc" ] \
+      || return 1
+    sleep 0.2
+  done
   return 1
 }
 
 base_image() {
   local tar=
   if docker info >/dev/null 2>&1 && docker image inspect "$IMAGE" >/dev/null 2>&1; then return 0; fi
-  if has wget && ! registry_reachable; then
+  if [ "$(id -u)" = 0 ] && has wget && ! registry_reachable; then
     tar=$(mktemp /var/tmp/foolab-rootfs.XXXXXX.tar)
     trap 'rm -f "$tar"' EXIT
     scripts/bootstrap-base-image.sh --rootfs "$tar"
@@ -90,7 +98,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # 2. The rest side by side.
-start engine scripts/install-engine.sh
+engine() { local rc=0; scripts/install-engine.sh || rc=$?; echo "$rc" >"$LOGS/install-engine.rc"; return "$rc"; }
+start engine engine
 start python python_env
 start web scripts/install-web.sh
 
@@ -105,9 +114,9 @@ while [ "${#jobs[@]}" -gt 0 ]; do
   else failed+=("$name"); fi
 done
 if [ "${#failed[@]}" -gt 0 ]; then
-  for name in "${failed[@]}"; do
-    say "error: $name failed; the end of $LOGS/install-$name.log:"
-    tail -5 "$LOGS/install-$name.log" >&2
+  for name in "${failed[@]}"; do  # its own lines are above; what else it said, here
+    say "error: $name failed (log: $LOGS/install-$name.log)"
+    grep -v '^foolab: ' "$LOGS/install-$name.log" | tail -5 >&2 || true
   done
   exit 1
 fi
