@@ -21,6 +21,7 @@ from lab.engine.waiting import wait_for
 from lab.exercises import goals
 from lab.exercises.definitions import DATA, REPAIR, SYMPTOM, Cheat, Exercise, Goal, Started
 from lab.hosts.mariadb import admin_password
+from lab.model.errors import LabError
 from lab.model.topology import Role, image, topology
 from lab.probes import mysql
 
@@ -33,6 +34,7 @@ NOTES = ("invoice", "parcel", "voucher", "refund", "receipt", "coupon")
 KEPT_WHERE_TAKEN = "every acknowledged order kept once"
 HOW_DEAD = ("kill", "stop")  # how a dead server went: SIGKILL or a clean stop
 STRAY_GAP = 10**6  # old-master-back: db1's own orders, this far above the last id
+CATCH_UP_S = 30  # db2 applying db1's last orders before db1 dies (it takes milliseconds)
 
 
 def _sql(lab: Lab, host: str, statement: str) -> None:
@@ -132,16 +134,29 @@ REPLICA_BROKEN = Exercise(
 # --- 2. master-dead (F19) ------------------------------------------------------------------
 
 
-def _kill_master(lab: Lab, s: Started) -> None:
-    """db1 dies once db2 has applied what db1 logged: the exercise's own
-    breakage must not lose an acknowledged order (asynchronous replication
-    can: seen once in CI, the writer's first order, acknowledged just as db1
-    was killed), or the grader would blame the student's repair for it."""
+def kill_caught_up(lab: Lab, how: str) -> None:
+    """db1 dies (`how`: kill or stop) once db2 has applied every order db1
+    acknowledged. db1 first takes no more writes (read_only: the app's
+    account cannot pass it; an order sent meanwhile fails and is not
+    acknowledged), then db2 waits for db1's last transaction, then the
+    fault. Asynchronous replication would otherwise lose an order
+    acknowledged just before the kill (seen in CI twice: the last read of
+    db1's position came before an order it then took), and the grader would
+    blame the student's repair for the exercise's own breakage."""
     pw, m, r = admin_password(lab), lab.topology.master, lab.topology.replica
+    _sql(lab, m, "SET GLOBAL read_only = ON")
     pos = mysql.query(lab.address_of(m), pw, "SELECT @@gtid_binlog_pos AS p")[0]["p"]
-    mysql.query(lab.address_of(r), pw, f"SELECT MASTER_GTID_WAIT('{pos}', 10) AS w")
-    faults.inject(lab, Fault(s.params["variant"], m))
-    _disk_lost(lab, m)
+    waited = mysql.query(lab.address_of(r), pw,
+                         f"SELECT MASTER_GTID_WAIT('{pos}', {CATCH_UP_S}) AS w")[0]["w"]
+    if int(str(waited)) != 0:
+        raise LabError(f"{r} did not apply {m}'s last orders within {CATCH_UP_S} s",
+                       f"{m} at GTID {pos}", f"`foolab status`: is {r} replicating?")
+    faults.inject(lab, Fault(how, m))
+
+
+def _kill_master(lab: Lab, s: Started) -> None:
+    kill_caught_up(lab, s.params["variant"])
+    _disk_lost(lab, lab.topology.master)
 
 
 # A new, empty data directory, as on a machine whose disk was replaced.
@@ -224,7 +239,7 @@ MASTER_DEAD = Exercise(
 
 def _old_master_back(lab: Lab, s: Started) -> None:
     old = lab.topology.master
-    faults.inject(lab, Fault("kill", old))
+    kill_caught_up(lab, "kill")
     runbooks.run(lab, runbooks.promote_replica(lab, take_address=False))
     faults.heal_all(lab)  # db1 repaired: it starts as the master it was
     wait_for(f"{old} healthy", lambda: lab.ready(old), timeout=90)
