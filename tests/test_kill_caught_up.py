@@ -52,3 +52,21 @@ def test_a_replica_that_does_not_catch_up_stops_the_exercise_before_the_kill(mon
     with pytest.raises(LabError, match="did not apply db1's last orders"):
         databases.kill_caught_up(FakeLab(), "stop")  # type: ignore[arg-type]
     assert not any(step.startswith("stop") for step in done)
+
+
+def test_db1_comes_back_only_once_the_order_in_flight_has_its_answer(tmp_path, monkeypatch):
+    """old-master-back: an order sent to web1 before it was pointed at db2
+    may still be connecting to db1; db1 back then would take it."""
+    import threading
+
+    from lab.exercises import writer
+
+    log = tmp_path / "writer.log"
+    log.write_text("1 200\n2 200\n3 200\n")
+    monkeypatch.setattr(writer, "log_path", lambda _lab, _tag: log)
+    answered = threading.Timer(0.3, lambda: log.write_text(log.read_text() + "4 200\n"))
+    answered.start()
+    writer.wait_in_flight(None, "ex1", timeout=5)  # type: ignore[arg-type]
+    assert log.read_text().endswith("4 200\n")
+    with pytest.raises(LabError, match="order 5 answered"):
+        writer.wait_in_flight(None, "ex1", timeout=0.3)  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from lab.drills.steps import Runbook
 from lab.engine import client
 from lab.engine.lab import Lab
 from lab.engine.waiting import wait_for
-from lab.exercises import goals
+from lab.exercises import goals, writer
 from lab.exercises.definitions import DATA, REPAIR, SYMPTOM, Cheat, Exercise, Goal, Started
 from lab.hosts.mariadb import admin_password
 from lab.model.errors import LabError
@@ -140,9 +140,10 @@ def kill_caught_up(lab: Lab, how: str) -> None:
     account cannot pass it; an order sent meanwhile fails and is not
     acknowledged), then db2 waits for db1's last transaction, then the
     fault. Asynchronous replication would otherwise lose an order
-    acknowledged just before the kill (seen in CI twice: the last read of
-    db1's position came before an order it then took), and the grader would
-    blame the student's repair for the exercise's own breakage."""
+    acknowledged just before the kill (master-dead, seen once in CI before
+    the wait), and without read_only one could still be taken between the
+    read of db1's position and the kill: the grader would blame the
+    student's repair for the exercise's own breakage."""
     pw, m, r = admin_password(lab), lab.topology.master, lab.topology.replica
     _sql(lab, m, "SET GLOBAL read_only = ON")
     pos = mysql.query(lab.address_of(m), pw, "SELECT @@gtid_binlog_pos AS p")[0]["p"]
@@ -241,6 +242,12 @@ def _old_master_back(lab: Lab, s: Started) -> None:
     old = lab.topology.master
     kill_caught_up(lab, "kill")
     runbooks.run(lab, runbooks.promote_replica(lab, take_address=False))
+    # An order sent to web1 before it was pointed at db2 may still be
+    # connecting to db1 (its SYN waits on web1's ARP for the dead address):
+    # db1 back too soon would take it and acknowledge it, then the reload
+    # from db2 that repairs db1 drops it (CI, twice). db1 returns once the
+    # order in flight has its answer: every later one goes to db2.
+    writer.wait_in_flight(lab, s.writer)
     faults.heal_all(lab)  # db1 repaired: it starts as the master it was
     wait_for(f"{old} healthy", lambda: lab.ready(old), timeout=90)
     # The classic danger: orders the old master took that the new one never

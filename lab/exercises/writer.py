@@ -131,6 +131,16 @@ def wait_acknowledged(lab: Lab, tag: str, count: int = MIN_ACKNOWLEDGED,
              lambda: len(history(lab, tag)[0]) >= count, timeout=timeout, every=0.25)
 
 
+def wait_in_flight(lab: Lab, tag: str, timeout: float = 3 * EVERY + 5) -> None:
+    """Until the order the writer may be sending now has its answer (the
+    next line of its log): every order it sends after that was sent after
+    this call. An order has 3 s (its timeout), then the writer sends the
+    next within EVERY."""
+    sent = max(history(lab, tag)[1], default=0)
+    wait_for(f"the writer's order {sent + 1} answered or timed out",
+             lambda: max(history(lab, tag)[1], default=0) > sent, timeout=timeout, every=0.1)
+
+
 def stop(lab: Lab, tag: str, timeout: float = 10) -> None:
     """Ask the loop to end after its current order, and wait for it."""
     log = log_path(lab, tag)
