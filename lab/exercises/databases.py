@@ -243,8 +243,9 @@ def _old_master_back(lab: Lab, s: Started) -> None:
     kill_caught_up(lab, "kill")
     runbooks.run(lab, runbooks.promote_replica(lab, take_address=False))
     # An order sent to web1 before it was pointed at db2 may still be
-    # connecting to db1 (its SYN waits on web1's ARP for the dead address):
-    # db1 back too soon would take it and acknowledge it, then the reload
+    # connecting to db1 (PHP waits 2 s; its SYN is sent again to db1's
+    # address and MAC, which a restarted db1 has again): db1 back too soon
+    # would take it and acknowledge it, then the reload
     # from db2 that repairs db1 drops it (CI, twice). db1 returns once the
     # order in flight has its answer: every later one goes to db2.
     writer.wait_in_flight(lab, s.writer)
