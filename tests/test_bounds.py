@@ -101,6 +101,14 @@ def test_systemd_slices_bounded_by_properties(monkeypatch: pytest.MonkeyPatch,
     assert calls == [("foolab-class.slice", "MemoryMax=20000M", "TasksMax=28000"),
                      ("foolab-class-s03.slice", "MemoryMax=768M", "TasksMax=1000",
                       "CPUWeight=100", "CPUQuota=150%")]
+    # where systemd keeps the slice (seen in the cgroup VM): foolab.slice first
+    slice_ = tmp_path / "foolab.slice/foolab-class.slice/foolab-class-s03.slice"
+    assert g.lab_folder("s03") == slice_
+    slice_.mkdir(parents=True)
+    (slice_ / "memory.events").write_text("low 0\nhigh 0\nmax 2\noom 1\noom_kill 1\n")
+    assert g.oom_kills("s03") == 1
+    v1 = Groups("systemd", 1, tmp_path)
+    assert v1.lab_folder("s03", "pids") == tmp_path / "pids" / slice_.relative_to(tmp_path)
 
 
 def test_the_class_compose_file_bounds_every_host() -> None:

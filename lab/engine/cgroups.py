@@ -16,8 +16,10 @@ The engine's cgroup driver says where the groups live:
   systemd (v1 or v2)    slice foolab-class-LAB.slice inside foolab-class.slice,
                         bounded with `systemctl set-property --runtime`
 This machine's engine runs v1 with cgroupfs (scenarios/test_noisy_neighbour.py
-proves that one); the other two are written from the kernel's and systemd's
-documented files and properties and unit-tested on a folder.
+proves that one); the others are proved in a small virtual machine with a
+kernel, systemd and Docker of its own (scenarios/test_cgroup_drivers.py):
+this machine's controllers are all on v1, and a controller is in one
+hierarchy only.
 
 A lab on a cluster node is bounded per host only (its node's engine makes
 the groups, in the node's own tree): `LAB_CGROUP` is empty there.
@@ -112,26 +114,41 @@ class Groups:
     def release(self, lab: str) -> None:
         """The lab's group removed once its containers are gone (a group
         still in use stays; the next `up` bounds it again)."""
-        if self.driver == "systemd":
-            return  # a transient slice goes with its last unit
+        if self.driver == "systemd":  # the slice, then its runtime properties
+            for verb in ("stop", "revert"):
+                subprocess.run(["systemctl", verb, self.parent(lab)], capture_output=True,
+                               timeout=30, check=False)
+            return
         for folder in self._dirs(model.CGROUP_ROOT, lab):
             try:
                 folder.rmdir()
             except OSError:
                 pass
 
+    def lab_folder(self, lab: str, controller: str = "memory") -> Path:
+        """The folder of lab `lab`'s group (cgroup v1: in `controller`'s tree).
+        systemd nests a slice by the dashes of its name: foolab-class-s01.slice
+        is in foolab-class.slice, itself in foolab.slice (systemd.slice(5))."""
+        tree = self.root if self.version == 2 else self.root / controller
+        if self.driver == "systemd":
+            return tree / _slice_path(self.parent(lab))
+        return tree / model.CGROUP_ROOT / lab
+
     def oom_kills(self, lab: str) -> int:
         """Processes of the lab the kernel killed at a memory bound, its own
         or a host's. v2 counts a group's and its children's in memory.events;
         v1 counts each group's own, so the lab's and each host's are added."""
-        if self.driver == "systemd":
-            return _oom_kills(self.root / f"{model.CGROUP_ROOT}.slice" / self.parent(lab)
-                              / "memory.events")
+        folder = self.lab_folder(lab)
         if self.version == 2:
-            return _oom_kills(self.root / model.CGROUP_ROOT / lab / "memory.events")
-        folder = self.root / "memory" / model.CGROUP_ROOT / lab
+            return _oom_kills(folder / "memory.events")
         hosts = [d for d in folder.iterdir() if d.is_dir()] if folder.is_dir() else []
         return sum(_oom_kills(d / "memory.oom_control") for d in (folder, *hosts))
+
+
+def _slice_path(unit: str) -> Path:
+    """Where systemd keeps slice `unit`, from the root of a tree."""
+    parts = unit.removesuffix(".slice").split("-")
+    return Path(*("-".join(parts[:i + 1]) + ".slice" for i in range(len(parts))))
 
 
 def _oom_kills(file: Path) -> int:

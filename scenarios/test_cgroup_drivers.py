@@ -1,0 +1,76 @@
+"""A class lab's bounds on the control groups this machine does not have.
+
+This machine's engine runs cgroup v1 with the cgroupfs driver, and
+scenarios/test_noisy_neighbour.py proves a whole class there. A school's
+machine may run cgroup v2, and Docker with the systemd driver. Here a small
+virtual machine (scripts/cgroup-vm.sh: qemu, Debian 12, its own kernel,
+systemd and Docker) boots once with v2 and once with v1, and for each
+driver foolab's own `Groups.bound` makes the lab's group; containers under
+`Groups.parent` then fill memory past the bound, flood processes and spin
+two cores (scenarios/vm_cgroup_probe.py). Judged here, from what the VM's
+kernel reports.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.model.config import REPO
+
+pytestmark = [pytest.mark.slow, pytest.mark.alone]  # the VM spins both cores
+
+VM = REPO / ".lab" / "vm"
+SCRIPT = REPO / "scripts" / "cgroup-vm.sh"
+CASES = [(2, "cgroupfs"), (2, "systemd"), (1, "systemd"), (1, "cgroupfs")]
+MEMORY_MIB, PIDS, CPUS = 400, 200, 0.5  # vm_cgroup_probe.SHARE
+
+
+def _boot(version: int, code: Path) -> list[dict[str, Any]]:
+    out = subprocess.run([str(SCRIPT), "boot", str(VM), str(code), str(version),
+                          "cgroupfs,systemd"], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    line = out.stdout.strip().splitlines()[-1]
+    return list(json.loads(line.removeprefix("FOOLAB-RESULT ")))
+
+
+@pytest.fixture(scope="module")
+def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[int, str], dict[str, Any]]:
+    """What the VM saw, by (cgroup version, driver): one boot per version."""
+    built = subprocess.run([str(SCRIPT), "build", str(VM)], timeout=1200)
+    assert built.returncode == 0, "scripts/cgroup-vm.sh build failed (its lines above)"
+    code = tmp_path_factory.mktemp("vm-code")  # foolab's lab package as it is now
+    shutil.copytree(REPO / "lab", code / "lab", ignore=shutil.ignore_patterns("__pycache__",
+                                                                              "static"))
+    shutil.copy(REPO / "scenarios" / "vm_cgroup_probe.py", code)
+    found: dict[tuple[int, str], dict[str, Any]] = {}
+    for version in (2, 1):
+        for result in _boot(version, code):
+            found[(version, str(result["driver"]))] = result
+    return found
+
+
+@pytest.mark.parametrize(("version", "driver"), CASES, ids=[f"v{v}-{d}" for v, d in CASES])
+def test_a_lab_meets_its_bounds(seen: dict[tuple[int, str], dict[str, Any]], version: int,
+                                driver: str) -> None:
+    r = seen[(version, driver)]
+    assert "error" not in r and "bound_error" not in r, r
+    assert r["version"] == version, r
+    # every container of the lab lands in the lab's own group, bounded
+    assert r["memory_group"] == r["lab_folder"], r
+    assert int(r["memory_limit"]) == MEMORY_MIB << 20, r
+    # a lab's ordinary work fits; a host that takes more than the lab's share
+    # is killed, and the kill is counted where `class status` reads it
+    assert r["small_rc"] == 0, r
+    assert r["big_rc"] == 137 and r["oom_kills"] >= 1, r
+    # a process flood stops at the lab's bound, having reached it
+    assert PIDS * 0.8 <= r["pids_current"] <= PIDS, r
+    # two spinning processes get the lab's CPU share, not two cores
+    assert 0.2 < r["cores_used"] <= CPUS * 1.15, r
+    # `class down` leaves no group behind
+    assert r["released"] == [], r

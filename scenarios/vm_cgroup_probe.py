@@ -1,0 +1,165 @@
+"""Run inside the cgroup VM (scripts/cgroup-vm.sh), as root: foolab's own
+lab.engine.cgroups against a real kernel, systemd and Docker, with the
+cgroup hierarchy the VM booted with and each driver named on its kernel
+command line (foolab.drivers=cgroupfs,systemd).
+
+For each driver: Docker restarted with it; a lab's group made and bounded
+by `Groups.bound`, exactly as `foolab class up` does; then containers
+started under `Groups.parent` (compose/class.yml's cgroup_parent) that
+fill memory past the bound, flood processes and spin two cores. It prints
+one line, `FOOLAB-RESULT {json}`, which scenarios/test_cgroup_drivers.py
+judges; this file judges nothing itself.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from lab.engine import cgroups
+from lab.model import bounds
+
+LAB = "s01"
+SHARE = bounds.LabBounds(memory_mib=400, pids=200, cpus=0.5)
+CLASS_MIB, CLASS_PIDS = 900, 2000
+IMAGE = "foolab/probe"  # the VM's static busybox, imported: no registry needed
+FLOOD = 400  # processes one host tries to start (the lab's bound is 200)
+SPIN_SECONDS = 4
+
+
+def sh(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+def docker_with(driver: str) -> None:
+    """dockerd running with cgroup driver `driver`, and nothing else of the
+    network it would make (the probe's containers have none)."""
+    Path("/etc/docker").mkdir(exist_ok=True)
+    Path("/etc/docker/daemon.json").write_text(json.dumps({
+        "exec-opts": [f"native.cgroupdriver={driver}"], "bridge": "none", "iptables": False,
+        "ip6tables": False}))
+    sh("systemctl", "restart", "docker")
+    for _ in range(120):
+        if sh("docker", "info", "--format", "{{.CgroupDriver}}").stdout.strip() == driver:
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"dockerd did not come up with the {driver} driver")
+
+
+def import_image() -> None:
+    if sh("docker", "image", "inspect", IMAGE).returncode == 0:
+        return
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "bin").mkdir()
+        Path(d, "bin", "busybox").write_bytes(Path("/bin/busybox").read_bytes())
+        Path(d, "bin", "busybox").chmod(0o755)
+        for applet in ("sh", "dd", "sleep", "cat"):
+            Path(d, "bin", applet).symlink_to("busybox")
+        tar = subprocess.run(["tar", "-C", d, "-c", "."], capture_output=True, check=True)
+        subprocess.run(["docker", "import", "-", IMAGE], input=tar.stdout, check=True,
+                       capture_output=True)
+
+
+def run(parent: str, name: str, *argv: str) -> Any:
+    """A container of the lab (compose/class.yml's cgroup_parent), detached."""
+    return sh("docker", "run", "-d", "--network", "none", "--cgroup-parent", parent,
+              "--name", name, IMAGE, *argv)
+
+
+def pid_of(name: str) -> int:
+    return int(sh("docker", "inspect", "--format", "{{.State.Pid}}", name).stdout.strip() or 0)
+
+
+def lab_group(pid: int, controller: str) -> Path | None:
+    """The lab's group: the parent of the container's own."""
+    own = cgroups.process_group(pid, controller)
+    return own.parent if own else None
+
+
+def cpu_usage_s(group: Path) -> float:
+    stat = group / "cpu.stat"
+    if (group / "cpuacct.usage").exists():
+        return int((group / "cpuacct.usage").read_text()) / 1e9
+    for line in stat.read_text().splitlines():
+        key, _, value = line.partition(" ")
+        if key == "usage_usec":
+            return int(value) / 1e6
+    return -1.0
+
+
+def one(driver: str) -> dict[str, Any]:
+    docker_with(driver)
+    import_image()
+    groups = cgroups.groups(driver)
+    out: dict[str, Any] = {"driver": driver, "version": groups.version}
+    try:
+        groups.bound(LAB, SHARE, CLASS_MIB, CLASS_PIDS)
+    except Exception as exc:  # noqa: BLE001 - reported, judged outside
+        out["bound_error"] = str(exc)
+        return out
+    parent = groups.parent(LAB)
+    out["parent"] = parent
+    # one host of the lab: a student's commands run in it (docker exec), as
+    # in a lab's web1; the kernel counts a kill in a running host's group
+    run(parent, "host", "sleep", "600")
+    pid = pid_of("host")
+    small = sh("docker", "exec", "host", "dd", "if=/dev/zero", "of=/dev/null", "bs=100M",
+               "count=1")
+    out["small_rc"], out["small_err"] = small.returncode, small.stderr[-300:]
+    big = sh("docker", "exec", "host", "dd", "if=/dev/zero", "of=/dev/null",
+             f"bs={SHARE.memory_mib + 200}M", "count=1")
+    out["big_rc"] = big.returncode
+    out["oom_kills"] = groups.oom_kills(LAB)
+    # the same host starts FLOOD processes: its shell dies at the first refused fork
+    flood = f"i=0; while [ $i -lt {FLOOD} ]; do sleep 60 & i=$((i+1)); done; wait"
+    out["flood_rc"] = sh("docker", "exec", "-d", "host", "sh", "-c", flood).returncode
+    time.sleep(3)
+    pids_group = lab_group(pid, "pids")
+    out["pids_group"] = str(pids_group)
+    out["pids_current"] = int((pids_group / "pids.current").read_text()) if pids_group else -1
+    mem_group = lab_group(pid, "memory")
+    out["memory_group"] = str(mem_group)
+    limit = next((mem_group / f for f in ("memory.max", "memory.limit_in_bytes")
+                  if mem_group and (mem_group / f).exists()), None)
+    out["memory_limit"] = limit.read_text().strip() if limit else ""
+    out["lab_folder"] = str(groups.lab_folder(LAB))
+    sh("docker", "rm", "-f", "host")
+
+    spin = "while :; do :; done & while :; do :; done"
+    run(parent, "spin", "sh", "-c", spin)
+    time.sleep(0.5)
+    cpu_group = lab_group(pid_of("spin"), "cpu")
+    if cpu_group is None or cpu_usage_s(cpu_group) < 0:
+        cpu_group = lab_group(pid_of("spin"), "cpuacct")
+    out["cpu_group"] = str(cpu_group)
+    before, t0 = cpu_usage_s(cpu_group) if cpu_group else -1.0, time.monotonic()
+    time.sleep(SPIN_SECONDS)
+    after, t1 = cpu_usage_s(cpu_group) if cpu_group else -1.0, time.monotonic()
+    out["cores_used"] = round((after - before) / (t1 - t0), 3)
+    sh("docker", "rm", "-f", "spin")
+
+    groups.release(LAB)
+    out["released"] = [str(groups.lab_folder(LAB, c)) for c in ("memory", "pids", "cpu")
+                       if groups.lab_folder(LAB, c).exists()]
+    return out
+
+
+def main() -> None:
+    words = dict(w.split("=", 1) for w in sys.argv[1:] if "=" in w)
+    drivers = words.get("foolab.drivers", "cgroupfs").split(",")
+    results = []
+    for driver in drivers:
+        try:
+            results.append(one(driver))
+        except Exception as exc:  # noqa: BLE001 - reported, judged outside
+            results.append({"driver": driver, "error": f"{type(exc).__name__}: {exc}"})
+    print("FOOLAB-RESULT " + json.dumps(results), flush=True)
+
+
+if __name__ == "__main__":
+    main()
