@@ -81,6 +81,18 @@ def lab_group(pid: int, controller: str) -> Path | None:
     return own.parent if own else None
 
 
+def refused_forks(group: Path, timeout: float = 90) -> int:
+    """Forks the group's process bound refused (pids.events `max`), once
+    there is one: the flood has met the bound (an emulated CPU starts
+    hundreds of processes slowly); 0 if none within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = dict(line.split() for line in (group / "pids.events").read_text().splitlines())
+        if int(events.get("max", 0)) or time.monotonic() > deadline:
+            return int(events.get("max", 0))
+        time.sleep(0.5)
+
+
 def cpu_usage_s(group: Path) -> float:
     stat = group / "cpu.stat"
     if (group / "cpuacct.usage").exists():
@@ -118,9 +130,10 @@ def one(driver: str) -> dict[str, Any]:
     # the same host starts FLOOD processes: its shell dies at the first refused fork
     flood = f"i=0; while [ $i -lt {FLOOD} ]; do sleep 60 & i=$((i+1)); done; wait"
     out["flood_rc"] = sh("docker", "exec", "-d", "host", "sh", "-c", flood).returncode
-    time.sleep(3)
     pids_group = lab_group(pid, "pids")
     out["pids_group"] = str(pids_group)
+    own = cgroups.process_group(pid, "pids")  # the kernel counts a refusal in the forker's
+    out["pids_refused"] = refused_forks(own) if own else -1
     out["pids_current"] = int((pids_group / "pids.current").read_text()) if pids_group else -1
     mem_group = lab_group(pid, "memory")
     out["memory_group"] = str(mem_group)
