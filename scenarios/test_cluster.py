@@ -43,8 +43,9 @@ from lab.engine.network import CLASS_TAG
 from lab.engine.process import run
 from lab.engine.waiting import wait_for
 from lab.exercises.catalog import EXERCISES
-from lab.model import cluster
+from lab.model import bounds, cluster
 from lab.model.config import REPO, LabConfig
+from lab.model.topology import image
 
 LABS = ("w01", "w02", "w03", "w04")
 PORTS = {"dns": 53, "web": 80, "db": 3306}
@@ -134,6 +135,28 @@ def test_each_node_has_the_class_rules_and_no_way_out(pool: Path) -> None:
         ours = [r for r in rules.splitlines() if CLASS_TAG in r]  # not Docker's own chains
         assert any(r.startswith("-A DOCKER-USER") and "physdev" in r for r in ours), (node, rules)
         assert routes.returncode == 0 and routes.stdout.strip() == "", (node, routes.stdout)
+
+
+def test_each_lab_on_a_node_runs_in_its_own_bounded_group(pool: Path) -> None:
+    """A lab on a node has its share as a lab here has (issue 31): the group
+    is made on the node that holds it, through that node's engine
+    (lab.engine.cgroups.on_node), bounded, and holds every host of the lab;
+    read back on the node by a one-off container, not on this machine."""
+    share = bounds.from_env()
+    for lab in LABS:
+        with client.engine(Lab(config(pool, lab)).engine):
+            mine = [c for c in client.class_containers() if c["Labels"]["org.foolab.class"] == lab]
+            parents = {(client.inspect_container(c["Id"]) or {})["HostConfig"]["CgroupParent"]
+                       for c in mine}
+            memory, pids = (f"/sys/fs/cgroup/{c}/foolab-class/{lab}" for c in ("memory", "pids"))
+            read = f"cat {memory}/memory.limit_in_bytes {pids}/pids.max; ls -d {memory}/*/"
+            seen = client.client().containers.run(
+                image("dns"), entrypoint=["sh", "-c", read],
+                volumes={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "ro"}},
+                network_mode="none", remove=True).decode().split()
+        assert len(mine) == 8 and parents == {f"/foolab-class/{lab}"}, (lab, parents)
+        assert seen[:2] == [str(share.memory_bytes), str(share.pids)], (lab, seen)
+        assert len(seen[2:]) == len(mine), (lab, seen)  # each host's own group, inside
 
 
 def test_each_lab_answers_the_article_addresses_from_inside(pool: Path) -> None:

@@ -126,3 +126,31 @@ def test_the_class_compose_file_bounds_every_host() -> None:
 def test_each_class_host_s_process_bound_is_the_model_s() -> None:
     """compose/class.yml bounds each host's processes as lab.model.bounds says."""
     assert {h["pids_limit"] for h in share_doc.host_bounds().values()} == {bounds.HOST_PIDS}
+
+
+def test_a_lab_on_a_node_gets_its_groups_written_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The node's engine says cgroupfs and v1: the same files as here, as a
+    script the node runs; a node with the systemd driver is bounded per host."""
+    from lab.engine import cgroups
+    from lab.model.config import LabConfig
+
+    info = {"CgroupDriver": "cgroupfs", "CgroupVersion": "1", "MemTotal": 8 << 30}
+    ran: list[tuple[str, str]] = []
+    monkeypatch.setattr(cgroups, "_node_info", lambda engine: info)
+    monkeypatch.setattr(cgroups, "on_node", lambda engine, script: ran.append((engine, script)))
+    monkeypatch.delenv("FOOLAB_LAB_MEMORY_MIB", raising=False)
+    cfg = LabConfig().for_lab("s07")
+    node = "ssh://root@198.19.255.12"
+    assert cgroups.parent(cfg, node) == "/foolab-class/s07"
+    cgroups.apply(cfg, node)
+    (engine, script), = ran
+    assert engine == node
+    assert "mkdir -p /sys/fs/cgroup/memory/foolab-class/s07" in script
+    assert "printf %s 805306368 > /sys/fs/cgroup/memory/foolab-class/s07/memory.limit_in_bytes" \
+        in script  # 768 MiB, the default share
+    assert "> /sys/fs/cgroup/pids/foolab-class/s07/pids.max" in script
+    assert "> /sys/fs/cgroup/cpu/foolab-class/s07/cpu.cfs_quota_us" in script
+    cgroups.release(cfg, node)
+    assert "rmdir /sys/fs/cgroup/memory/foolab-class/s07" in ran[-1][1]
+    info["CgroupDriver"] = "systemd"
+    assert cgroups.parent(cfg, node) == ""

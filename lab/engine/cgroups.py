@@ -21,16 +21,19 @@ kernel, systemd and Docker of its own (scenarios/test_cgroup_drivers.py):
 this machine's controllers are all on v1, and a controller is in one
 hierarchy only.
 
-A lab on a cluster node is bounded per host only (its node's engine makes
-the groups, in the node's own tree): `LAB_CGROUP` is empty there.
+A lab on a cluster node gets the same groups on its node, written there by a
+one-off container through the node's engine (`on_node`), when that engine
+uses the cgroupfs driver; with the systemd driver it is bounded per host.
 """
 
 from __future__ import annotations
 
 import functools
+import shlex
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lab.engine import client
 from lab.model import bounds as model
@@ -63,10 +66,22 @@ class Groups:
     def _write(self, folder: Path, name: str, value: str) -> None:
         if self.version == 1 and name.split(".")[0] != folder.relative_to(self.root).parts[0]:
             return  # v1: each controller's files in its own tree
+        self._put(folder / name, value)
+
+    def _mkdir(self, folder: Path) -> None:
+        folder.mkdir(exist_ok=True)
+
+    def _rmdir(self, folder: Path) -> None:
         try:
-            (folder / name).write_text(value)
+            folder.rmdir()
+        except OSError:
+            pass
+
+    def _put(self, file: Path, value: str) -> None:
+        try:
+            file.write_text(value)
         except OSError as exc:
-            raise LabError(f"cannot bound the lab: {folder / name}", str(exc),
+            raise LabError(f"cannot bound the lab: {file}", str(exc),
                            "run foolab as root, on an engine with the cgroupfs or systemd "
                            "driver") from None
 
@@ -85,12 +100,12 @@ class Groups:
         if self.version == 2:
             self._enable(self.root)
         for folder in self._dirs(model.CGROUP_ROOT):
-            folder.mkdir(exist_ok=True)
+            self._mkdir(folder)
             self._limit(folder, top)
         if self.version == 2:
             self._enable(self.root / model.CGROUP_ROOT)
         for folder in self._dirs(model.CGROUP_ROOT, lab):
-            folder.mkdir(exist_ok=True)
+            self._mkdir(folder)
             self._limit(folder, own)
             if self.version == 2:
                 self._write(folder, "cpu.weight", str(share.cpu_weight))
@@ -120,10 +135,7 @@ class Groups:
                                timeout=30, check=False)
             return
         for folder in self._dirs(model.CGROUP_ROOT, lab):
-            try:
-                folder.rmdir()
-            except OSError:
-                pass
+            self._rmdir(folder)
 
     def lab_folder(self, lab: str, controller: str = "memory") -> Path:
         """The folder of lab `lab`'s group (cgroup v1: in `controller`'s tree).
@@ -149,6 +161,27 @@ def _slice_path(unit: str) -> Path:
     """Where systemd keeps slice `unit`, from the root of a tree."""
     parts = unit.removesuffix(".slice").split("-")
     return Path(*("-".join(parts[:i + 1]) + ".slice" for i in range(len(parts))))
+
+
+@dataclass(frozen=True)
+class Script(Groups):
+    """The same groups as a shell script for the machine that holds the lab
+    (a cluster node: `on_node` runs it there), nothing written here."""
+
+    lines: list[str] = field(default_factory=list, compare=False)
+
+    def _mkdir(self, folder: Path) -> None:
+        self.lines.append(f"mkdir -p {shlex.quote(str(folder))}")
+
+    def _rmdir(self, folder: Path) -> None:
+        self.lines.append(f"rmdir {shlex.quote(str(folder))} 2>/dev/null || true")
+
+    def _put(self, file: Path, value: str) -> None:
+        self.lines.append(f"printf %s {shlex.quote(value)} > {shlex.quote(str(file))}")
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
 
 
 def _oom_kills(file: Path) -> int:
@@ -209,19 +242,71 @@ def driver() -> str:
             "CgroupDriver", "cgroupfs"))
 
 
+# --- a lab on a cluster node: its groups written on that node ---------------------------
+# foolab reaches a node only through its engine, so the lab's group is made
+# there by a one-off container of the lab's own image (the console's), with
+# the node's control groups mounted: the same files `Groups.bound` writes
+# here (Script), run by the node's own kernel. A node whose engine uses the
+# systemd driver is bounded per host only (its slices are made by its own
+# systemctl, which foolab does not reach): `node_groups` says so.
+NODE_PID_MAX = 32768  # Linux's default: a node's own is not read from here
+NODE_ROOT = Path("/sys/fs/cgroup")  # on the node, and in the one-off container
+
+
+@functools.cache
+def _node_info(engine: str) -> dict[str, Any]:
+    with client.engine(engine):
+        return dict(client.call("docker info", lambda: client.api().info()))
+
+
+def node_groups(engine: str) -> Script | None:
+    """The groups of a lab on the node at `engine`, as a script; None when
+    its engine's driver is not cgroupfs (bounded per host only)."""
+    info = _node_info(engine)
+    if info.get("CgroupDriver", "cgroupfs") != "cgroupfs":
+        return None
+    return Script("cgroupfs", int(info.get("CgroupVersion") or 1), NODE_ROOT)
+
+
+def on_node(engine: str, script: str) -> None:
+    """Run `script` as root on the node at `engine`, with its control groups
+    (a one-off container, removed when it ends; a failure is a LabError)."""
+    from lab.model.topology import image
+    with client.engine(engine):
+        client.call(f"the lab's control group on {engine}", lambda: client.client().containers.run(
+            image("dns"), entrypoint=["sh", "-ec", script], cgroupns="host",
+            network_mode="none", remove=True, labels={"org.foolab.cgroups": ""},
+            volumes={str(NODE_ROOT): {"bind": str(NODE_ROOT), "mode": "rw"}}))
+
+
 def parent(config: LabConfig, engine: str | None) -> str:
-    """LAB_CGROUP for compose/class.yml ("" where the lab is not bounded here)."""
-    found = _here(config, engine)
+    """LAB_CGROUP for compose/class.yml ("" where the lab is not bounded)."""
+    if config.in_class and engine is not None:
+        try:
+            found: Groups | None = node_groups(engine)
+        except LabError:  # a node lost: nothing of its lab starts anyway
+            found = None
+    else:
+        found = _here(config, engine)
     return found.parent(config.lab) if found else ""
 
 
 def apply(config: LabConfig, engine: str | None) -> None:
     """Before a class lab's containers start: its group made and bounded
-    (the share from lab.model.bounds.from_env), inside the class's."""
+    (the share from lab.model.bounds.from_env), inside the class's; on the
+    node that holds it, for a lab on a node."""
+    share = model.from_env()
+    if config.in_class and engine is not None:
+        script = node_groups(engine)
+        if script is not None:
+            memory = int(_node_info(engine).get("MemTotal") or 0) // 2**20
+            script.bound(config.lab, share, *model.class_total(memory, NODE_PID_MAX))
+            on_node(engine, script.text)
+        return
     found = _here(config, engine)
     if found is not None:
         total_mib, total_pids = model.class_total(_memtotal_mib(), pid_max())
-        found.bound(config.lab, model.from_env(), total_mib, total_pids)
+        found.bound(config.lab, share, total_mib, total_pids)
 
 
 def labs_that_fit(share: model.LabBounds) -> int:
@@ -230,12 +315,23 @@ def labs_that_fit(share: model.LabBounds) -> int:
 
 
 def release(config: LabConfig, engine: str | None) -> None:
+    if config.in_class and engine is not None:
+        try:
+            script = node_groups(engine)
+            if script is not None:
+                script.release(config.lab)
+                on_node(engine, script.text)
+        except LabError:
+            pass  # a node lost: its groups went with it
+        return
     found = _here(config, engine)
     if found is not None:
         found.release(config.lab)
 
 
 def oom_kills(config: LabConfig, engine: str | None) -> int:
+    """Processes the lab's memory bound ended; 0 for a lab on a node (read
+    there only: a host ended whole still shows, as OOMKilled, and comes back)."""
     found = _here(config, engine)
     return found.oom_kills(config.lab) if found else 0
 
