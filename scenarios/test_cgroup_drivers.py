@@ -5,7 +5,9 @@ scenarios/test_noisy_neighbour.py proves a whole class there. A school's
 machine may run cgroup v2, and Docker with the systemd driver. Here a small
 virtual machine (scripts/cgroup-vm.sh: qemu, Debian 12, its own kernel,
 systemd and Docker) boots once with v2 and once with v1, and for each
-driver foolab's own `Groups.bound` makes the lab's group; containers under
+driver foolab's own `Groups.bound` makes the lab's group, as for a lab on
+this machine ("here"), or as the script a one-off container runs on a
+cluster node (`cgroups.Script`, "node"); containers under
 `Groups.parent` then fill memory past the bound, flood processes and spin
 two cores (scenarios/vm_cgroup_probe.py). Judged here, from what the VM's
 kernel reports.
@@ -27,38 +29,44 @@ pytestmark = [pytest.mark.slow, pytest.mark.alone]  # the VM spins both cores
 
 VM = REPO / ".lab" / "vm"
 SCRIPT = REPO / "scripts" / "cgroup-vm.sh"
-CASES = [(2, "cgroupfs"), (2, "systemd"), (1, "systemd"), (1, "cgroupfs")]
+# (version, driver, where): v1 with cgroupfs, here and on a node, is this
+# machine's own (scenarios/test_noisy_neighbour.py, test_cluster.py)
+BOOTS = {2: ("cgroupfs:here", "cgroupfs:node", "systemd:here", "systemd:node"),
+         1: ("systemd:here", "systemd:node")}
+CASES = [(v, *case.split(":")) for v, cases in BOOTS.items() for case in cases]
 MEMORY_MIB, PIDS, CPUS = 400, 200, 0.5  # vm_cgroup_probe.SHARE
 
 
 def _boot(version: int, code: Path) -> list[dict[str, Any]]:
     out = subprocess.run([str(SCRIPT), "boot", str(VM), str(code), str(version),
-                          "cgroupfs,systemd"], capture_output=True, text=True, timeout=900)
+                          ",".join(BOOTS[version])], capture_output=True, text=True,
+                         timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     line = out.stdout.strip().splitlines()[-1]
     return list(json.loads(line.removeprefix("FOOLAB-RESULT ")))
 
 
 @pytest.fixture(scope="module")
-def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[int, str], dict[str, Any]]:
-    """What the VM saw, by (cgroup version, driver): one boot per version."""
+def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[int, str, str], dict[str, Any]]:
+    """What the VM saw, by (cgroup version, driver, where): one boot per version."""
     built = subprocess.run([str(SCRIPT), "build", str(VM)], timeout=1200)
     assert built.returncode == 0, "scripts/cgroup-vm.sh build failed (its lines above)"
     code = tmp_path_factory.mktemp("vm-code")  # foolab's lab package as it is now
     shutil.copytree(REPO / "lab", code / "lab", ignore=shutil.ignore_patterns("__pycache__",
                                                                               "static"))
     shutil.copy(REPO / "scenarios" / "vm_cgroup_probe.py", code)
-    found: dict[tuple[int, str], dict[str, Any]] = {}
-    for version in (2, 1):
+    found: dict[tuple[int, str, str], dict[str, Any]] = {}
+    for version in BOOTS:
         for result in _boot(version, code):
-            found[(version, str(result["driver"]))] = result
+            found[(version, str(result["driver"]), str(result["where"]))] = result
     return found
 
 
-@pytest.mark.parametrize(("version", "driver"), CASES, ids=[f"v{v}-{d}" for v, d in CASES])
-def test_a_lab_meets_its_bounds(seen: dict[tuple[int, str], dict[str, Any]], version: int,
-                                driver: str) -> None:
-    r = seen[(version, driver)]
+@pytest.mark.parametrize(("version", "driver", "where"), CASES,
+                         ids=[f"v{v}-{d}-{w}" for v, d, w in CASES])
+def test_a_lab_meets_its_bounds(seen: dict[tuple[int, str, str], dict[str, Any]], version: int,
+                                driver: str, where: str) -> None:
+    r = seen[(version, driver, where)]
     assert "error" not in r and "bound_error" not in r, r
     assert r["version"] == version, r
     # every container of the lab lands in the lab's own group, bounded

@@ -1,10 +1,12 @@
 """Run inside the cgroup VM (scripts/cgroup-vm.sh), as root: foolab's own
 lab.engine.cgroups against a real kernel, systemd and Docker, with the
-cgroup hierarchy the VM booted with and each driver named on its kernel
-command line (foolab.drivers=cgroupfs,systemd).
+cgroup hierarchy the VM booted with and each case named on its kernel
+command line (foolab.cases=cgroupfs:here,systemd:node,...).
 
-For each driver: Docker restarted with it; a lab's group made and bounded
-by `Groups.bound`, exactly as `foolab class up` does; then containers
+For each case: Docker restarted with its driver; a lab's group made and
+bounded by `Groups.bound`, exactly as `foolab class up` does for a lab on
+its own machine ("here"), or as a Script run by a one-off container with
+`cgroups.one_off`, as for a lab on a cluster node ("node"); then containers
 started under `Groups.parent` (compose/class.yml's cgroup_parent) that
 fill memory past the bound, flood processes and spin two cores. It prints
 one line, `FOOLAB-RESULT {json}`, which scenarios/test_cgroup_drivers.py
@@ -58,7 +60,7 @@ def import_image() -> None:
         (Path(d) / "bin").mkdir()
         Path(d, "bin", "busybox").write_bytes(Path("/bin/busybox").read_bytes())
         Path(d, "bin", "busybox").chmod(0o755)
-        for applet in ("sh", "dd", "sleep", "cat"):
+        for applet in ("sh", "dd", "sleep", "cat", "mkdir", "rmdir", "nsenter"):
             Path(d, "bin", applet).symlink_to("busybox")
         tar = subprocess.run(["tar", "-C", d, "-c", "."], capture_output=True, check=True)
         subprocess.run(["docker", "import", "-", IMAGE], input=tar.stdout, check=True,
@@ -104,13 +106,32 @@ def cpu_usage_s(group: Path) -> float:
     return -1.0
 
 
-def one(driver: str) -> dict[str, Any]:
+def on_vm(script: cgroups.Script) -> None:
+    """`cgroups.on_node` here: the script in a one-off container."""
+    how = cgroups.one_off(script.driver)  # the SDK's arguments, as the CLI's
+    flags = [f"-v={src}:{m['bind']}:{m['mode']}" for src, m in how.pop("volumes").items()]
+    flags += [f"--pid={how.pop('pid_mode')}"] if "pid_mode" in how else []
+    flags += ["--privileged"] if how.pop("privileged", False) else []
+    assert not how, how
+    done = sh("docker", "run", "--rm", "--network", "none", "--cgroupns", "host", *flags,
+              "--entrypoint", "sh", IMAGE, "-ec", script.text)
+    if done.returncode != 0:
+        raise RuntimeError(f"the one-off failed: {done.stderr[-500:]}")
+    script.lines.clear()
+
+
+def one(driver: str, where: str) -> dict[str, Any]:
     docker_with(driver)
     import_image()
     groups = cgroups.groups(driver)
-    out: dict[str, Any] = {"driver": driver, "version": groups.version}
+    out: dict[str, Any] = {"driver": driver, "where": where, "version": groups.version}
+    script = cgroups.Script(driver, groups.version, cgroups.NODE_ROOT)
     try:
-        groups.bound(LAB, SHARE, CLASS_MIB, CLASS_PIDS)
+        if where == "node":
+            script.bound(LAB, SHARE, CLASS_MIB, CLASS_PIDS)
+            on_vm(script)
+        else:
+            groups.bound(LAB, SHARE, CLASS_MIB, CLASS_PIDS)
     except Exception as exc:  # noqa: BLE001 - reported, judged outside
         out["bound_error"] = str(exc)
         return out
@@ -156,7 +177,11 @@ def one(driver: str) -> dict[str, Any]:
     out["cores_used"] = round((after - before) / (t1 - t0), 3)
     sh("docker", "rm", "-f", "spin")
 
-    groups.release(LAB)
+    if where == "node":
+        script.release(LAB)
+        on_vm(script)
+    else:
+        groups.release(LAB)
     out["released"] = [str(groups.lab_folder(LAB, c)) for c in ("memory", "pids", "cpu")
                        if groups.lab_folder(LAB, c).exists()]
     return out
@@ -164,13 +189,14 @@ def one(driver: str) -> dict[str, Any]:
 
 def main() -> None:
     words = dict(w.split("=", 1) for w in sys.argv[1:] if "=" in w)
-    drivers = words.get("foolab.drivers", "cgroupfs").split(",")
     results = []
-    for driver in drivers:
+    for case in words.get("foolab.cases", "cgroupfs:here").split(","):
+        driver, _, where = case.partition(":")
         try:
-            results.append(one(driver))
+            results.append(one(driver, where))
         except Exception as exc:  # noqa: BLE001 - reported, judged outside
-            results.append({"driver": driver, "error": f"{type(exc).__name__}: {exc}"})
+            results.append({"driver": driver, "where": where,
+                            "error": f"{type(exc).__name__}: {exc}"})
     print("FOOLAB-RESULT " + json.dumps(results), flush=True)
 
 

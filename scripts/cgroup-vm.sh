@@ -9,11 +9,12 @@
 #   cgroup-vm.sh build DIR          DIR/disk.img: the VM's root, made once
 #                                   (debootstrap, about 2 min; reused while
 #                                   this script is unchanged)
-#   cgroup-vm.sh boot DIR CODE 1|2 DRIVERS
+#   cgroup-vm.sh boot DIR CODE 1|2 CASES
 #                                   boot it (its disk untouched: -snapshot)
 #                                   with cgroup v1 or v2, run CODE's
-#                                   vm_cgroup_probe.py for each driver
-#                                   (cgroupfs,systemd), print its result line
+#                                   vm_cgroup_probe.py for each case
+#                                   (cgroupfs:here,systemd:node,...), print
+#                                   its result line
 set -euo pipefail
 MIRROR=${FOOLAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PACKAGES=systemd,systemd-sysv,dbus,udev,kmod,linux-image-amd64,initramfs-tools,docker.io,python3,python3-docker,busybox-static,procps
@@ -73,7 +74,7 @@ build() {
 }
 
 boot() {
-  local dir=$1 code=$2 version=$3 drivers=$4 unified out
+  local dir=$1 code=$2 version=$3 cases=$4 unified out
   tools
   unified=$([ "$version" = 2 ] && echo 1 || echo 0)
   # apparmor=0: the VM has no apparmor_parser, and Docker refuses to start a
@@ -85,7 +86,7 @@ boot() {
   timeout 600 qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 1536 -nodefaults \
     -display none -no-reboot -snapshot -nic none \
     -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" \
-    -append "root=/dev/vda rw console=ttyS0 quiet apparmor=0 systemd.unified_cgroup_hierarchy=$unified foolab.drivers=$drivers" \
+    -append "root=/dev/vda rw console=ttyS0 quiet apparmor=0 systemd.unified_cgroup_hierarchy=$unified foolab.cases=$cases" \
     -drive "file=$dir/disk.img,format=raw,if=virtio" \
     -drive "file=$out/code.img,format=raw,if=virtio,readonly=on" \
     -serial "file:$out/console.log" >/dev/null 2>&1 || true
@@ -96,5 +97,5 @@ boot() {
 case "${1:-}" in
   build) build "$2" ;;
   boot) boot "$2" "$3" "$4" "$5" ;;
-  *) die "usage: cgroup-vm.sh build DIR | boot DIR CODE 1|2 DRIVERS" ;;
+  *) die "usage: cgroup-vm.sh build DIR | boot DIR CODE 1|2 CASES" ;;
 esac

@@ -130,14 +130,14 @@ def test_each_class_host_s_process_bound_is_the_model_s() -> None:
 
 def test_a_lab_on_a_node_gets_its_groups_written_there(monkeypatch: pytest.MonkeyPatch) -> None:
     """The node's engine says cgroupfs and v1: the same files as here, as a
-    script the node runs; a node with the systemd driver is bounded per host."""
+    script the node runs; with the systemd driver, the node's own systemctl."""
     from lab.engine import cgroups
     from lab.model.config import LabConfig
 
     info = {"CgroupDriver": "cgroupfs", "CgroupVersion": "1", "MemTotal": 8 << 30}
     ran: list[tuple[str, str]] = []
     monkeypatch.setattr(cgroups, "_node_info", lambda engine: info)
-    monkeypatch.setattr(cgroups, "on_node", lambda engine, script: ran.append((engine, script)))
+    monkeypatch.setattr(cgroups, "on_node", lambda e, script: ran.append((e, script.text)))
     monkeypatch.delenv("FOOLAB_LAB_MEMORY_MIB", raising=False)
     cfg = LabConfig().for_lab("s07")
     node = "ssh://root@198.19.255.12"
@@ -152,5 +152,12 @@ def test_a_lab_on_a_node_gets_its_groups_written_there(monkeypatch: pytest.Monke
     assert "> /sys/fs/cgroup/cpu/foolab-class/s07/cpu.cfs_quota_us" in script
     cgroups.release(cfg, node)
     assert "rmdir /sys/fs/cgroup/memory/foolab-class/s07" in ran[-1][1]
-    info["CgroupDriver"] = "systemd"
+    info.update(CgroupDriver="systemd", CgroupVersion="2")
+    assert cgroups.parent(cfg, node) == "foolab-class-s07.slice"
+    cgroups.apply(cfg, node)
+    assert ("nsenter -t 1 -m -- systemctl set-property --runtime "
+            "foolab-class-s07.slice MemoryMax=768M TasksMax=1000") in ran[-1][1]
+    cgroups.release(cfg, node)
+    assert "nsenter -t 1 -m -- systemctl stop foolab-class-s07.slice || true" in ran[-1][1]
+    info["CgroupDriver"] = "none"
     assert cgroups.parent(cfg, node) == ""

@@ -22,8 +22,7 @@ this machine's controllers are all on v1, and a controller is in one
 hierarchy only.
 
 A lab on a cluster node gets the same groups on its node, written there by a
-one-off container through the node's engine (`on_node`), when that engine
-uses the cgroupfs driver; with the systemd driver it is bounded per host.
+one-off container through the node's engine (`on_node`).
 """
 
 from __future__ import annotations
@@ -71,6 +70,13 @@ class Groups:
     def _mkdir(self, folder: Path) -> None:
         folder.mkdir(exist_ok=True)
 
+    def _property(self, unit: str, *properties: str) -> None:
+        _set_property(unit, *properties)
+
+    def _systemctl(self, verb: str, unit: str) -> None:
+        """`systemctl VERB UNIT`, whatever it answers (a unit already gone)."""
+        subprocess.run(["systemctl", verb, unit], capture_output=True, timeout=30, check=False)
+
     def _rmdir(self, folder: Path) -> None:
         try:
             folder.rmdir()
@@ -89,11 +95,11 @@ class Groups:
         """The lab's group (and the class's) made and bounded, before any of
         its containers starts; idempotent."""
         if self.driver == "systemd":
-            _set_property(f"{model.CGROUP_ROOT}.slice", f"MemoryMax={total_mib}M",
-                          f"TasksMax={total_pids}")
-            _set_property(self.parent(lab), f"MemoryMax={share.memory_mib}M",
-                          f"TasksMax={share.pids}", f"CPUWeight={share.cpu_weight}",
-                          f"CPUQuota={round(share.cpus * 100)}%")
+            self._property(f"{model.CGROUP_ROOT}.slice", f"MemoryMax={total_mib}M",
+                           f"TasksMax={total_pids}")
+            self._property(self.parent(lab), f"MemoryMax={share.memory_mib}M",
+                           f"TasksMax={share.pids}", f"CPUWeight={share.cpu_weight}",
+                           f"CPUQuota={round(share.cpus * 100)}%")
             return
         top = {"memory": str(total_mib * 1024 * 1024), "pids": str(total_pids)}
         own = {"memory": str(share.memory_bytes), "pids": str(share.pids)}
@@ -131,8 +137,7 @@ class Groups:
         still in use stays; the next `up` bounds it again)."""
         if self.driver == "systemd":  # the slice, then its runtime properties
             for verb in ("stop", "revert"):
-                subprocess.run(["systemctl", verb, self.parent(lab)], capture_output=True,
-                               timeout=30, check=False)
+                self._systemctl(verb, self.parent(lab))
             return
         for folder in self._dirs(model.CGROUP_ROOT, lab):
             self._rmdir(folder)
@@ -163,6 +168,9 @@ def _slice_path(unit: str) -> Path:
     return Path(*("-".join(parts[:i + 1]) + ".slice" for i in range(len(parts))))
 
 
+NODE_SYSTEMCTL = "nsenter -t 1 -m -- systemctl"  # from a one-off with the node's pids
+
+
 @dataclass(frozen=True)
 class Script(Groups):
     """The same groups as a shell script for the machine that holds the lab
@@ -178,6 +186,15 @@ class Script(Groups):
 
     def _put(self, file: Path, value: str) -> None:
         self.lines.append(f"printf %s {shlex.quote(value)} > {shlex.quote(str(file))}")
+
+    # the node's own systemctl, in the node's own namespaces (systemd turns
+    # away a client from another process namespace: seen in the cgroup VM)
+    def _property(self, unit: str, *properties: str) -> None:
+        words = shlex.join(["set-property", "--runtime", unit, *properties])
+        self.lines.append(f"{NODE_SYSTEMCTL} {words}")
+
+    def _systemctl(self, verb: str, unit: str) -> None:
+        self.lines.append(f"{NODE_SYSTEMCTL} {verb} {shlex.quote(unit)} || true")
 
     @property
     def text(self) -> str:
@@ -246,9 +263,8 @@ def driver() -> str:
 # foolab reaches a node only through its engine, so the lab's group is made
 # there by a one-off container of the lab's own image (the console's), with
 # the node's control groups mounted: the same files `Groups.bound` writes
-# here (Script), run by the node's own kernel. A node whose engine uses the
-# systemd driver is bounded per host only (its slices are made by its own
-# systemctl, which foolab does not reach): `node_groups` says so.
+# here (Script), run by the node's own kernel; on a node whose engine uses
+# the systemd driver, the node's own systemctl.
 NODE_PID_MAX = 32768  # Linux's default: a node's own is not read from here
 NODE_ROOT = Path("/sys/fs/cgroup")  # on the node, and in the one-off container
 
@@ -261,22 +277,33 @@ def _node_info(engine: str) -> dict[str, Any]:
 
 def node_groups(engine: str) -> Script | None:
     """The groups of a lab on the node at `engine`, as a script; None when
-    its engine's driver is not cgroupfs (bounded per host only)."""
+    its engine's driver is neither cgroupfs nor systemd (bounded per host)."""
     info = _node_info(engine)
-    if info.get("CgroupDriver", "cgroupfs") != "cgroupfs":
+    found = str(info.get("CgroupDriver", "cgroupfs"))
+    if found not in ("cgroupfs", "systemd"):
         return None
-    return Script("cgroupfs", int(info.get("CgroupVersion") or 1), NODE_ROOT)
+    return Script(found, int(info.get("CgroupVersion") or 1), NODE_ROOT)
 
 
-def on_node(engine: str, script: str) -> None:
-    """Run `script` as root on the node at `engine`, with its control groups
-    (a one-off container, removed when it ends; a failure is a LabError)."""
+def one_off(driver: str) -> dict[str, Any]:
+    """How the one-off container of a Script runs (the SDK's arguments): with
+    the node's control groups mounted; with the systemd driver, in the
+    node's process numbers, privileged, to enter its init's mounts."""
+    found: dict[str, Any] = {"volumes": {str(NODE_ROOT): {"bind": str(NODE_ROOT), "mode": "rw"}}}
+    if driver == "systemd":
+        found.update(pid_mode="host", privileged=True)
+    return found
+
+
+def on_node(engine: str, script: Script) -> None:
+    """Run `script` as root on the node at `engine` (a one-off container,
+    removed when it ends; a failure is a LabError)."""
     from lab.model.topology import image
     with client.engine(engine):
         client.call(f"the lab's control group on {engine}", lambda: client.client().containers.run(
-            image("dns"), entrypoint=["sh", "-ec", script], cgroupns="host",
+            image("dns"), entrypoint=["sh", "-ec", script.text], cgroupns="host",
             network_mode="none", remove=True, labels={"org.foolab.cgroups": ""},
-            volumes={str(NODE_ROOT): {"bind": str(NODE_ROOT), "mode": "rw"}}))
+            **one_off(script.driver)))
 
 
 def parent(config: LabConfig, engine: str | None) -> str:
@@ -301,7 +328,7 @@ def apply(config: LabConfig, engine: str | None) -> None:
         if script is not None:
             memory = int(_node_info(engine).get("MemTotal") or 0) // 2**20
             script.bound(config.lab, share, *model.class_total(memory, NODE_PID_MAX))
-            on_node(engine, script.text)
+            on_node(engine, script)
         return
     found = _here(config, engine)
     if found is not None:
@@ -320,7 +347,7 @@ def release(config: LabConfig, engine: str | None) -> None:
             script = node_groups(engine)
             if script is not None:
                 script.release(config.lab)
-                on_node(engine, script.text)
+                on_node(engine, script)
         except LabError:
             pass  # a node lost: its groups went with it
         return
