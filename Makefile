@@ -111,17 +111,11 @@ scenarios: $(VENV)/.installed
 # Two workers (pytest-xdist): the single lab's scenarios on one, those with
 # labs of their own on the other (scenarios/conftest.py); then the one that
 # must have the machine to itself (marked alone).
-# The cgroup VM (scripts/cgroup-vm.sh) runs beside the lab's scenarios at the
-# lowest priority, so it takes only what they leave of the CPU; its scenario,
-# among the `alone` ones, judges its result (and waits for it if need be).
 test: lab-up browser
-	@mkdir -p reports; rm -f reports/cgroup-vm.txt
-	setsid nice -n 19 scripts/cgroup-vm.sh run reports/cgroup-vm.txt >reports/cgroup-vm.log 2>&1 & \
-	vm=$$!; \
 	FOOLAB_REQUIRE_LAB=1 $(PY) -m pytest tests scenarios -m "not alone" -n 2 --dist loadgroup \
-		--junitxml=reports/junit.xml $(PYTEST_ARGS) || { kill -- -$$vm 2>/dev/null; exit 1; }; \
-	FOOLAB_REQUIRE_LAB=1 FOOLAB_CGROUP_VM=reports/cgroup-vm.txt $(PY) -m pytest scenarios -m alone \
-		--junitxml=reports/junit-alone.xml $(PYTEST_ARGS) || { kill -- -$$vm 2>/dev/null; exit 1; }
+		--junitxml=reports/junit.xml $(PYTEST_ARGS)
+	FOOLAB_REQUIRE_LAB=1 $(PY) -m pytest scenarios -m alone --junitxml=reports/junit-alone.xml \
+		$(PYTEST_ARGS)
 
 # The full run also times the scenario suite; QUICK=1 reuses the per-scenario
 # times of the last `make test` (reports/junit.xml), if there is one.

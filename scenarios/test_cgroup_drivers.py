@@ -16,18 +16,18 @@ kernel reports.
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lab.engine.waiting import wait_for
 from lab.model.config import REPO
 
-pytestmark = [pytest.mark.slow, pytest.mark.alone]  # judged once the VM has ended
+pytestmark = [pytest.mark.slow, pytest.mark.alone]  # the VM spins both cores
 
+VM = REPO / ".lab" / "vm"
 SCRIPT = REPO / "scripts" / "cgroup-vm.sh"
 # (version, driver, where): v1 with cgroupfs, here and on a node, is this
 # machine's own (scenarios/test_noisy_neighbour.py, test_cluster.py)
@@ -37,34 +37,27 @@ CASES = [(v, *case.split(":")) for v, cases in BOOTS.items() for case in cases]
 MEMORY_MIB, PIDS, CPUS = 400, 200, 0.5  # vm_cgroup_probe.SHARE
 
 
-# `make test` makes the VM's result in the background, at the lowest
-# priority, while the lab's scenarios run; this file names it
-RESULT_ENV = "FOOLAB_CGROUP_VM"
-WAIT_S = 2400.0  # a build and two emulated boots, however busy the machine
-
-
-def test_the_vm_boots_the_cases_judged_here() -> None:
-    text = SCRIPT.read_text()
-    for version, cases in BOOTS.items():
-        assert f"V{version}_CASES={','.join(cases)}\n" in text
+def _boot(version: int, code: Path) -> list[dict[str, Any]]:
+    out = subprocess.run([str(SCRIPT), "boot", str(VM), str(code), str(version),
+                          ",".join(BOOTS[version])], capture_output=True, text=True,
+                         timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    line = out.stdout.strip().splitlines()[-1]
+    return list(json.loads(line.removeprefix("FOOLAB-RESULT ")))
 
 
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[int, str, str], dict[str, Any]]:
-    """What the VM saw, by (cgroup version, driver, where): one boot per
-    version (v2's result line, then v1's)."""
-    given = os.environ.get(RESULT_ENV)
-    out = Path(given) if given else tmp_path_factory.mktemp("vm") / "result"
-    if not given:
-        subprocess.run([str(SCRIPT), "run", str(out)], timeout=WAIT_S, check=False)
-    wait_for(f"the cgroup VM's result in {out} (scripts/cgroup-vm.sh run)", out.exists,
-             timeout=WAIT_S, every=2)
-    lines = out.read_text().splitlines()
-    assert len(lines) == len(BOOTS) and all(ln.startswith("FOOLAB-RESULT ") for ln in lines), \
-        lines[:1]
+    """What the VM saw, by (cgroup version, driver, where): one boot per version."""
+    built = subprocess.run([str(SCRIPT), "build", str(VM)], timeout=1200)
+    assert built.returncode == 0, "scripts/cgroup-vm.sh build failed (its lines above)"
+    code = tmp_path_factory.mktemp("vm-code")  # foolab's lab package as it is now
+    shutil.copytree(REPO / "lab", code / "lab", ignore=shutil.ignore_patterns("__pycache__",
+                                                                              "static"))
+    shutil.copy(REPO / "scenarios" / "vm_cgroup_probe.py", code)
     found: dict[tuple[int, str, str], dict[str, Any]] = {}
-    for version, line in zip(BOOTS, lines, strict=True):
-        for result in json.loads(line.removeprefix("FOOLAB-RESULT ")):
+    for version in BOOTS:
+        for result in _boot(version, code):
             found[(version, str(result["driver"]), str(result["where"]))] = result
     return found
 
@@ -86,6 +79,6 @@ def test_a_lab_meets_its_bounds(seen: dict[tuple[int, str, str], dict[str, Any]]
     # a process flood stops at the lab's bound, having reached it
     assert r["pids_refused"] >= 1 and PIDS * 0.9 <= r["pids_current"] <= PIDS, r
     # two spinning processes get the lab's CPU share, not two cores
-    assert 0 < r["cores_used"] <= CPUS * 1.15, r
+    assert 0.2 < r["cores_used"] <= CPUS * 1.15, r
     # `class down` leaves no group behind
     assert r["released"] == [], r

@@ -46,7 +46,7 @@ def docker_with(driver: str) -> None:
         "exec-opts": [f"native.cgroupdriver={driver}"], "bridge": "none", "iptables": False,
         "ip6tables": False}))
     sh("systemctl", "restart", "docker")
-    for _ in range(600):  # the VM may run at the lowest priority (`make test`)
+    for _ in range(120):
         if sh("docker", "info", "--format", "{{.CgroupDriver}}").stdout.strip() == driver:
             return
         time.sleep(0.5)
@@ -83,7 +83,7 @@ def lab_group(pid: int, controller: str) -> Path | None:
     return own.parent if own else None
 
 
-def refused_forks(group: Path, timeout: float = 300) -> int:
+def refused_forks(group: Path, timeout: float = 90) -> int:
     """Forks the group's process bound refused (pids.events `max`), once
     there is one: the flood has met the bound (an emulated CPU starts
     hundreds of processes slowly); 0 if none within `timeout`."""

@@ -15,13 +15,6 @@
 #                                   vm_cgroup_probe.py for each case
 #                                   (cgroupfs:here,systemd:node,...), print
 #                                   its result line
-#   cgroup-vm.sh run OUT            build, then boot with v2 and with v1 for
-#                                   every case of the scenario, foolab's
-#                                   checkout as the code; the result lines
-#                                   into OUT (`make test` runs it in the
-#                                   background at the lowest priority while
-#                                   the lab's scenarios run, and the scenario
-#                                   judges OUT afterwards)
 set -euo pipefail
 MIRROR=${FOOLAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PACKAGES=systemd,systemd-sysv,dbus,udev,kmod,linux-image-amd64,initramfs-tools,docker.io,python3,python3-docker,busybox-static,procps
@@ -90,7 +83,7 @@ boot() {
   # shellcheck disable=SC2064
   trap "rm -rf '$out'" EXIT
   mkfs.ext4 -q -F -d "$code" "$out/code.img" 64M >/dev/null
-  timeout 1800 qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 1536 -nodefaults \
+  timeout 600 qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 1536 -nodefaults \
     -display none -no-reboot -snapshot -nic none \
     -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" \
     -append "root=/dev/vda rw console=ttyS0 quiet apparmor=0 systemd.unified_cgroup_hierarchy=$unified foolab.cases=$cases" \
@@ -101,32 +94,8 @@ boot() {
     || { tail -20 "$out/console.log" >&2; die "the cgroup VM gave no result"; }
 }
 
-# the scenario's cases, by cgroup version (scenarios/test_cgroup_drivers.py)
-V2_CASES=cgroupfs:here,cgroupfs:node,systemd:here,systemd:node
-V1_CASES=systemd:here,systemd:node
-
-run() {
-  local out=$1 repo code
-  repo=$(cd "$(dirname "$0")/.." && pwd)
-  code=$(mktemp -d /var/tmp/foolab-vm-code.XXXXXX)
-  # shellcheck disable=SC2064
-  trap "rm -rf '$code'" EXIT
-  rm -f "$out" "$out.part"
-  (cd "$repo" && tar --exclude=__pycache__ --exclude=static -cf - lab) | tar -C "$code" -xf -
-  cp "$repo/scenarios/vm_cgroup_probe.py" "$code/"
-  # OUT is always written at the end (the scenario waits for it): the
-  # result lines, or one FOOLAB-ERROR line with what went wrong
-  if { (build "$repo/.lab/vm") && (boot "$repo/.lab/vm" "$code" 2 "$V2_CASES") \
-       && (boot "$repo/.lab/vm" "$code" 1 "$V1_CASES"); } >"$out.part" 2>"$out.err"; then
-    mv "$out.part" "$out"
-  else
-    echo "FOOLAB-ERROR $(tail -c 2000 "$out.err" | tr '\n' ' ')" >"$out"
-  fi
-}
-
 case "${1:-}" in
   build) build "$2" ;;
-  run) run "$2" ;;
   boot) boot "$2" "$3" "$4" "$5" ;;
-  *) die "usage: cgroup-vm.sh build DIR | boot DIR CODE 1|2 CASES | run OUT" ;;
+  *) die "usage: cgroup-vm.sh build DIR | boot DIR CODE 1|2 CASES" ;;
 esac
