@@ -8,7 +8,7 @@ USERS    ?= 30
 DURATION ?= 60s
 CACHE    ?= none
 
-.PHONY: help lab-up lab-down lab-status test unit scenarios deps engine browser web lint bench load load-report \
+.PHONY: help lab-up lab-down lab-status test unit scenarios deps engine browser cgroup-vm web lint bench load load-report \
 	dashboard class-up class-status class-down class-serve cluster-up cluster-status cluster-down
 
 help:
@@ -53,6 +53,11 @@ engine:
 # Debian's chromium + chromium-driver: the dashboard's browser test drives them.
 browser:
 	@scripts/install-browser.sh
+
+# The small VM scenarios/test_cgroup_drivers.py boots (cgroup v2, systemd):
+# built once, about 2 min, before the scenarios rather than among them.
+cgroup-vm:
+	@scripts/cgroup-vm.sh build .lab/vm
 
 # xterm.js and asciinema-player from the npm registry (web/package-lock.json,
 # scripts/fetch-web.py): the class's pages serve them.
@@ -111,7 +116,7 @@ scenarios: $(VENV)/.installed
 # Two workers (pytest-xdist): the single lab's scenarios on one, those with
 # labs of their own on the other (scenarios/conftest.py); then the one that
 # must have the machine to itself (marked alone).
-test: lab-up browser
+test: lab-up browser cgroup-vm
 	FOOLAB_REQUIRE_LAB=1 $(PY) -m pytest tests scenarios -m "not alone" -n 2 --dist loadgroup \
 		--junitxml=reports/junit.xml $(PYTEST_ARGS)
 	FOOLAB_REQUIRE_LAB=1 $(PY) -m pytest scenarios -m alone --junitxml=reports/junit-alone.xml \
