@@ -4,7 +4,7 @@ and repair goals, the project's own solution gets full marks, and each
 cheap or wrong repair is caught by the goal it violates while the symptom
 it hides looks fixed. Every run ends with `exercise stop`, which heals the
 lab, even on failure, and the lab is proved whole. The cases are shared
-between two class labs of a roster, worked side by side; the single lab
+between three class labs of a roster, worked side by side; the single lab
 takes every exercise once, and the hidden-loss case.
 """
 
@@ -53,7 +53,10 @@ def exercise_on(lab, prove_nothing_lost) -> Iterator[object]:
 
 # Every variant of every exercise, not the one a seed happens to draw.
 CASES = [(e, v) for e in EXERCISES for v in e.variants or ("",)]
-ROSTER = "name,email\nAlice Liddell,alice@school.example\nBob Dylan,bob@school.example\n"
+# three labs side by side: twelve cases, four each (two took 200 s of the
+# scenario run's longest worker, CI run 53)
+ROSTER = ("name,email\nAlice Liddell,alice@school.example\nBob Dylan,bob@school.example\n"
+          "Carol Shields,carol@school.example\n")
 
 
 def case_id(exercise: Exercise, variant: str) -> str:
@@ -130,7 +133,7 @@ def _judge_all(lab: Lab, seed: str, cases: list[tuple[Exercise, str]]) -> dict[s
 
 @pytest.fixture(scope="module")
 def judged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Every case judged, shared between two class labs working side by side."""
+    """Every case judged, shared between the class labs working side by side."""
     state = tmp_path_factory.mktemp("grader")
     with roster_class(state, ROSTER, "g") as (base, roster):
         labs = [Lab(base.for_lab(s.lab)) for s in roster.students]

@@ -3,13 +3,16 @@ lab.engine.cgroups against a real kernel, systemd and Docker, with the
 cgroup hierarchy the VM booted with and each case named on its kernel
 command line (foolab.cases=cgroupfs:here,systemd:node,...).
 
-For each case: Docker restarted with its driver; a lab's group made and
+For each case: Docker running with its driver; a lab's group made and
 bounded by `Groups.bound`, exactly as `foolab class up` does for a lab on
 its own machine ("here"), or as a Script run by a one-off container with
-`cgroups.one_off`, as for a lab on a cluster node ("node"); then one host
-started under `Groups.parent` (compose/class.yml's cgroup_parent) fills
-memory past the bound, spins two cores and floods processes. It prints one
-line, `FOOLAB-RESULT {json}`, which scenarios/test_cgroup_drivers.py judges;
+`cgroups.one_off`, as for a lab on a cluster node ("node"); every bound
+the kernel then holds is read back, and a host started under
+`Groups.parent` (compose/class.yml's cgroup_parent) must land in the lab's
+group. "here" then fills memory past the bound, spins two cores and floods
+processes in that host (a node's script writes the same bounds, so what the
+kernel does with them is proved once per driver). It prints one line,
+`FOOLAB-RESULT {json}`, which scenarios/test_cgroup_drivers.py judges;
 this file judges nothing itself.
 """
 
@@ -40,17 +43,24 @@ def sh(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 
 def docker_with(driver: str) -> None:
     """dockerd running with cgroup driver `driver`, and nothing else of the
-    network it would make (the probe's containers have none)."""
+    network it would make (the probe's containers have none); left as it
+    is when it already runs so (a restart costs an emulated CPU seconds)."""
+    if _driver() == driver:
+        return
     Path("/etc/docker").mkdir(exist_ok=True)
     Path("/etc/docker/daemon.json").write_text(json.dumps({
         "exec-opts": [f"native.cgroupdriver={driver}"], "bridge": "none", "iptables": False,
         "ip6tables": False}))
     sh("systemctl", "restart", "docker")
     for _ in range(120):
-        if sh("docker", "info", "--format", "{{.CgroupDriver}}").stdout.strip() == driver:
+        if _driver() == driver:
             return
         time.sleep(0.5)
     raise SystemExit(f"dockerd did not come up with the {driver} driver")
+
+
+def _driver() -> str:
+    return sh("docker", "info", "--format", "{{.CgroupDriver}}").stdout.strip()
 
 
 def import_image() -> None:
@@ -120,6 +130,59 @@ def on_vm(script: cgroups.Script) -> None:
     script.lines.clear()
 
 
+SETTINGS = ("memory.max", "memory.swap.max", "memory.limit_in_bytes", "pids.max", "cpu.max",
+            "cpu.weight", "cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us")
+
+
+def settings(groups: cgroups.Groups) -> dict[str, str]:
+    """Every bound the kernel holds for the lab's group and the groups
+    above it, by path: what "here" and "node" must both have written."""
+    found = {}
+    for controller in ("memory", "pids", "cpu"):
+        folder = groups.lab_folder(LAB, controller)
+        for group in (folder, *folder.parents):
+            for name in SETTINGS:
+                if (group / name).is_file():
+                    found[str(group / name)] = (group / name).read_text().strip()
+    return found
+
+
+def enforced(groups: cgroups.Groups, pid: int) -> dict[str, Any]:
+    """What the kernel does to the host `pid` of the lab: past the memory
+    bound, with two busy loops, and in a process flood."""
+    out: dict[str, Any] = {}
+    small = sh("docker", "exec", "host", "dd", "if=/dev/zero", "of=/dev/null", "bs=50M",
+               "count=1")
+    out["small_rc"], out["small_err"] = small.returncode, small.stderr[-300:]
+    big = sh("docker", "exec", "host", "dd", "if=/dev/zero", "of=/dev/null",
+             f"bs={SHARE.memory_mib + 100}M", "count=1")
+    out["big_rc"] = big.returncode
+    out["oom_kills"] = groups.oom_kills(LAB)
+    # two busy loops in the same host (a container of its own costs an
+    # emulated CPU seconds): the lab's share is half a core
+    spin = "while :; do :; done & while :; do :; done"
+    sh("docker", "exec", "-d", "host", "sh", "-c", spin)
+    time.sleep(0.5)
+    cpu_group = lab_group(pid, "cpu")
+    if cpu_group is None or cpu_usage_s(cpu_group) < 0:
+        cpu_group = lab_group(pid, "cpuacct")
+    out["cpu_group"] = str(cpu_group)
+    before, t0 = cpu_usage_s(cpu_group) if cpu_group else -1.0, time.monotonic()
+    time.sleep(SPIN_SECONDS)
+    after, t1 = cpu_usage_s(cpu_group) if cpu_group else -1.0, time.monotonic()
+    out["cores_used"] = round((after - before) / (t1 - t0), 3)
+    sh("docker", "exec", "host", "sh", "-c", "kill -9 -1")  # all but the host's pid 1
+    # the same host starts FLOOD processes: its shell dies at the first refused fork
+    flood = f"i=0; while [ $i -lt {FLOOD} ]; do sleep 60 & i=$((i+1)); done; wait"
+    out["flood_rc"] = sh("docker", "exec", "-d", "host", "sh", "-c", flood).returncode
+    pids_group = lab_group(pid, "pids")
+    out["pids_group"] = str(pids_group)
+    own = cgroups.process_group(pid, "pids")  # the kernel counts a refusal in the forker's
+    out["pids_refused"] = refused_forks(own) if own else -1
+    out["pids_current"] = int((pids_group / "pids.current").read_text()) if pids_group else -1
+    return out
+
+
 def one(driver: str, where: str) -> dict[str, Any]:
     docker_with(driver)
     import_image()
@@ -141,42 +204,17 @@ def one(driver: str, where: str) -> dict[str, Any]:
     # in a lab's web1; the kernel counts a kill in a running host's group
     run(parent, "host", "sleep", "600")
     pid = pid_of("host")
-    small = sh("docker", "exec", "host", "dd", "if=/dev/zero", "of=/dev/null", "bs=100M",
-               "count=1")
-    out["small_rc"], out["small_err"] = small.returncode, small.stderr[-300:]
-    big = sh("docker", "exec", "host", "dd", "if=/dev/zero", "of=/dev/null",
-             f"bs={SHARE.memory_mib + 200}M", "count=1")
-    out["big_rc"] = big.returncode
-    out["oom_kills"] = groups.oom_kills(LAB)
-    # two busy loops in the same host (a container of its own costs an
-    # emulated CPU seconds): the lab's share is half a core
-    spin = "while :; do :; done & while :; do :; done"
-    sh("docker", "exec", "-d", "host", "sh", "-c", spin)
-    time.sleep(0.5)
-    cpu_group = lab_group(pid, "cpu")
-    if cpu_group is None or cpu_usage_s(cpu_group) < 0:
-        cpu_group = lab_group(pid, "cpuacct")
-    out["cpu_group"] = str(cpu_group)
-    before, t0 = cpu_usage_s(cpu_group) if cpu_group else -1.0, time.monotonic()
-    time.sleep(SPIN_SECONDS)
-    after, t1 = cpu_usage_s(cpu_group) if cpu_group else -1.0, time.monotonic()
-    out["cores_used"] = round((after - before) / (t1 - t0), 3)
-    sh("docker", "exec", "host", "sh", "-c", "kill -9 -1")  # all but the host's pid 1
-
-    # the same host starts FLOOD processes: its shell dies at the first refused fork
-    flood = f"i=0; while [ $i -lt {FLOOD} ]; do sleep 60 & i=$((i+1)); done; wait"
-    out["flood_rc"] = sh("docker", "exec", "-d", "host", "sh", "-c", flood).returncode
-    pids_group = lab_group(pid, "pids")
-    out["pids_group"] = str(pids_group)
-    own = cgroups.process_group(pid, "pids")  # the kernel counts a refusal in the forker's
-    out["pids_refused"] = refused_forks(own) if own else -1
-    out["pids_current"] = int((pids_group / "pids.current").read_text()) if pids_group else -1
+    # read once a host runs: systemd makes a stopped slice's folder again
+    # only when a unit starts in it (seen: after systemd:here's release)
+    out["settings"] = settings(groups)
     mem_group = lab_group(pid, "memory")
     out["memory_group"] = str(mem_group)
     limit = next((mem_group / f for f in ("memory.max", "memory.limit_in_bytes")
                   if mem_group and (mem_group / f).exists()), None)
     out["memory_limit"] = limit.read_text().strip() if limit else ""
     out["lab_folder"] = str(groups.lab_folder(LAB))
+    if where == "here":  # a node's script wrote the same bounds (settings): proved once
+        out.update(enforced(groups, pid))
     sh("docker", "rm", "-f", "host")
 
     if where == "node":
@@ -194,11 +232,13 @@ def main() -> None:
     results = []
     for case in words.get("foolab.cases", "cgroupfs:here").split(","):
         driver, _, where = case.partition(":")
+        t0 = time.monotonic()
         try:
             results.append(one(driver, where))
         except Exception as exc:  # noqa: BLE001 - reported, judged outside
             results.append({"driver": driver, "where": where,
                             "error": f"{type(exc).__name__}: {exc}"})
+        results[-1]["seconds"] = round(time.monotonic() - t0, 1)
     print("FOOLAB-RESULT " + json.dumps(results), flush=True)
 
 
