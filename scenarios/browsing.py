@@ -59,3 +59,19 @@ def until(driver: Any, what: str, check: Any, timeout: float) -> Any:
         lambda d: check(d), message=f"the page did not show {what} within {timeout:g} s")
 
 
+def click(driver: Any, what: str, css: str, timeout: float) -> None:
+    """Click the first element matching `css` once the page shows it. The
+    teacher's grid redraws its rows every few seconds, so an element found
+    a moment ago may be gone when clicked: found and clicked again, not a
+    failure (seen once in CI: StaleElementReferenceException on a row's link)."""
+    from selenium.webdriver.common.by import By
+
+    def clicked(d: Any) -> bool:
+        found = d.find_elements(By.CSS_SELECTOR, css)
+        if found:
+            found[0].click()
+        return bool(found)
+
+    until(driver, what, clicked, timeout)
+
+

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browsing import REPORTS, until
+from browsing import REPORTS, click, until
 from teaching import foolab_in, require_docker
 
 from lab.classweb import access
@@ -205,11 +205,8 @@ def test_the_teacher_watches_a_students_terminal_live_and_replays_it(
     cookie = session_of(browser)
     with contextlib.contextmanager(chromium)() as teacher:
         as_student(teacher, server, teacher_token)
-        until(teacher, "r01's row in the grid", lambda d: d.find_elements(
-            By.CSS_SELECTOR, '#grid tr[data-lab="r01"] a.terminals'), 10)[0].click()
-        watch = until(teacher, "A's live session listed", lambda d: d.find_elements(
-            By.CSS_SELECTOR, '#sessions tr[data-live="yes"] a.watch'), 10)
-        watch[0].click()
+        click(teacher, "r01's row in the grid", '#grid tr[data-lab="r01"] a.terminals', 10)
+        click(teacher, "A's live session listed", '#sessions tr[data-live="yes"] a.watch', 10)
         until(teacher, "the watch open", lambda d: d.execute_script(
             "return document.body.dataset.watching"), 10)
         until(browser, "A's page says the teacher watches", lambda d: d.execute_script(
@@ -301,8 +298,7 @@ def test_the_teacher_runs_the_lesson_from_the_grid_and_resets_a_lab(
     row = '#grid tr[data-lab="r01"]'
 
     def act(button: str, what: str, timeout: float) -> None:
-        until(browser, f"r01's {button} button", lambda d: d.find_elements(
-            By.CSS_SELECTOR, f"{row} button.{button}:not([disabled])"), 10)[0].click()
+        click(browser, f"r01's {button} button", f"{row} button.{button}:not([disabled])", 10)
         browser.switch_to.alert.accept()  # the confirmation
         ended = until(browser, f"{what} ended on r01's row", lambda d: d.execute_script(
             f"const a = document.querySelector('{row} .action');"
