@@ -4,8 +4,11 @@ no Docker."""
 
 from __future__ import annotations
 
+import io
+import os
 import shlex
 import subprocess
+import tarfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -87,6 +90,7 @@ class RecordingApi(docker.APIClient):
         super().__init__(base_url="unix:///nonexistent.sock", version="1.41")
         self.made: list[tuple[str | None, dict[str, Any]]] = []
         self.started: list[str] = []
+        self.put: list[tuple[str, str, bytes]] = []
 
     def create_container_from_config(self, config: dict[str, Any], name: str | None = None,
                                      platform: str | None = None) -> dict[str, str]:
@@ -94,7 +98,12 @@ class RecordingApi(docker.APIClient):
         return {"Id": "x"}
 
     def start(self, container: Any, *args: Any, **kw: Any) -> None:
+        assert self.put, "started before its files were put in"
         self.started.append(container)
+
+    def put_archive(self, container: str, path: str, data: bytes) -> bool:
+        self.put.append((container, path, data))
+        return True
 
 
 def test_the_load_generator_container_is_what_docker_run_made(monkeypatch):
@@ -102,9 +111,8 @@ def test_the_load_generator_container_is_what_docker_run_made(monkeypatch):
     monkeypatch.setattr(client, "api", lambda: fake)
     client.run_detached("foolab/loadgen:1", ["--", "locust"], name="foolab-loadgen",
                         network="foolab", ip="10.1.1.100", labels={"org.foolab.lab": "foolab"},
-                        volumes=["/repo/loadtests:/loadtests:ro", "/out:/out"],
                         environment={"FOOLAB_SITE": "www.foo.com"}, user="1000:1000",
-                        entrypoint=["/usr/bin/tini"], cap_add=["NET_ADMIN"])
+                        entrypoint=["/usr/bin/tini"], cap_add=["NET_ADMIN"], files=b"tar")
     [(name, body)] = fake.made
     assert name == "foolab-loadgen"
     assert (body["Image"], body["Cmd"], body["Entrypoint"], body["User"]) == (
@@ -112,10 +120,11 @@ def test_the_load_generator_container_is_what_docker_run_made(monkeypatch):
     assert body["Labels"] == {"org.foolab.lab": "foolab"} and "FOOLAB_SITE=www.foo.com" in body[
         "Env"]
     host = body["HostConfig"]
-    assert host["Binds"] == ["/repo/loadtests:/loadtests:ro", "/out:/out"]
+    assert "Binds" not in host  # nothing of this machine: a node runs it the same
     assert (host["NetworkMode"], host["CapAdd"]) == ("foolab", ["NET_ADMIN"])
     endpoint = body["NetworkingConfig"]["EndpointsConfig"]["foolab"]
     assert endpoint["IPAMConfig"]["IPv4Address"] == "10.1.1.100"
+    assert fake.put == [("foolab-loadgen", "/", b"tar")]  # before it starts
     assert fake.started == ["foolab-loadgen"]
 
 
@@ -145,8 +154,14 @@ class FakeEngine:
         monkeypatch.setattr(engine, "run_detached", lambda image, argv, **kw: self.calls.append(
             f"run {kw['name']} {kw['ip']} {' '.join(argv)}"))
         monkeypatch.setattr(engine, "exit_code", self.exit_code)
+        monkeypatch.setattr(generator, "copy_out", self.copy_out)
         monkeypatch.setattr(generator, "engine_client", lambda: None)
         monkeypatch.setattr(generator.time, "sleep", lambda s: None)
+
+    def copy_out(self, container: str, folder: str, dest: Path) -> list[str]:
+        """What Locust wrote in /out so far: the polls seen."""
+        (dest / "live.json").write_text(f"{self.left}\n")
+        return ["live.json"]
 
     def exit_code(self, container: str) -> int | None:
         if "kill" in self.calls:
@@ -164,6 +179,7 @@ def test_a_load_run_waits_for_the_container_keeps_its_output_and_removes_it(
     assert (code, cpu) == (0, None)
     assert fake.calls == ["remove", "run foolab-loadgen 10.1.1.100 wrk x", "remove"]
     assert (tmp_path / "out" / "loadgen.log").read_text() == "locust says hello\n"
+    assert (tmp_path / "out" / "live.json").exists()  # copied out while it ran
 
 
 def test_a_load_run_over_its_budget_is_killed_and_its_output_kept(tmp_path, monkeypatch):
@@ -269,3 +285,25 @@ def test_a_class_lab_s_load_run_is_in_its_lab_s_share(tmp_path, monkeypatch):
     LoadGen(Lab(LabConfig(state_dir=tmp_path)))._docker_run(["wrk", "x"], tmp_path / "o", 60,
                                                             ["web1"])
     assert [kw["cgroup_parent"] for kw in kwargs] == ["/bounds/s01", ""]
+
+
+def test_a_load_run_s_files_are_copied_in_with_nothing_of_this_machine_bound(
+        tmp_path, monkeypatch):
+    """loadtests/ (and a class lab's lab-address) go in through the archive
+    API, with /out the caller's to write: a node's engine runs it the same."""
+    kwargs: list[dict[str, Any]] = []
+    FakeEngine(runs=1).install(monkeypatch)
+    monkeypatch.setattr(generator.engine, "run_detached",
+                        lambda image, argv, **kw: kwargs.append(kw))
+    monkeypatch.setattr(generator.cgroups, "parent", lambda cfg, engine: "")
+    cfg = LabConfig(state_dir=tmp_path, class_root=tmp_path / "class").for_lab("s01")
+    for lab in (Lab(LabConfig(state_dir=tmp_path)), Lab(cfg)):
+        LoadGen(lab)._docker_run(["wrk", "x"], tmp_path / "out", 60, ["web1"])
+    single, in_class = ({m.name: m for m in tarfile.open(fileobj=io.BytesIO(kw["files"]))}
+                        for kw in kwargs)
+    assert "volumes" not in kwargs[0]
+    assert single["loadtests/locustfile.py"].isreg() and single["loadtests"].isdir()
+    assert (single["out"].isdir(), single["out"].uid) == (True, os.getuid())
+    assert "usr/local/sbin/lab-address" not in single
+    assert in_class["usr/local/sbin/lab-address"].mode == 0o755
+    assert not any("__pycache__" in name for name in in_class)

@@ -5,7 +5,9 @@ tars a container's path: bounded, links followed, nothing run in a host."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,3 +89,35 @@ def test_a_probe_is_written_through_the_engine_and_a_user_read_from_passwd(
     assert (host_files.fs("web1") / "var/probe").read_bytes() == b"token"
     assert hostfiles.user_ids("web1", "syncer") == (1001, 1002)
     assert hostfiles.user_ids("web1", "nobody") is None
+
+
+def test_a_run_s_files_come_out_whole_flat_and_bounded(
+        host_files: FakeEngine, tmp_path: Path) -> None:
+    """copy_out takes the regular files of one folder and nothing below or
+    beside it (a link to /etc/shadow, a nested folder, a hidden part file)."""
+    out = host_files.fs("loadgen") / "out"
+    (out / "deep").mkdir(parents=True)
+    (out / "visits.json").write_text("{}")
+    (out / "deep/secret").write_text("no")
+    (out / ".live.json.part").write_text("no")
+    (out / "shadow").symlink_to("/etc/shadow")
+    dest = tmp_path / "report"
+    dest.mkdir()
+    assert hostfiles.copy_out("loadgen", "/out", dest) == ["visits.json"]
+    assert sorted(p.name for p in dest.iterdir()) == ["visits.json"]
+    assert hostfiles.copy_out("gone", "/out", dest) == []
+    (out / "huge.csv").write_bytes(os.urandom(100_000))
+    with pytest.raises(hostfiles.TooLarge):
+        hostfiles.copy_out("loadgen", "/out", dest, max_tree=50_000)
+
+
+def test_a_folder_of_this_machine_is_packed_for_a_container(tmp_path: Path) -> None:
+    (tmp_path / "sub/__pycache__").mkdir(parents=True)
+    (tmp_path / "sub/__pycache__/x.pyc").write_bytes(b"x")
+    (tmp_path / "sub/a.py").write_text("a")
+    entries = {e.path: e for e in hostfiles.tree(tmp_path, "tests")}
+    assert sorted(entries) == ["tests", "tests/sub", "tests/sub/a.py"]
+    assert (entries["tests/sub"].data, entries["tests/sub/a.py"].data) == (None, b"a")
+    packed = hostfiles.packed(entries.values())
+    names = {m.name: m for m in tarfile.open(fileobj=io.BytesIO(packed))}
+    assert names["tests/sub"].isdir() and names["tests/sub/a.py"].mode == 0o644

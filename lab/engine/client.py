@@ -332,16 +332,18 @@ def run_once(image: str, argv: Sequence[str], volumes: dict[str, str]) -> str:
 
 
 def run_detached(image: str, command: Sequence[str], *, name: str, network: str, ip: str,
-                 labels: dict[str, str], volumes: Sequence[str], environment: dict[str, str],
+                 labels: dict[str, str], environment: dict[str, str],
                  user: str, entrypoint: Sequence[str] | None = None,
-                 cap_add: Sequence[str] = (), cgroup_parent: str = "") -> None:
-    """`docker run -d --name NAME --network NETWORK --ip IP -v HOST:PATH[:ro]
+                 cap_add: Sequence[str] = (), cgroup_parent: str = "",
+                 files: bytes = b"") -> None:
+    """`docker create --name NAME --network NETWORK --ip IP
     -e K=V --user U [--entrypoint ...] [--cap-add ...] [--cgroup-parent ...]
-    IMAGE COMMAND...`;
-    without --rm: `exit_code` and `logs` read it after it ends, `remove`
-    takes it away."""
+    IMAGE COMMAND...`, `files` (a tar) unpacked at its root (`docker cp`:
+    nothing of this machine is bound in, so it runs the same on a node),
+    then `docker start`; without --rm: `exit_code` and `logs` read it after
+    it ends, `remove` takes it away."""
     def create_and_start() -> None:
-        host_config = api().create_host_config(binds=list(volumes), network_mode=network,
+        host_config = api().create_host_config(network_mode=network,
                                                cap_add=list(cap_add) or None,
                                                cgroup_parent=cgroup_parent or None)
         endpoint = api().create_endpoint_config(ipv4_address=ip)
@@ -350,6 +352,8 @@ def run_detached(image: str, command: Sequence[str], *, name: str, network: str,
             user=user, entrypoint=list(entrypoint) if entrypoint is not None else None,
             host_config=host_config,
             networking_config={"EndpointsConfig": {network: endpoint}})  # --network --ip
+        if files:
+            api().put_archive(name, "/", files)
         api().start(name)
 
     call(f"docker run {name}", create_and_start)

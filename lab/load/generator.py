@@ -2,8 +2,8 @@
 
 The visitors' traffic never leaves the lab: a one-off container of the
 loadgen image (images/loadgen, run through the Docker SDK) sits on the lab
-network at a free lab address (.100), with loadtests/ mounted read-only and
-the report folder as /out; its output goes to a log file there.
+network at a free lab address (.100), with loadtests/ copied in and /out
+copied out into the report folder; its output goes to a log file there.
 Every run is bounded: users and run time are always set, Locust stops by
 itself, and a run that overstays its budget is killed. While it runs, the
 engine's CPU counters of the web servers and of the load generator are read
@@ -27,6 +27,7 @@ from lab.admin import resolvers as res
 from lab.drills.faults import Fault, injected
 from lab.engine import cgroups
 from lab.engine import client as engine
+from lab.engine.hostfiles import Entry, copy_out, packed, tree
 from lab.engine.lab import Lab
 from lab.engine.process import quote
 from lab.load.ceiling import Ceiling, ToolRate, parse_wrk
@@ -79,22 +80,26 @@ class LoadGen:
     def _start(self, argv: Sequence[str], out: Path) -> None:
         """The loadgen container, started on the lab network with `argv`. In
         a class lab it adds its lab address itself, as the hosts do
-        (compose/class.yml): as root, dropping NET_ADMIN after."""
+        (compose/class.yml): as root, dropping NET_ADMIN after. loadtests/
+        (and lab-address) are copied in, /out copied out: nothing of
+        this machine is bound in, so a lab on a cluster node runs it too."""
         in_class = self.lab.config.in_class
-        volumes = [f"{LOADTESTS}:/loadtests:ro", f"{out.resolve()}:/out"]
         env = {"FOOLAB_SITE": WWW}  # the name visitors ask for (lab.model.article)
+        uid, gid = os.getuid(), os.getgid()
+        files = [*tree(LOADTESTS, "loadtests"), Entry("out", mode=0o755, uid=uid, gid=gid)]
         if in_class:
-            volumes.append(f"{REPO / 'compose' / 'lab-address'}:/usr/local/sbin/lab-address:ro")
+            files.append(Entry("usr/local/sbin/lab-address",
+                               (REPO / "compose" / "lab-address").read_bytes(), mode=0o755))
             env["LAB_SUBNET"] = self.lab.topology.subnet
         engine.run_detached(
             IMAGE, ["--", "/usr/local/sbin/lab-address", *argv] if in_class else argv,
             name=self.container, network=self.lab.config.project, ip=self._wire,
-            labels={"org.foolab.lab": self.lab.config.project}, volumes=volumes,
-            environment=env, user=f"{os.getuid()}:{os.getgid()}",
-            entrypoint=["/usr/bin/tini"] if in_class else None,
+            labels={"org.foolab.lab": self.lab.config.project}, environment=env,
+            user=f"{uid}:{gid}", entrypoint=["/usr/bin/tini"] if in_class else None,
             cap_add=["NET_ADMIN"] if in_class else [],
             # in its lab's share: a student's load run is bounded with their lab
-            cgroup_parent=cgroups.parent(self.lab.config, self.lab.engine) if in_class else "")
+            cgroup_parent=cgroups.parent(self.lab.config, self.lab.engine) if in_class else "",
+            files=packed(files))
 
     def build(self) -> None:
         """The loadgen image, built like the role images (skipped when unchanged)."""
@@ -134,6 +139,8 @@ class LoadGen:
             if not root:
                 pid = engine.pid(self.container)
                 root.extend([pid] if pid else [])
+            with suppress(LabError):  # /out so far, read while it runs (none yet: next time)
+                copy_out(self.container, "/out", out)
             for p in descendants(root[0]) if root else []:
                 stat = schedstat(p)
                 if stat is not None:
@@ -190,6 +197,7 @@ class LoadGen:
         if engine.exit_code(self.container) is None:
             with suppress(LabError):  # it may have ended meanwhile
                 engine.kill(self.container)
+        copy_out(self.container, "/out", log_path.parent)
         log_path.write_text(engine.logs(self.container))
         engine.remove(self.container)
 
