@@ -46,14 +46,14 @@ def test_the_cluster_key_is_made_once_and_root_s_alone(
     assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
     made = key.read_text()
     assert node_ssh.client_key().read_text() == made
-    node_ssh.authorize(key, tmp_path)
-    assert (tmp_path / "authorized_keys").read_text().startswith("ssh-ed25519 ")
+    assert Path(f"{key}.pub").read_text().startswith("ssh-ed25519 ")
 
 
 def test_an_ssh_engine_at_a_node_s_address_is_that_node_and_no_other() -> None:
     assert nodes.local_node("ssh://root@198.19.255.12") == "node2"
     assert nodes.local_node("ssh://198.19.255.21:22") == "node11"
     assert nodes.local_node(nodes.endpoint("node3")) == "node3"
+    assert nodes.endpoint("node3") == "ssh://root@198.19.255.13"  # the only way in
     for elsewhere in ("ssh://root@teacher-pc", "ssh://root@198.19.254.12", "ssh://root@198.19.255.10",
                       "ssh://root@198.19.255.99", "unix:///var/run/docker.sock", None):
         assert nodes.local_node(elsewhere) is None

@@ -59,7 +59,7 @@ def test_node_names_and_counts() -> None:
     with pytest.raises(TopologyError, match="1 to 16 nodes, not 0"):
         cluster.node_names(0)
     assert nodes.address("node2") == "198.19.255.12"
-    assert nodes.endpoint("node2").endswith("/node2/docker.sock")
+    assert nodes.endpoint("node2") == "ssh://root@198.19.255.12"
 
 
 def test_a_block_names_its_engine_and_threads_it_starts_keep_it() -> None:
@@ -124,8 +124,9 @@ def test_class_up_swarm_places_new_labs_and_a_lost_node_s_labs_fresh(
                                                                        "unix:///n1")
     placed = cluster.Placement.load(base.for_lab("s02").state_dir)
     assert placed is not None and placed.node == "node1"
-    assert said[0] == "[s01] node2 is lost: the lab starts again elsewhere, fresh, with the " \
-        "same seed"
+    assert said[:2] == ["node2: takes no lab: its engine at unix:///n2 does not answer",
+                        "[s01] node2 is lost: the lab starts again elsewhere, fresh, with the "
+                        "same seed"]
 
 
 def test_no_new_lab_goes_to_a_real_machine_and_one_already_there_stays(
@@ -151,7 +152,8 @@ def test_no_new_lab_goes_to_a_real_machine_and_one_already_there_stays(
     assert cluster.Placement.load(there.state_dir) == cluster.Placement("s01", "teacher-pc", far)
     placed = cluster.Placement.load(base.for_lab("s02").state_dir)
     assert placed is not None and placed.node == "node1"
-    assert said[0].startswith("teacher-pc: a real machine's node") and len(said) == 2
+    assert said[0].startswith("teacher-pc: takes no lab: a real machine's node")
+    assert len(said) == 2
 
 
 def test_a_lab_on_a_real_machine_is_refused_in_one_line_not_waited_for(
@@ -177,6 +179,37 @@ def test_cluster_status_says_a_real_machine_takes_no_lab() -> None:
 
     row = {"node": "node1", "role": "manager", "state": "ready", "engine_answers": True,
            "labs": [], "takes_labs": True}
-    far = {**row, "node": "teacher-pc", "role": "worker", "takes_labs": False}
+    far = {**row, "node": "teacher-pc", "role": "worker", "takes_labs": False,
+           "refusal": "a real machine's node"}
     lines = render([row, far]).splitlines()
-    assert lines[1].endswith("answers  -") and lines[2].endswith("none: a real machine")
+    assert lines[1].endswith("answers  -") and lines[2].endswith("none: a real machine's node")
+
+
+def test_a_node_that_cannot_take_labs_says_why_in_one_line_and_gets_none(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No engine label, down, drained, too little memory: each node named
+    once with its reason, and the class placed on the one node left."""
+    from dataclasses import replace
+
+    from lab.exercises import classroom
+    from lab.model.config import LabConfig
+
+    pool = [node("node1", memory=4096, engine="ssh://root@198.19.255.11"),
+            node("bare", engine=""),
+            replace(node("gone", engine="ssh://root@198.19.255.13"), ready=False, state="down"),
+            replace(node("drained", engine="ssh://root@198.19.255.14"), ready=False),
+            node("tiny", memory=600, engine="ssh://root@198.19.255.15")]
+    monkeypatch.setattr(nodes, "listed", lambda: pool)
+    monkeypatch.setattr(nodes, "answers", lambda engine: True)
+    monkeypatch.setattr(nodes, "ship_images", lambda *_a: None)
+    base = replace(LabConfig(), state_dir=tmp_path, class_root=tmp_path / "class")
+    said: list[str] = []
+    classroom.place_on_nodes([base.for_lab("s01"), base.for_lab("s02")], said.append)
+    refused = [line for line in said if "takes no lab" in line]
+    assert [line.split(":")[0] for line in refused] == ["bare", "gone", "drained", "tiny"]
+    assert "org.foolab.engine" in refused[0] and "down" in refused[1]
+    assert "drained" in refused[2] and "600 MiB" in refused[3]
+    assert all("\n" not in line for line in refused)
+    for lab in ("s01", "s02"):
+        placed = cluster.Placement.load(base.for_lab(lab).state_dir)
+        assert placed is not None and placed.node == "node1"

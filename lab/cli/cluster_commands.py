@@ -12,7 +12,7 @@ from lab.cli.output import say
 from lab.engine import nodes
 from lab.engine.lab import Lab
 from lab.exercises import classroom
-from lab.model import cluster
+from lab.model import class_layout, cluster
 from lab.model.config import REPO
 from lab.model.errors import LabError
 
@@ -57,11 +57,15 @@ def status_rows(lab: Lab) -> list[dict[str, Any]]:
         where = classroom.placement(lab.config.for_lab(name))
         if where:
             held.setdefault(where.node, []).append(name)
-    return [{"node": n.name, "role": "manager" if n.manager else "worker", "state": n.state,
-             "engine": n.engine, "engine_answers": bool(n.engine) and nodes.answers(n.engine),
-             "cpus": n.cpus, "memory_mib": n.memory_mib, "labs": held.get(n.name, []),
-             "takes_labs": bool(n.engine) and nodes.entered_from_here(n.engine)}
-            for n in nodes.listed()]
+    rows = []
+    for n in nodes.listed():
+        answers = bool(n.engine) and nodes.answers(n.engine)
+        why = nodes.refusal(n, answers, class_layout.MEMORY_PER_LAB_MIB)
+        rows.append({"node": n.name, "role": "manager" if n.manager else "worker",
+                     "state": n.state, "engine": n.engine, "engine_answers": answers,
+                     "cpus": n.cpus, "memory_mib": n.memory_mib, "labs": held.get(n.name, []),
+                     "takes_labs": not why, "refusal": why})
+    return rows
 
 
 def render(rows: list[dict[str, Any]]) -> str:
@@ -71,7 +75,7 @@ def render(rows: list[dict[str, Any]]) -> str:
     lines = [head] + [(r["node"], r["role"], r["state"],
                        "answers" if r["engine_answers"] else "no answer",
                        ", ".join(r["labs"]) or ("-" if r["takes_labs"] else
-                                                "none: a real machine")) for r in rows]
+                                                f"none: {r['refusal']}")) for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
                      for line in lines)

@@ -14,9 +14,10 @@ socket, so:
 For the node containers of this machine, foolab makes what a teacher makes
 by hand for real machines, and nothing of it is shared or in an image:
 - a key pair of the cluster, in the cluster's root-only folder;
-- its public half in each node's folder (the node's sshd reads it there);
-- each node's host key as known, read through this machine (never learnt
-  on first use);
+- its public half copied into each node (`docker cp` through this
+  machine's engine: the only key the node's sshd takes);
+- each node's host key as known, read through this machine's engine
+  (never learnt on first use);
 - a client setting for the cluster's subnet alone, in ssh_config.d
   (Debian's ssh_config includes it), removed with the cluster.
 """
@@ -41,7 +42,6 @@ RUN_ROOT = Path(os.environ.get("FOOLAB_CLUSTER_RUN", "/run/foolab-cluster"))  # 
 CLIENT_CONFIG = Path("/etc/ssh/ssh_config.d/foolab-cluster.conf")
 KEY_NAME = "id_ed25519"
 KNOWN_NAME = "known_hosts"
-AUTHORIZED_NAME = "authorized_keys"  # images/node/sshd-node.conf reads it in /run/foolab-node
 REMOTE_SOCKET = "/var/run/docker.sock"  # the engine's socket on the far side
 TUNNEL_WAIT_S = 15  # ssh's own ConnectTimeout is 5 s: a login and the forward
 # `ssh://[USER@]HOST[:PORT]`: an engine reached over SSH
@@ -171,11 +171,6 @@ def client_key() -> Path:
             raise LabError("ssh-keygen failed", made.stderr.strip()[-200:],
                            "the cluster's SSH needs Debian's openssh-client")
     return key
-
-
-def authorize(key: Path, node_folder: Path) -> None:
-    """The cluster's public key, the only one the node's sshd accepts."""
-    (node_folder / AUTHORIZED_NAME).write_text(Path(f"{key}.pub").read_text())
 
 
 def known_hosts(current: str, hosts: Mapping[str, str]) -> str:

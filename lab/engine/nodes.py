@@ -14,37 +14,40 @@ socket runs on a node, so nothing a student reaches holds one.
 For trying and testing, the nodes are containers on this machine with
 what an engine needs (NODE_CAPS), each with Debian's docker.io (images/node), on an internal
 network of their own; node1 is the swarm's manager, so Swarm's ports
-listen only inside that network. Their engines answer on unix sockets in
-SOCKET_ROOT (root only), and over SSH on that network as a real
-machine's does (lab.engine.node_ssh). A node shares the machine's process numbers
-(`pid: host`), so a lab on it is entered (netns) as a lab here is.
+listen only inside that network. Their engines are reached only over SSH
+on that network, as a real machine's is (ssh://root@ADDRESS,
+lab.engine.node_ssh); no folder of this machine is bound into a node: the
+key it lets in is copied in through this machine's engine. A node still
+shares the machine's process numbers (`pid: host`), so a lab on it is
+entered (netns) as a lab here is (issue 32: the lab-side work is to move
+onto the lab's own machine).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lab.engine import client, node_ssh
+from lab.engine import client, hostfiles, node_ssh
 from lab.engine.images import image_digest_label
 from lab.engine.waiting import wait_for
 from lab.model import cluster
-from lab.model.config import REPO
 from lab.model.errors import LabError
 from lab.model.figures import Progress
 
 NETWORK = "foolab-cluster"  # the nodes' own network: Swarm's traffic, nothing else
 BRIDGE = "fl-cluster0"  # not foolab-*: the class rules' bridge prefix
 SUBNET = "198.19.255.0/24"  # in the benchmarking range, never routed
-SOCKET_ROOT = node_ssh.RUN_ROOT
 NODE_LABEL = "org.foolab.node"  # on a node container (this machine's engine)
-SOCKET = re.compile(r"unix://(?P<root>/.+)/(?P<node>node[0-9]+)/docker\.sock")
+# The one key a node's sshd takes (images/node/sshd-node.conf), copied in by
+# `cluster up`; and the host key its entrypoint makes at first start.
+AUTHORIZED_KEYS = "/etc/ssh/foolab_authorized_keys"
+HOST_KEY = "/etc/ssh/ssh_host_ed25519_key.pub"
 # Swarm's heartbeat (its default): with 2 s, a node busy starting labs on a
 # 2-core machine was seen "down" for a while although it answered. A lost
 # node is seen sooner anyway: its engine stops answering (nodes.answers).
@@ -78,8 +81,9 @@ def address(node: str) -> str:
 
 
 def endpoint(node: str) -> str:
-    """DOCKER_HOST of a node container's engine."""
-    return f"unix://{SOCKET_ROOT / node / 'docker.sock'}"
+    """DOCKER_HOST of a node container's engine: over SSH, as a real
+    machine's (the only way in)."""
+    return node_ssh.engine(address(node))
 
 
 def manager_endpoint() -> str:
@@ -114,10 +118,7 @@ def local_node_pid(engine: str | None) -> int | None:
 
 def local_node(engine: str | None) -> str | None:
     """The node container of this machine whose engine is `engine`: by its
-    socket, or by its address over SSH (ssh://root@198.19.255.12 is node2)."""
-    m = SOCKET.fullmatch(engine or "")
-    if m is not None:
-        return m["node"] if Path(m["root"]) == SOCKET_ROOT else None
+    address over SSH (ssh://root@198.19.255.12 is node2)."""
     over_ssh = node_ssh.ENGINE.fullmatch(engine or "")
     prefix, _, last = (over_ssh["host"] if over_ssh else "").rpartition(".")
     if prefix != SUBNET.rsplit(".", 1)[0] or not last.isdigit():
@@ -143,6 +144,19 @@ def enterable(engine: str | None, lab: str) -> str | None:
                        "addresses only from inside it, on this machine",
                        hint="labs go to this machine's nodes (`foolab class up --swarm`)")
     return engine
+
+
+def refusal(node: cluster.NodeInfo, answers: bool, per_lab_mib: int) -> str:
+    """Why no new lab goes to `node` (whose engine `answers` or not), in a
+    few words; "" when labs may."""
+    if why := node.refusal(per_lab_mib):
+        return why
+    if not answers:
+        return f"its engine at {node.engine} does not answer"
+    if not entered_from_here(node.engine):
+        return ("a real machine's node, whose labs foolab cannot enter from here "
+                "(README, Real machines join)")
+    return ""
 
 
 def machine_command(argv: Sequence[str]) -> list[str]:
@@ -172,13 +186,12 @@ def _ensure_network() -> None:
 
 def _start_node(node: str, key: Path) -> None:
     """Create (or start again) one node container, which lets in `key`
-    over SSH."""
-    folder = SOCKET_ROOT / node
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(SOCKET_ROOT, 0o700)  # the engines' sockets: root's alone
-    node_ssh.authorize(key, folder)
+    over SSH. Nothing of this machine is bound in: the key is copied in."""
+    authorized = hostfiles.packed([hostfiles.Entry(
+        AUTHORIZED_KEYS.lstrip("/"), Path(f"{key}.pub").read_bytes(), mode=0o600)])
     data = client.inspect_container(container(node))
     if data is not None:
+        client.put_archive(container(node), "/", authorized)  # the key of this cluster
         if (data.get("State") or {}).get("Status") != "running":
             client.start(container(node))
         return
@@ -188,19 +201,15 @@ def _start_node(node: str, key: Path) -> None:
         host_config = api.create_host_config(
             cap_add=list(NODE_CAPS), security_opt=list(NODE_SECURITY), pid_mode="host",
             network_mode=NETWORK,
-            binds={str(folder): {"bind": "/run/foolab-node", "mode": "rw"},
-                   # the engine's containers' cgroups, beside the node's own
+            binds={# the engine's containers' cgroups, beside the node's own
                    "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
-                   f"foolab-{node}-engine": {"bind": "/var/lib/docker", "mode": "rw"},
-                   # the checkout at its own path: what a teacher-side container
-                   # of foolab mounts (the load generator's tests and report
-                   # folder) is there on the node as here; no lab host mounts it
-                   str(REPO): {"bind": str(REPO), "mode": "rw"}})
+                   f"foolab-{node}-engine": {"bind": "/var/lib/docker", "mode": "rw"}})
         host_config.update(MaskedPaths=[], ReadonlyPaths=[])  # systempaths=unconfined
         api.create_container(
             node_image(), name=container(node), hostname=node, labels={NODE_LABEL: node},
             host_config=host_config, networking_config={"EndpointsConfig": {
                 NETWORK: api.create_endpoint_config(ipv4_address=address(node))}})
+        api.put_archive(container(node), "/", authorized)
         api.start(container(node))
 
     client.call(f"docker run {container(node)}", create)
@@ -208,12 +217,12 @@ def _start_node(node: str, key: Path) -> None:
 
 def _host_key(node: str) -> str:
     """The node's SSH host key, read in its own files through this
-    machine (its main process's root), never learnt from the network."""
+    machine's engine (`docker cp`), never learnt from the network; made by
+    its entrypoint at first start."""
     with client.engine(client.MACHINE):
-        pid = client.pid(container(node))
-    if pid is None:
-        raise LabError(f"{node} is not running", hint=f"`docker logs {container(node)}`")
-    return Path(f"/proc/{pid}/root/etc/ssh/ssh_host_ed25519_key.pub").read_text()
+        return wait_for(f"{node}'s SSH host key (`docker logs {container(node)}`)",
+                        lambda: (hostfiles.read_file(container(node), HOST_KEY, limit=4096)
+                                 or b"").decode(errors="replace"), timeout=60)
 
 
 def _prefixed(progress: Progress, node: str) -> Progress:
@@ -310,12 +319,12 @@ def up(count: int, images: Sequence[str], progress: Progress) -> list[cluster.No
         _ensure_network()
         for node in nodes:
             _start_node(node, key)
+    node_ssh.write_client_side(key, SUBNET.rsplit(".", 1)[0] + ".*",
+                               {address(n): _host_key(n) for n in nodes})
     for node in nodes:
         wait_for(f"{node}'s Docker engine (`docker logs {container(node)}`)",
                  lambda n=node: answers(endpoint(n)), timeout=90)  # type: ignore[misc]
         progress(f"{node}: engine up ({endpoint(node)})")
-    node_ssh.write_client_side(key, SUBNET.rsplit(".", 1)[0] + ".*",
-                               {address(n): _host_key(n) for n in nodes})
     _join_swarm(nodes, progress)
     _label_engines()
     for node in nodes:
@@ -336,10 +345,6 @@ def down(progress: Progress) -> int:
         if client.inspect_network(NETWORK) is not None:
             client.call(f"docker network rm {NETWORK}",
                         lambda: client.api().remove_network(NETWORK))
-    for node in nodes:
-        for leftover in (SOCKET_ROOT / node).glob("*"):
-            leftover.unlink(missing_ok=True)
-        (SOCKET_ROOT / node).rmdir() if (SOCKET_ROOT / node).exists() else None
     node_ssh.remove_client_side()
     return len(nodes)
 
@@ -364,7 +369,7 @@ def listed() -> list[cluster.NodeInfo]:
     """Every node of the swarm, from its manager; [] when there is no
     cluster (the manager's engine is not there)."""
     manager = manager_endpoint()
-    if manager == endpoint("node1") and not Path(manager.removeprefix("unix://")).exists():
+    if manager == endpoint("node1") and "node1" not in local_nodes():
         return []
     with client.engine(manager):
         try:
@@ -376,8 +381,8 @@ def listed() -> list[cluster.NodeInfo]:
 
 
 def answers(engine: str) -> bool:
-    """A node's engine answers now (a stopped node container's socket is
-    refused at once; a real machine's SSH waits up to the client's timeout)."""
+    """A node's engine answers now (a stopped node's SSH fails within ssh's
+    ConnectTimeout, node_ssh.client_config)."""
     try:
         with client.engine(engine):
             client.ping()

@@ -178,10 +178,11 @@ def place_on_nodes(cfgs: list[LabConfig], progress: Progress,
         raise LabError("there is no cluster", hint="`foolab cluster up 2` (or join machines: "
                        "README, A class over several machines)")
     alive = {n.name for n in pool if n.usable and nodes.answers(n.engine)}
-    far = sorted(n.name for n in pool if n.name in alive and not nodes.entered_from_here(n.engine))
-    for name in far:  # a lab already there stays (held); no new one goes there
-        progress(f"{name}: a real machine's node, whose labs foolab cannot enter from here: "
-                 "no lab is placed on it (README, Real machines join)")
+    refused = {n.name: nodes.refusal(n, n.name in alive, class_layout.MEMORY_PER_LAB_MIB)
+               for n in pool}
+    for name, why in refused.items():  # a lab already on one stays (held); no new one goes
+        if why:
+            progress(f"{name}: takes no lab: {why}")
     held: dict[str, int] = {}
     todo, ran = [], {}
     for cfg in cfgs:
@@ -197,7 +198,7 @@ def place_on_nodes(cfgs: list[LabConfig], progress: Progress,
         elif (cfg.state_dir / class_layout.RECORD_NAME).exists():
             continue  # already a lab on this machine's engine: it stays there
         todo.append(cfg.lab)
-    usable = [n for n in pool if n.name in alive and n.name not in far]
+    usable = [n for n in pool if not refused[n.name]]
     chosen = cluster.place(todo, usable, held, class_layout.MEMORY_PER_LAB_MIB)
     engines = {n.name: n.engine for n in usable}
     for name, node in chosen.items():

@@ -62,6 +62,20 @@ class NodeInfo:
         """Labs may be placed here: alive, and foolab knows its engine."""
         return self.ready and bool(self.engine)
 
+    def refusal(self, per_lab_mib: int) -> str:
+        """Why the swarm's word on this node lets no lab be placed on it, in
+        a few words; "" when one may be."""
+        if not self.engine:
+            return f"no {ENGINE_LABEL} label, so foolab does not know its engine (README)"
+        if self.state != "ready":
+            return f"the swarm says it is {self.state}"
+        if not self.ready:
+            return "drained or paused in the swarm (`docker node update --availability active`)"
+        if self.memory_mib < NODE_RESERVE_MIB + per_lab_mib:
+            return (f"{self.memory_mib} MiB of memory, under the {NODE_RESERVE_MIB} MiB kept "
+                    f"for the node and {per_lab_mib} MiB for one lab")
+        return ""
+
 
 @dataclass(frozen=True)
 class Placement:
