@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from lab.bench.results_doc import render_markdown, scenario_modules
+from lab.bench import course_plan
+from lab.bench.results_doc import COURSE_PAGE, render_markdown, scenario_modules
 from lab.classweb import holds, share_doc
 from lab.load import study
 
@@ -34,6 +35,13 @@ def test_benchmarks_page_is_what_the_bench_renders_from_its_results():
     assert (DOCS / "benchmarks.md").read_text() == render_markdown(results, scenario_modules()), (
         "docs/benchmarks.md is not what lab/bench/results_doc.py writes from bench/results.json "
         "(foolab bench --render writes it again)")
+
+
+def test_course_page_is_what_the_plan_renders_from_the_bench_results():
+    results = json.loads((REPO / "bench" / "results.json").read_text())
+    assert (DOCS / COURSE_PAGE).read_text() == course_plan.render(results), (
+        f"docs/{COURSE_PAGE} is not what lab/bench/course_plan.py writes from "
+        "bench/results.json (foolab bench --render writes it again)")
 
 
 def test_load_study_page_is_what_the_study_renders_from_its_data():

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lab.bench import failover_compare
+from lab.bench import course_plan, failover_compare
 from lab.engine import client
 from lab.model.config import REPO
 from lab.model.figures import Figure
 
 SCENARIOS = REPO / "scenarios"
+COURSE_PAGE = "course-of-200.md"  # beside docs/benchmarks.md (lab.bench.course_plan)
 
 
 def scenario_times(junit: Path) -> dict[str, float]:
@@ -114,10 +115,12 @@ def write_results(results: dict[str, Any], folder: Path, doc: Path) -> None:
 
 
 def write_doc(results: dict[str, Any], doc: Path) -> None:
-    """docs/benchmarks.md from the results (`foolab bench --render`: from
-    the committed file, nothing measured)."""
+    """docs/benchmarks.md, and the course of 200 sized from them, from the
+    results (`foolab bench --render`: from the committed file, nothing
+    measured)."""
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(render_markdown(results, scenario_modules()))
+    (doc.parent / COURSE_PAGE).write_text(course_plan.render(results))
 
 
 # Rows a part's code no longer writes under these names: dropped when the
@@ -126,6 +129,8 @@ SUPERSEDED = {
     "failover": ("failover (async): kill db1 -> first write through web1",
                  "failover (semi-sync): kill db1 -> first write through web1",
                  "acknowledged writes lost (semi-sync)"),
+    "cluster": ("cluster of 2 nodes up", "class of 8 up on 2 nodes",
+                "class of 8 up on this machine"),
 }
 
 
