@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import docker
 
@@ -23,7 +24,7 @@ from lab.bench.classbench import lab_containers
 from lab.engine import client, nodes
 from lab.engine.lab import Lab
 from lab.exercises import classroom
-from lab.load.counters import cpu_usage_ns
+from lab.load.counters import STATS_AT_ONCE, cpu_usage_ns
 from lab.model.config import REPO, LabConfig
 from lab.model.figures import Figure, Progress
 
@@ -73,8 +74,9 @@ def _memory_mib(cfgs: Sequence[LabConfig]) -> float:
     in all, read from the engine of each lab's machine."""
     total = 0.0
     for engine, held in _by_engine(cfgs).items():
-        with client.engine(engine or client.MACHINE):
-            total += sum(client.memory_mib(c) or 0.0 for c in lab_containers(held))
+        with client.engine(engine or client.MACHINE), ThreadPoolExecutor(STATS_AT_ONCE) as pool:
+            total += sum(m or 0.0 for m in pool.map(client.carried(client.memory_mib),
+                                                    lab_containers(held)))
     return total
 
 
