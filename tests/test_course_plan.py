@@ -44,5 +44,7 @@ def test_the_page_comes_from_the_file_and_says_what_is_not_measured() -> None:
     assert "lab-side channel's cost per probe" in page  # not built: said, not invented
     slow = course_plan.render(results(**{**MEASURED, cc.ROUND_NODES: 6.0}))
     assert "about 50 s: over the 30 s" in slow
+    first = slow.split("## What gives out first")[1].strip().splitlines()[0]
+    assert first.startswith("- On the manager") and "before any machine's memory" in first
     empty = course_plan.render(results())
     assert "Not measured yet" in empty and "|" not in empty

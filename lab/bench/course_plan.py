@@ -102,26 +102,32 @@ def render(results: Mapping[str, Any], share: bounds.LabBounds | None = None) ->
               f"| {s.by_bound} | {s.by_idle_cpu} | {s.by_cpu_bound} | {s.machines} "
               f"| {s.first_out} |" for s in found]
     whole = round_for_course(fig)
-    verdict = ("within" if whole <= LOST_WITHIN_S else "over")
+    over = whole > LOST_WITHIN_S
+    cores = (results.get("machine") or {}).get("cores", "?")
     lines += ["", "## The manager", "",
               f"One status round (the teacher's grid, `class status`) took "
               f"{fig[cc.ROUND_NODES]:.1f} s over {cc.LABS} labs on {cc.NODES} nodes"
               + (f" and {fig[cc.ROUND_HERE]:.1f} s over the same labs on this machine"
                  if cc.ROUND_HERE in fig else "")
-              + f". Grown with the labs, a round over {STUDENTS} would take about "
-              f"{whole:.0f} s: {verdict} the {LOST_WITHIN_S:.0f} s in which a lost node is "
-              "to be seen.", "",
+              + f", measured on {cores} cores that also ran every lab and node. Grown with "
+              f"the labs, a round over {STUDENTS} would take about {whole:.0f} s: "
+              f"{'over' if over else 'within'} the {LOST_WITHIN_S:.0f} s in which a lost "
+              "node is to be seen.", "",
               "## What gives out first", ""]
+    manager = (f"- On the manager: the status round, about {whole:.0f} s for {STUDENTS} labs"
+               + (", before any machine's memory: the grid would show a lost node late. "
+                  "Read the grid's rows in more threads, or split the course over more "
+                  "managers." if over else ", within its budget."))
+    lines += [manager] if over else []
     lines += [f"- On a {s.memory_gib} GiB machine with {s.cores} cores: {s.first_out}, at "
-              f"{min(s.placed, s.by_idle_cpu)} labs; {s.machines} such machines hold the "
-              f"course. If every student spins every core at once, their labs get "
-              f"{s.cores / max(1, s.placed):.2f} cores each instead of {share.cpus:g} (the "
-              "CPU weight shares it evenly); if every one fills their memory bound, "
-              f"{s.by_bound} labs fit without overcommit." for s in found]
-    lines += [f"- On the manager: the status round, about {whole:.0f} s for {STUDENTS} labs"
-              + (" (over the budget: read the grid less often, or split the course over "
-                 "more managers)" if verdict == "over" else "") + ".",
-              "- Not measured yet: the lab-side channel's cost per probe. Probes still run "
+              f"{min(s.placed, s.by_idle_cpu)} labs; {s.machines} such "
+              f"machine{'s hold' if s.machines != 1 else ' holds'} the course. If every student "
+              f"spins every core at once, their labs get {s.cores / max(1, s.placed):.2f} "
+              f"cores each instead of {share.cpus:g} (the CPU weight shares it evenly); if "
+              f"every one fills their memory bound, {s.by_bound} labs fit without "
+              "overcommit." for s in found]
+    lines += [] if over else [manager]
+    lines += ["- Not measured yet: the lab-side channel's cost per probe. Probes still run "
               "from the teacher's machine inside each lab's network namespace (issue 32's "
               "first item, the channel on the lab's own machine, is not built), which is "
               "why labs go only to nodes of this machine today.", ""]
