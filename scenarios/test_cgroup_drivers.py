@@ -4,10 +4,11 @@ This machine's engine runs cgroup v1 with the cgroupfs driver, and
 scenarios/test_noisy_neighbour.py proves a whole class there. A school's
 machine may run cgroup v2, and Docker with the systemd driver. Here a small
 virtual machine (scripts/cgroup-vm.sh: qemu, Debian 12, its own kernel,
-systemd and Docker) boots once with v2 and once with v1, and for each
-driver foolab's own `Groups.bound` makes the lab's group, as for a lab on
-this machine ("here"), or as the script a one-off container runs on a
-cluster node (`cgroups.Script`, "node"). A host under `Groups.parent`
+systemd and Docker) boots once with v2 and once with v1 (the cases of
+each boot: BOOTS). foolab's own `Groups.bound` makes the lab's group, as
+for a lab on this machine ("here"), or as the script a one-off container
+runs on a cluster node (`cgroups.Script`, "node"): v2 both ways for both
+drivers, v1 systemd "here" (a node's systemd lines are v2's). A host under `Groups.parent`
 must land in the lab's group; "here" then fills memory past the bound,
 floods processes and spins two cores, and "node" must leave the kernel
 holding the very bounds "here" wrote (scenarios/vm_cgroup_probe.py).
