@@ -29,6 +29,7 @@ import functools
 import os
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -327,8 +328,8 @@ def up(count: int, images: Sequence[str], progress: Progress) -> list[cluster.No
         progress(f"{node}: engine up ({endpoint(node)})")
     _join_swarm(nodes, progress)
     _label_engines()
-    for node in nodes:
-        ship_images(images, endpoint(node), _prefixed(progress, node))
+    with ThreadPoolExecutor(len(nodes)) as pool:  # each names its engines itself
+        list(pool.map(lambda n: ship_images(images, endpoint(n), _prefixed(progress, n)), nodes))
     return listed()
 
 
