@@ -1,15 +1,18 @@
-"""Issue 22: a class over several machines on Docker Swarm.
+"""Issues 22 and 32: a class over several machines on Docker Swarm.
 
-Two nodes (containers, each with its own Docker engine, node1 the
-swarm's manager) and four labs of a class placed over them, in this
+Three nodes (containers, each with its own Docker engine, node1 the
+swarm's manager) and six labs of a class placed over them, in this
 module's own class state, so a teacher's class on this machine is left
 alone:
 - each lab whole on one node, two per node, seven healthy hosts answering
   the article's addresses from inside the lab;
+- on a lab on each node but the manager, every `--lab` command: status,
+  shell, fault and heal, runbook, exercise start, check, grade and stop,
+  and a load run spread over its three web servers;
 - a kill in a lab on node1 leaves node2's labs whole;
 - the class's host rules inside each node, and no way out of a node;
-- a lab on node2 graded from here (the manager's side), and a load run in
-  it spread over its three web servers;
+- a lab on node2 graded from here (the manager's side), and a student's
+  terminal and Check through `class serve`;
 - every exercise of the catalogue, shared between a lab on node1 and one
   on node2, broken, repaired, graded full marks and stopped;
 - the nodes share nothing of this machine but a network (no folder bound
@@ -17,8 +20,8 @@ alone:
   machines' are);
 - node2 stopped: its labs reported lost, with the node named, within 30 s,
   in `class status` and on the teacher's grid, while node1's labs keep
-  taking writes; `class up --swarm` places them again on node1, fresh, and
-  starts the exercise one of them ran again with its seed.
+  taking writes; `class up --swarm` places them again on the live nodes,
+  fresh, and starts the exercise one of them ran again with its seed.
 """
 
 from __future__ import annotations
@@ -49,7 +52,9 @@ from lab.model import bounds
 from lab.model.config import REPO, LabConfig
 from lab.model.topology import image
 
-LABS = ("w01", "w02", "w03", "w04")
+NODES = ("node1", "node2", "node3")
+WORKERS = NODES[1:]  # the nodes but the manager
+LABS = ("w01", "w02", "w03", "w04", "w05", "w06")
 PORTS = {"dns": 53, "web": 80, "db": 3306}
 LOST_WITHIN_S = 30
 EXERCISE, SEED = "reads-from-dead-replica", "ada@school"
@@ -71,10 +76,10 @@ def rows(state: Path) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def pool(state: Path) -> Iterator[Path]:
-    """Two nodes and four labs on them, removed again whatever happens."""
+    """Three nodes and six labs on them, removed again whatever happens."""
     require_docker()
     try:
-        up = foolab(state, "cluster", "up", "2")
+        up = foolab(state, "cluster", "up", str(len(NODES)))
         assert up.returncode == 0, up.stderr[-2000:] + up.stdout[-2000:]
         up = foolab(state, "class", "up", str(len(LABS)), "--prefix", "w", "--swarm")
         assert up.returncode == 0, up.stderr[-2000:] + up.stdout[-2000:]
@@ -116,20 +121,19 @@ def write_through_web1(state: Path, lab: str, tag: str) -> bool:
 def test_labs_are_whole_on_one_node_each_two_per_node(pool: Path) -> None:
     status = rows(pool)
     assert sorted(status) == list(LABS)
-    assert len(on(pool, "node1")) == 2 and len(on(pool, "node2")) == 2, status
+    assert all(len(on(pool, n)) == 2 for n in NODES), status
     assert all(r["healthy"] == r["hosts"] == 7 and r["replicating"] for r in status.values())
-    listed = {n: containers_on(n) for n in ("node1", "node2")}
+    listed = {n: containers_on(n) for n in NODES}
     for name, r in status.items():
-        other = "node2" if r["node"] == "node1" else "node1"
         assert len(listed[r["node"]][name]) == 8  # the seven and the console, on its node
-        assert name not in listed[other]  # and nothing of it on the other
+        assert all(name not in listed[n] for n in NODES if n != r["node"])  # nothing elsewhere
 
 
 def test_each_node_has_the_class_rules_and_no_way_out(pool: Path) -> None:
     """The class's rules are in each node's own network (where its labs'
     bridges are), and a node has no default route: nothing of a lab can
     leave the machine's own namespaces."""
-    for node in ("node1", "node2"):
+    for node in NODES:
         with client.engine(nodes.endpoint(node)):
             rules = run(nodes.machine_command(["iptables", "-S"]), timeout=20).stdout
             routes = run(nodes.machine_command(["ip", "-4", "route", "show", "default"]),
@@ -201,7 +205,8 @@ def test_a_lab_on_node2_is_graded_from_the_manager(pool: Path) -> None:
 def test_the_teacher_watches_a_terminal_on_a_lab_on_a_node(pool: Path) -> None:
     """Issue 33 on a node: a student's terminal in a lab on node2, carried by
     the class server on this machine, is recorded here and watched live by
-    the teacher."""
+    the teacher; the student's Check through the server grades the lab on
+    node2 (its exercise not yet repaired: goals missed, with hints)."""
     import httpx
     from websockets.sync.client import connect
     from websockets.typing import Origin
@@ -212,10 +217,13 @@ def test_the_teacher_watches_a_terminal_on_a_lab_on_a_node(pool: Path) -> None:
 
     base = replace(LabConfig.from_env(), state_dir=pool, class_root=pool / "class")
     csv = pool / "students.csv"
-    csv.write_text("".join(f"Student {i},s{i}@school.example\n" for i in range(1, 5)))
-    roster = classroom.enrol(base, csv, "w")  # the labs already up: w01..w04
+    csv.write_text("".join(f"Student {i},s{i}@school.example\n"
+                           for i in range(1, len(LABS) + 1)))
+    roster = classroom.enrol(base, csv, "w")  # the labs already up
     name = on(pool, "node2")[0]
     token = next(s.token for s in roster.students if s.lab == name)
+    start = foolab(pool, "--lab", name, "exercise", "start", EXERCISE, "--seed", SEED)
+    assert start.returncode == 0, start.stderr
     try:
         with running(base) as (url, app):
             def session(link: str) -> dict[str, str]:
@@ -241,10 +249,18 @@ def test_the_teacher_watches_a_terminal_on_a_lab_on_a_node(pool: Path) -> None:
                         return b"node-42" in seen
 
                     wait_for("the line on the teacher's screen", shown, timeout=15)
+            with httpx.Client(base_url=url, timeout=120) as http:
+                checked = http.post(f"/lab/{name}/check", headers={
+                    **session(token), "Origin": url})
+            assert checked.status_code == 200, checked.text
+            result = checked.json()
+            assert result["exercise"] == EXERCISE and result["points"] < result["out_of"]
+            assert any(not g["passed"] and g["hint"] for g in result["goals"]), result
         cast = config(pool, name).state_dir / "casts" / f"{sid}.cast"
         assert "node-42" in cast.read_text() and "ns2" in cast.read_text()
     finally:
         classroom.forget_roster(base)
+        assert foolab(pool, "--lab", name, "exercise", "stop").returncode == 0
 
 
 @pytest.fixture(scope="module")
@@ -264,11 +280,38 @@ def test_every_exercise_breaks_and_is_repaired_in_a_lab_on_a_node(
     assert exercise in matrix and matrix[exercise] == "", matrix.get(exercise)
 
 
-def test_a_load_run_on_a_node2_lab_is_spread_over_its_three_webs(
-        pool: Path, tmp_path: Path) -> None:
-    """Its tests go in and its report comes out through node2's engine: the
-    report folder is anywhere here, nothing of this machine is bound in."""
-    name = on(pool, "node2")[-1]
+@pytest.mark.parametrize("node", WORKERS)
+def test_every_lab_command_works_on_a_lab_on_a_node(
+        pool: Path, node: str, tmp_path: Path) -> None:
+    """Each `--lab` command on a lab held by a node that is not the manager,
+    driven from here through that node's engine: status, a shell on a host,
+    a fault and its heal, a runbook, an exercise started, self-checked,
+    graded from the lab itself and stopped, and a load run whose tests go in
+    and report comes out through the node's engine (to a folder here the
+    node never sees), spread over the lab's three web servers."""
+    name = on(pool, node)[-1]
+    status = foolab(pool, "--lab", name, "status", timeout=180)
+    assert status.returncode == 0 and "db2" in status.stdout, status.stderr[-2000:]
+    assert shell_says(pool, name, "web2", "echo on-$(hostname)") == "on-web2"
+    try:
+        assert foolab(pool, "--lab", name, "fault", "pause", "web3").returncode == 0
+        wait_for("web3 seen down", lambda: rows(pool)[name]["healthy"] == 6, timeout=60)
+    finally:
+        assert foolab(pool, "--lab", name, "heal").returncode == 0
+    wait_for(f"{name} whole again", lambda: rows(pool)[name]["healthy"] == 7, timeout=120)
+    book = foolab(pool, "--lab", name, "runbook", "check-replication")
+    assert book.returncode == 0, book.stderr[-2000:] + book.stdout[-2000:]
+    start = foolab(pool, "--lab", name, "exercise", "start", EXERCISE, "--seed", f"{node}@school")
+    assert start.returncode == 0, start.stderr
+    try:
+        check = foolab(pool, "--lab", name, "check")  # the student's: not yet repaired
+        assert check.returncode == 1, check.stderr[-2000:] + check.stdout[-2000:]
+        assert check.stdout.startswith(f"exercise {EXERCISE}: ") and " -- " in check.stdout
+        grade = foolab(pool, "--lab", name, "grade", "--format", "json")
+        assert grade.returncode == 0, grade.stderr
+        graded_from_the_lab(json.loads(grade.stdout)[0])
+    finally:
+        assert foolab(pool, "--lab", name, "exercise", "stop").returncode == 0
     out = tmp_path / "report"
     done = foolab(pool, "--lab", name, "load", "--users", "6", "--duration", "8s",
                   "--out", str(out))
@@ -278,12 +321,41 @@ def test_a_load_run_on_a_node2_lab_is_spread_over_its_three_webs(
     assert sorted(served) == ["web1", "web2", "web3"] and all(served.values()), served
 
 
+def shell_says(state: Path, lab: str, host: str, line: str) -> str:
+    """`foolab --lab LAB shell HOST` on a terminal of its own (it asks for
+    one, as `docker exec -it` does): `line` typed, its answer read back."""
+    import pty
+
+    main, tty = pty.openpty()
+    env = {**os.environ, "FOOLAB_STATE_DIR": str(state)}
+    proc = subprocess.Popen([sys.executable, "-m", "lab.cli", "--lab", lab, "shell", host],
+                            cwd=REPO, stdin=tty, stdout=tty, stderr=tty, env=env,
+                            start_new_session=True)
+    os.close(tty)
+    seen = bytearray()
+    try:
+        os.write(main, f"{line}; exit\r".encode())
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                seen += os.read(main, 4096)
+            except OSError:  # the terminal closed with the shell
+                break
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+        os.close(main)
+    said = [w for w in seen.decode(errors="replace").split() if w.startswith("on-")]
+    return said[-1] if said else seen.decode(errors="replace")[-500:]
+
+
 def test_the_nodes_share_nothing_of_this_machine_but_a_network(pool: Path) -> None:
     """A node stands for a real machine: no folder of this machine is bound
     into it (the engine's volume is its own; /sys/fs/cgroup stays, as Docker
     gives no private cgroup namespace on cgroup v1, moby#40788), no socket
     of its engine is here, and the swarm knows each engine by ssh:// alone."""
-    for node in ("node1", "node2"):
+    for node in NODES:
         with client.engine(client.MACHINE):
             mounts = (client.inspect_container(nodes.container(node)) or {})["Mounts"]
         assert sorted((m["Type"], m.get("Name") or m["Source"], m["Destination"])
@@ -296,7 +368,7 @@ def test_the_nodes_share_nothing_of_this_machine_but_a_network(pool: Path) -> No
     listed = foolab(pool, "cluster", "status", "--json", timeout=120)
     assert listed.returncode == 0, listed.stderr[-2000:]
     assert {r["node"]: r["engine"] for r in json.loads(listed.stdout)} == {
-        n: f"ssh://root@{nodes.address(n)}" for n in ("node1", "node2")}
+        n: f"ssh://root@{nodes.address(n)}" for n in NODES}
 
 
 def test_the_nodes_are_reached_over_ssh_as_real_machines_are(pool: Path) -> None:
@@ -310,7 +382,7 @@ def test_the_nodes_are_reached_over_ssh_as_real_machines_are(pool: Path) -> None
                             cwd=REPO, text=True, capture_output=True, timeout=120, env=env)
     assert listed.returncode == 0, listed.stderr[-2000:] + listed.stdout[-2000:]
     nodes_listed = json.loads(listed.stdout)
-    assert sorted(r["node"] for r in nodes_listed) == ["node1", "node2"]
+    assert sorted(r["node"] for r in nodes_listed) == list(NODES)
     assert all(r["takes_labs"] for r in nodes_listed), nodes_listed  # entered from here
     password = run(["ssh", "-o", "PubkeyAuthentication=no", f"root@{nodes.address('node2')}",
                     "true"], timeout=30)
@@ -322,7 +394,7 @@ def test_the_nodes_are_reached_over_ssh_as_real_machines_are(pool: Path) -> None
 
 
 def test_a_lost_node_is_seen_and_its_labs_placed_again(pool: Path) -> None:
-    kept, gone = on(pool, "node1"), on(pool, "node2")
+    kept, gone = on(pool, "node1") + on(pool, "node3"), on(pool, "node2")
     writes: list[bool] = []
     stop = threading.Event()
 
@@ -360,10 +432,11 @@ def test_a_lost_node_is_seen_and_its_labs_placed_again(pool: Path) -> None:
     again = foolab(pool, "class", "up", str(len(LABS)), "--prefix", "w", "--swarm")
     assert again.returncode == 0, again.stderr[-2000:]
     for n in gone:
-        assert f"[{n}] node2 is lost" in again.stdout and f"[{n}] placed on node1" in again.stdout
+        assert f"[{n}] node2 is lost" in again.stdout, again.stdout
+        assert any(f"[{n}] placed on {live}" in again.stdout for live in ("node1", "node3"))
     assert f"[{gone[0]}] exercise {EXERCISE} started again (seed {SEED})" in again.stdout
     status = rows(pool)
-    assert all(r["node"] == "node1" for r in status.values()), status
+    assert all(r["node"] in ("node1", "node3") for r in status.values()), status
     assert all(status[n]["healthy"] == 7 for n in (*kept, gone[1])), status
     assert status[gone[0]]["exercise"] == EXERCISE  # the fresh lab, broken the same way
 
@@ -382,7 +455,7 @@ def test_a_lab_on_a_node_is_reset_on_the_cluster_with_its_exercise(pool: Path) -
     assert reset.returncode == 0, said[-2000:]
     assert f"lab {name}: reset, {EXERCISE} started again with the same seed" in said, said[-2000:]
     row = rows(pool)[name]
-    assert row["node"] == "node1" and row["exercise"] == EXERCISE, row
+    assert row["node"] in ("node1", "node3") and row["exercise"] == EXERCISE, row
     # broken the same way (the lab placed again above lists its fault twice: its
     # old lab's record is kept when its node is lost; the reset starts clean)
     assert (row["healthy"], set(row["faults"])) == (was["healthy"], set(was["faults"]))
