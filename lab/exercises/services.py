@@ -157,8 +157,13 @@ def _heal_push(lab: Lab, s: Started) -> None:
     lab.run(source, "rm -f {}", f"{CONTENT_ROOT}/html/{s.params['page']}")
     rsync.restore_script(lab, source)
     _fix_push(lab, s)
-    if not _same_content(lab, s)[0]:
-        raise LabError(f"{STALE}'s content still differs after the repair")
+    same, seen = _same_content(lab, s)
+    if not same:  # a push cut short (ssh on a busy machine): once more, then say what
+        pushed = _push_now(lab)
+        same, seen = _same_content(lab, s)
+        if not same:
+            raise LabError(f"{STALE}'s content still differs after the repair ({pushed})",
+                           seen, hint=f"read {rsync.LOG} on {lab.topology.content_source}")
 
 
 WEB_STALE = Exercise(

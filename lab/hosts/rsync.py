@@ -18,6 +18,7 @@ LOG = "/var/log/sync-content.log"  # on the sender; its lock keeps pushes apart
 TARGETS = "/etc/foolab/sync-targets"  # on the sender: the receivers, one line
 KEY_CRON = "/etc/cron.d/syncer-key"  # on a receiver: reinstalls the key
 AS_SYNCER = ("runuser", "-u", SYNC_USER, "--")
+SKIPPED = "previous run still busy, skipped"  # sync-content's line for a skipped run
 
 # The cron entry removed too, or it would put the key back within a minute.
 REMOVE_KEY = "rm -f {} && : > {}"
@@ -31,14 +32,24 @@ def push(lab: Lab, sender: str, timeout: float = 60) -> int:
     """sync-content as the syncer, now, as cron runs it; its exit code.
     The script skips its run while another holds its lock (cron's, every
     minute): then this waits for that one to end and pushes again, so the
-    push asked for is the one that happens (seen: a page missing on web3)."""
+    push asked for is the one that happens (seen: a page missing on web3).
+    A skip is told by the count of skip lines in the log growing, not by
+    the last line: cron's run writes its own lines after ours (seen: a
+    heal that read cron's push to web3 as its own, made before the key
+    was back). A skip that was cron's, not ours, costs one more push."""
     deadline = time.monotonic() + timeout
     while True:
         lab.exec(sender, [*AS_SYNCER, "flock", "-w", "30", LOG, "true"], timeout=40)
+        before = _skips(lab, sender)
         code = lab.exec(sender, [*AS_SYNCER, SCRIPT], timeout=60).returncode
-        last = lab.run(sender, "tail -n 1 {}", LOG)
-        if "skipped" not in last or time.monotonic() > deadline:
+        if _skips(lab, sender) == before or time.monotonic() > deadline:
             return code
+
+
+def _skips(lab: Lab, sender: str) -> int:
+    """How many runs the log says were skipped (the script's own words)."""
+    out = lab.exec(sender, ["grep", "-c", SKIPPED, LOG], timeout=20).stdout.strip()
+    return int(out) if out.isdigit() else 0
 
 
 def set_targets(lab: Lab, sender: str, receivers: list[str]) -> None:
