@@ -118,9 +118,10 @@ class Lab:
         a minute); with `probe`, each running host's healthcheck is run now
         instead (in parallel), for answers that must be true now."""
         result: dict[str, HostState] = {}
+        inspected = {h.container: client.inspect_container(h.container)
+                     for h in self.topology.hosts}
         for h in self.topology.hosts:
-            data = client.inspect_container(h.container)
-            if data is None:
+            if (data := inspected[h.container]) is None:
                 result[h.name] = HostState(h, "missing", "none", "")
                 continue
             state = data.get("State") or {}
@@ -132,7 +133,7 @@ class Lab:
         if probe:
             running = [s.host.container for s in result.values() if s.status == "running"
                        and s.health != "none"]
-            fresh = probe_all(running)
+            fresh = probe_all(running, {c: d for c, d in inspected.items() if d})
             result = {n: replace(s, health="healthy" if fresh[s.host.container].ok
                                  else "unhealthy", last_check=fresh[s.host.container].output)
                       if s.host.container in fresh else s for n, s in result.items()}

@@ -44,11 +44,14 @@ def check_argv(data: dict[str, Any]) -> list[str] | None:
     return test[1:] if test[0] == "CMD" else test
 
 
-def probe(container: str, timeout: float = PROBE_TIMEOUT_S) -> Probe:
+def probe(container: str, timeout: float = PROBE_TIMEOUT_S,
+          inspected: dict[str, Any] | None = None) -> Probe:
     """Run the container's healthcheck now (an exec through the engine API:
     no docker CLI process per probe). A container without one is ready
-    when it runs."""
-    data = client.inspect_container(container)
+    when it runs. `inspected`: the container as just read, so a status
+    round does not ask the engine twice (each ask is a trip through a
+    node's tunnel)."""
+    data = inspected if inspected is not None else client.inspect_container(container)
     state = (data or {}).get("State") or {}
     if data is None or state.get("Status") != "running":
         return Probe(False, f"not running ({state.get('Status', 'missing')})")
@@ -68,12 +71,19 @@ def probe(container: str, timeout: float = PROBE_TIMEOUT_S) -> Probe:
     return Probe(code == 0, text.strip()[-200:], cid)
 
 
-def probe_all(containers: Sequence[str]) -> dict[str, Probe]:
-    """Probe several containers at once (each probe waits on its check)."""
+def probe_all(containers: Sequence[str],
+              inspected: dict[str, dict[str, Any]] | None = None) -> dict[str, Probe]:
+    """Probe several containers at once (each probe waits on its check);
+    `inspected`: those already read, by container name."""
     if not containers:
         return {}
+    known = inspected or {}
+
+    def one(container: str) -> Probe:
+        return probe(container, inspected=known.get(container))
+
     with ThreadPoolExecutor(max_workers=len(containers)) as pool:
-        return dict(zip(containers, pool.map(client.carried(probe), containers), strict=True))
+        return dict(zip(containers, pool.map(client.carried(one), containers), strict=True))
 
 
 _PIDS: dict[str, tuple[int, str]] = {}  # container -> its main process and id, last seen
