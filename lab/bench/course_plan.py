@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.bench import cluster_cost as cc
+from lab.exercises import classroom
 from lab.model import bounds, class_layout, cluster
 
 STUDENTS = 200
@@ -106,7 +107,8 @@ def render(results: Mapping[str, Any], share: bounds.LabBounds | None = None) ->
     cores = (results.get("machine") or {}).get("cores", "?")
     lines += ["", "## The manager", "",
               f"One status round (the teacher's grid, `class status`) took "
-              f"{fig[cc.ROUND_NODES]:.1f} s over {cc.LABS} labs on {cc.NODES} nodes"
+              f"{fig[cc.ROUND_NODES]:.1f} s over {cc.LABS} labs on {cc.NODES} nodes, "
+              f"{classroom.READ_PARALLEL} labs read at once,"
               + (f" and {fig[cc.ROUND_HERE]:.1f} s over the same labs on this machine"
                  if cc.ROUND_HERE in fig else "")
               + f", measured on {cores} cores that also ran every lab and node. Grown with "
