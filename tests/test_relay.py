@@ -45,7 +45,7 @@ class _Handler(socketserver.BaseRequestHandler):
             try:
                 for byte in b"slowly":
                     self.request.sendall(bytes([byte]))
-                    time.sleep(0.5)
+                    time.sleep(2)
             except OSError:
                 pass
         else:
@@ -175,8 +175,9 @@ def test_the_probes_own_deadline_holds_through_the_relay(relay: Relay, tcp_port:
     """A page that answers one byte at a time: the probe's timeout fires here."""
     with relay.connect(os.getpid(), "127.0.0.1", tcp_port) as sock:
         sock.sendall(b"slow\n")
-        sock.settimeout(0.2)
+        sock.settimeout(10)
         assert sock.recv(1) == b"s"
+        sock.settimeout(0.2)  # the next byte is 2 s away
         with pytest.raises(TimeoutError):
             sock.recv(1)
 
